@@ -1,0 +1,130 @@
+"""One PostgreSQL connection pool per process, with server-side timeouts on every connection.
+
+Lambda reuses the process between invocations, so the pool is created lazily once and kept;
+a fork (e.g. a test runner's worker) gets a pool of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+import psycopg2.pool
+
+from order_agent.settings import Settings, get_settings
+
+# Errors after which a connection must not go back into the pool.
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+class Database:
+    """A thread-safe pool plus the two ways the code uses a connection."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.dsn = settings.database_url
+        self._settings = settings
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._pool_lock = threading.Lock()
+
+    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+        # Created on first use: constructing a Database never fails, even with the server down.
+        with self._pool_lock:
+            if self._pool is None:
+                s = self._settings
+                self._pool = psycopg2.pool.ThreadedConnectionPool(
+                    s.db_pool_min,
+                    s.db_pool_max,
+                    dsn=s.database_url,
+                    connect_timeout=s.db_connect_timeout_s,
+                    options=(
+                        f"-c statement_timeout={s.db_statement_timeout_ms}"
+                        f" -c lock_timeout={s.db_lock_timeout_ms}"
+                        f" -c idle_in_transaction_session_timeout={s.db_statement_timeout_ms * 6}"
+                    ),
+                    application_name="order-agent",
+                )
+            return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        """A pooled connection; a broken one is closed instead of being returned."""
+        pool = self._get_pool()
+        conn = pool.getconn()
+        broken = False
+        try:
+            yield conn
+        except CONNECTION_ERRORS:
+            broken = True
+            raise
+        finally:
+            if not broken and conn.closed == 0 and conn.status != psycopg2.extensions.STATUS_READY:
+                try:
+                    conn.rollback()
+                except CONNECTION_ERRORS:
+                    broken = True
+            pool.putconn(conn, close=broken or conn.closed != 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg2.extras.RealDictCursor]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        with self.connection() as conn:
+            conn.autocommit = False
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    yield cur
+                conn.commit()
+            except BaseException:
+                if conn.closed == 0:
+                    conn.rollback()
+                raise
+
+    def discard_idle(self) -> None:
+        """Close the idle connections: after a server restart or failover they are all dead."""
+        pool = self._pool
+        if pool is None:
+            return
+        # psycopg2's pools keep idle connections in `_pool` under `_lock`; there is no public API.
+        with pool._lock:
+            idle, pool._pool = pool._pool, []
+        for conn in idle:
+            conn.close()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None and not self._pool.closed:
+                self._pool.closeall()
+            self._pool = None
+
+
+_lock = threading.Lock()
+_database: Database | None = None
+_database_key: tuple[int, str] | None = None
+
+
+def get_database(settings: Settings | None = None) -> Database:
+    """The process's pool, created on first use (and again after a fork or a new URL)."""
+    global _database, _database_key
+    settings = settings or get_settings()
+    key = (os.getpid(), settings.database_url)
+    with _lock:
+        if _database is None or _database_key != key:
+            if _database is not None and _database_key and _database_key[0] == os.getpid():
+                _database.close()
+            _database = Database(settings)
+            _database_key = key
+        return _database
+
+
+def reset_database() -> None:
+    """Close the process's pool (tests, and after the server was restarted on purpose)."""
+    global _database, _database_key
+    with _lock:
+        if _database is not None:
+            _database.close()
+        _database = None
+        _database_key = None

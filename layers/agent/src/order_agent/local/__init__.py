@@ -1,0 +1,1 @@
+"""Helpers for running the system on one machine (development and tests only)."""

