@@ -1,0 +1,202 @@
+"""Runs a tool call from the model: validate, enforce policy, execute, and always return a result.
+
+Whatever goes wrong (unknown tool, bad arguments, a policy refusal, a business rule, a
+database outage) comes back as a structured `ToolResult` the model can read; nothing raises
+out of `ToolRunner.run`.
+
+Writes run in one transaction that first claims an idempotency key in `tool_writes`. A retry
+with the same key (a Lambda retry, a resent message, a commit whose answer was lost) gets the
+first result back and changes nothing. Concurrent calls with the same key serialise on the
+key's primary-key row: the second waits for the first to commit and then reads its result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg2
+import psycopg2.errors
+import psycopg2.extras
+from pydantic import ValidationError
+
+from order_agent.db.pool import Database, get_database
+from order_agent.settings import Settings, get_settings
+from order_agent.tools import retail  # noqa: F401  (registers the tools)
+from order_agent.tools.context import ConversationContext, ToolCall
+from order_agent.tools.registry import REGISTRY, ToolDefinition, ToolError, ToolKind
+
+logger = logging.getLogger(__name__)
+
+MAX_ARGUMENTS_BYTES = 16 * 1024
+
+
+@dataclass
+class ToolResult:
+    tool_name: str
+    ok: bool
+    content: Any = None
+    error_code: str | None = None
+    error_message: str | None = None
+    retryable: bool = False
+    replayed: bool = False  # the stored result of an earlier call with the same idempotency key
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    def to_converse(self, tool_use_id: str) -> dict[str, Any]:
+        """A Converse `toolResult` content block."""
+        if self.ok:
+            body = {"json": self.content} if isinstance(self.content, dict) else {"text": str(self.content)}
+            return {"toolResult": {"toolUseId": tool_use_id, "content": [body], "status": "success"}}
+        error = {"error": self.error_code, "message": self.error_message, "retryable": self.retryable}
+        return {"toolResult": {"toolUseId": tool_use_id, "content": [{"json": error}], "status": "error"}}
+
+
+def request_hash(tool_name: str, arguments: dict[str, Any]) -> str:
+    """Identifies an action and its exact arguments (the same hash a confirmation carries)."""
+    canonical = json.dumps({"tool": tool_name, "arguments": arguments}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ToolRunner:
+    def __init__(self, db: Database | None = None, settings: Settings | None = None) -> None:
+        self._db = db
+        self.settings = settings or get_settings()
+
+    @property
+    def db(self) -> Database:
+        return self._db or get_database(self.settings)
+
+    @staticmethod
+    def definitions() -> list[ToolDefinition]:
+        return sorted(REGISTRY.values(), key=lambda d: d.name)
+
+    @classmethod
+    def converse_tools(cls) -> list[dict[str, Any]]:
+        """The `toolConfig.tools` list for the Converse API."""
+        return [definition.converse_spec() for definition in cls.definitions()]
+
+    def run(
+        self,
+        ctx: ConversationContext,
+        name: str,
+        arguments: Any,
+        *,
+        idempotency_key: str | None = None,
+    ) -> ToolResult:
+        try:
+            definition = REGISTRY.get(name)
+            if definition is None:
+                raise ToolError("unknown_tool", f"There is no tool named {name!r}.")
+            args = self._validate(definition, arguments)
+            if definition.requires_auth and not ctx.authenticated:
+                raise ToolError(
+                    "not_authenticated",
+                    "The customer is not verified yet: find them by email, or by first name, last name and zip.",
+                )
+            content, replayed = self._execute(definition, ctx, args, idempotency_key)
+            return ToolResult(name, True, content, replayed=replayed, arguments=args)
+        except ToolError as error:
+            return ToolResult(
+                name,
+                False,
+                None,
+                error.code,
+                error.message,
+                error.retryable,
+                arguments=arguments if isinstance(arguments, dict) else {},
+            )
+        except Exception:  # a bug must not end the conversation; it is logged with its traceback
+            logger.exception("tool %s failed unexpectedly", name)
+            return ToolResult(name, False, None, "internal_error", "The tool failed unexpectedly.", True)
+
+    @staticmethod
+    def _validate(definition: ToolDefinition, arguments: Any) -> dict[str, Any]:
+        if not isinstance(arguments, dict):
+            raise ToolError("invalid_arguments", "Arguments must be a JSON object.")
+        if len(json.dumps(arguments, default=str)) > MAX_ARGUMENTS_BYTES:
+            raise ToolError("invalid_arguments", f"Arguments are larger than {MAX_ARGUMENTS_BYTES} bytes.")
+        try:
+            return definition.arguments.model_validate(arguments).model_dump()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'arguments'}: {error['msg']}"
+                for error in exc.errors(include_url=False)
+            )
+            raise ToolError("invalid_arguments", f"Invalid arguments for {definition.name}: {problems}") from exc
+
+    def _execute(
+        self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any], key: str | None
+    ) -> tuple[Any, bool]:
+        if definition.kind is ToolKind.GENERIC:  # no database involved
+            return definition.function(ToolCall(None, ctx, self.settings), **args), False
+        # One retry on a dropped connection or a deadlock: the pool replaces the connection, and
+        # a write is safe to repeat because its idempotency key is the same the second time.
+        for attempt in (1, 2):
+            try:
+                if definition.kind is ToolKind.WRITE:
+                    return self._write(definition, ctx, args, key)
+                return self._read(definition, ctx, args), False
+            except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable) as exc:
+                raise ToolError("busy", "The order database is busy; try again in a moment.", retryable=True) from exc
+            except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as exc:
+                if attempt == 2:
+                    raise ToolError(
+                        "busy", "The order database is busy; try again in a moment.", retryable=True
+                    ) from exc
+            except psycopg2.errors.CheckViolation as exc:
+                # The schema's last line of defence, e.g. a gift card balance below zero.
+                raise ToolError(
+                    "invalid_request", f"The change breaks a data rule: {exc.diag.constraint_name}"
+                ) from exc
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+                self.db.discard_idle()
+                if attempt == 2:
+                    raise ToolError(
+                        "unavailable",
+                        "The order database is not reachable right now; try again shortly.",
+                        retryable=True,
+                    ) from exc
+        raise AssertionError("unreachable")
+
+    def _read(self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any]) -> Any:
+        with self.db.connection() as conn:
+            conn.autocommit = True  # one statement, one round trip; no BEGIN/COMMIT
+            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                return definition.function(ToolCall(cur, ctx, self.settings), **args)
+
+    def _write(
+        self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any], key: str | None
+    ) -> tuple[Any, bool]:
+        digest = request_hash(definition.name, args)
+        key = key or f"{ctx.session_id}:{digest}"
+        with self.db.transaction() as cur:
+            cur.execute(
+                """INSERT INTO tool_writes (idempotency_key, session_id, customer_id, tool_name, request_hash)
+                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING
+                   RETURNING idempotency_key""",
+                (key, ctx.session_id, ctx.customer_id, definition.name, digest),
+            )
+            if cur.fetchone() is None:
+                cur.execute(
+                    "SELECT request_hash, session_id, customer_id, result FROM tool_writes WHERE idempotency_key = %s",
+                    (key,),
+                )
+                earlier = cur.fetchone()
+                if (earlier["request_hash"], earlier["session_id"], earlier["customer_id"]) != (
+                    digest,
+                    ctx.session_id,
+                    ctx.customer_id,
+                ):
+                    raise ToolError(
+                        "idempotency_conflict", "This idempotency key was already used for a different action."
+                    )
+                return earlier["result"]["value"], True
+            value = definition.function(ToolCall(cur, ctx, self.settings), **args)
+            cur.execute(
+                "UPDATE tool_writes SET result = %s WHERE idempotency_key = %s",
+                (psycopg2.extras.Json({"value": value}), key),
+            )
+            return value, False
