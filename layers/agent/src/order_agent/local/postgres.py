@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 
 
-
 def _pgserver():  # imported lazily: a development dependency, absent from the Lambda layer
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset

@@ -60,6 +60,16 @@ def request_hash(tool_name: str, arguments: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class ToolRunner:
     def __init__(self, db: Database | None = None, settings: Settings | None = None) -> None:
         self._db = db
@@ -116,8 +126,11 @@ class ToolRunner:
     def _validate(definition: ToolDefinition, arguments: Any) -> dict[str, Any]:
         if not isinstance(arguments, dict):
             raise ToolError("invalid_arguments", "Arguments must be a JSON object.")
-        if len(json.dumps(arguments, default=str)) > MAX_ARGUMENTS_BYTES:
+        encoded = json.dumps(arguments, default=str)
+        if len(encoded) > MAX_ARGUMENTS_BYTES:
             raise ToolError("invalid_arguments", f"Arguments are larger than {MAX_ARGUMENTS_BYTES} bytes.")
+        if _has_nul(arguments):  # PostgreSQL text cannot hold NUL
+            raise ToolError("invalid_arguments", "Arguments must not contain NUL characters.")
         try:
             return definition.arguments.model_validate(arguments).model_dump()
         except ValidationError as exc:
