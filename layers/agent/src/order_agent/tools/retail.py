@@ -12,6 +12,7 @@ import ast
 import json
 import operator
 from collections import Counter
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -225,15 +226,54 @@ def _check_items_present(items: list[dict[str, Any]], item_ids: list[str], messa
             raise _invalid(message.format(item_id=item_id))
 
 
-def _replacement_variants(
+@dataclass(frozen=True)
+class _ReplacementRules:
+    """How one kind of item replacement is checked, with the reference's wording for each failure."""
+
+    status: str
+    wrong_status: str
+    missing_item: str
+    count_mismatch: str
+    same_item_allowed: bool
+    insufficient_gift_card: str
+
+
+_MODIFY_ITEMS = _ReplacementRules(
+    "pending", "Non-pending order cannot be modified", "{item_id} not found",
+    "The number of items to be exchanged should match", False,
+    "Insufficient gift card balance to pay for the new item",
+)  # fmt: skip
+_EXCHANGE_ITEMS = _ReplacementRules(
+    "delivered", "Non-delivered order cannot be exchanged", "Number of {item_id} not found.",
+    "The number of items to be exchanged should match.", True,
+    "Insufficient gift card balance to pay for the price difference",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Replacement:
+    items: list[dict[str, Any]]
+    variants: dict[str, dict[str, Any]]
+    difference: Decimal  # total new price minus old price
+    method: dict[str, Any]
+
+
+def _check_replacement(
     call: ToolCall,
-    items: list[dict[str, Any]],
+    rules: _ReplacementRules,
+    order_id: str,
     item_ids: list[str],
     new_item_ids: list[str],
-    *,
-    allow_same: bool,
-) -> tuple[dict[str, dict[str, Any]], Decimal]:
-    """The new variants by item id, and the total price difference of the replacement."""
+    payment_method_id: str,
+) -> _Replacement:
+    """Lock the order and validate replacing `item_ids` by `new_item_ids`, position by position."""
+    order = call.own_order(order_id, lock=True)
+    if order["status"] != rules.status:
+        raise _invalid(rules.wrong_status)
+    items = _order_items(call, order_id)
+    _check_items_present(items, item_ids, rules.missing_item)
+    if len(item_ids) != len(new_item_ids):
+        raise _invalid(rules.count_mismatch)
     call.cur.execute(
         "SELECT item_id, product_id, price, options, available FROM variants WHERE item_id = ANY(%s)",
         (list(set(new_item_ids)),),
@@ -244,7 +284,7 @@ def _replacement_variants(
         first_by_id.setdefault(item["item_id"], item)
     difference = Decimal("0")
     for item_id, new_item_id in zip(item_ids, new_item_ids, strict=True):
-        if not allow_same and item_id == new_item_id:
+        if not rules.same_item_allowed and item_id == new_item_id:
             raise _invalid("The new item id should be different from the old item id")
         item = first_by_id[item_id]
         variant = variants.get(new_item_id)
@@ -253,7 +293,10 @@ def _replacement_variants(
         if not variant["available"]:
             raise _invalid(f"New item {new_item_id} not found or available")
         difference += variant["price"] - item["price"]
-    return variants, difference
+    method = call.own_payment_method(payment_method_id)
+    if method["source"] == "gift_card" and method["balance"] < difference:
+        raise _invalid(rules.insufficient_gift_card)
+    return _Replacement(items, variants, difference, method)
 
 
 @tool(ToolKind.WRITE)
@@ -275,19 +318,10 @@ def modify_pending_order_items(
         payment_method_id: The customer's payment method for the price difference,
             such as 'gift_card_0000000' or 'credit_card_0000000'.
     """
-    order = call.own_order(order_id, lock=True)
-    if order["status"] != "pending":
-        raise _invalid("Non-pending order cannot be modified")
-    items = _order_items(call, order_id)
-    _check_items_present(items, item_ids, "{item_id} not found")
-    if len(item_ids) != len(new_item_ids):
-        raise _invalid("The number of items to be exchanged should match")
-    variants, difference = _replacement_variants(call, items, item_ids, new_item_ids, allow_same=False)
-    method = call.own_payment_method(payment_method_id)
-    if method["source"] == "gift_card" and method["balance"] < difference:
-        raise _invalid("Insufficient gift card balance to pay for the new item")
+    checked = _check_replacement(call, _MODIFY_ITEMS, order_id, item_ids, new_item_ids, payment_method_id)
+    items, variants, difference = checked.items, checked.variants, checked.difference
     call.append_payments(order_id, [("payment" if difference > 0 else "refund", abs(difference), payment_method_id)])
-    if method["source"] == "gift_card":
+    if checked.method["source"] == "gift_card":
         call.adjust_gift_card(payment_method_id, -difference)
     # Each replaced item takes its own new variant's price and options. (The reference gives
     # every replaced item the last variant's: tau2-bench issues #317/#318.)
@@ -429,17 +463,9 @@ def exchange_delivered_order_items(
         payment_method_id: The customer's payment method for the price difference,
             such as 'gift_card_0000000' or 'credit_card_0000000'.
     """
-    order = call.own_order(order_id, lock=True)
-    if order["status"] != "delivered":
-        raise _invalid("Non-delivered order cannot be exchanged")
-    items = _order_items(call, order_id)
-    _check_items_present(items, item_ids, "Number of {item_id} not found.")
-    if len(item_ids) != len(new_item_ids):
-        raise _invalid("The number of items to be exchanged should match.")
-    _, difference = _replacement_variants(call, items, item_ids, new_item_ids, allow_same=True)
-    method = call.own_payment_method(payment_method_id)
-    if method["source"] == "gift_card" and method["balance"] < difference:
-        raise _invalid("Insufficient gift card balance to pay for the price difference")
+    difference = _check_replacement(
+        call, _EXCHANGE_ITEMS, order_id, item_ids, new_item_ids, payment_method_id
+    ).difference
     call.cur.execute(
         """UPDATE orders SET status = 'exchange requested', exchange_items = %s, exchange_new_items = %s,
                              exchange_payment_method_id = %s, exchange_price_difference = %s
