@@ -70,15 +70,37 @@ def test_a_retried_write_returns_the_first_result_and_changes_nothing(runner, de
     assert _refunds(demo_db) == (1, pytest.approx(46.8))
 
 
-def test_without_a_key_the_same_action_in_the_same_conversation_is_one_write(runner, demo_db, new_ctx):
+def _order_city(db):
+    with db.transaction() as cur:
+        cur.execute("SELECT city FROM orders WHERE order_id = '#W1000004'")
+        return cur.fetchone()["city"]
+
+
+def test_without_a_key_a_retry_from_the_saved_state_is_recognised(runner, demo_db, new_ctx):
     ctx = new_ctx(BEN)
-    address = {"order_id": "#W1000004", "address1": "1 A St", "address2": "", "city": "B", "state": "NY",
-               "country": "USA", "zip": "10001"}  # fmt: skip
-    assert not runner.run(ctx, "modify_pending_order_address", address).replayed
-    assert runner.run(ctx, "modify_pending_order_address", address).replayed
+    saved = ctx.model_copy()  # the conversation state persisted before the write
+    address = {"order_id": "#W1000004", "address1": "1 A St", "address2": "", "city": "Albany", "state": "NY",
+               "country": "USA", "zip": "12207"}  # fmt: skip
+    first = runner.run(ctx, "modify_pending_order_address", address)
+    retry = runner.run(saved, "modify_pending_order_address", address)  # e.g. a Lambda retry after a crash
+    assert (first.replayed, retry.replayed) == (False, True)
+    assert retry.content == first.content
     with demo_db.transaction() as cur:
         cur.execute("SELECT count(*) AS n FROM tool_writes WHERE session_id = %s", (ctx.session_id,))
         assert cur.fetchone()["n"] == 1
+
+
+def test_without_a_key_a_later_identical_request_is_a_new_write(runner, demo_db, new_ctx):
+    # "ship it to Albany" - "no, to Buffalo" - "sorry, Albany after all": the third must apply.
+    ctx = new_ctx(BEN)
+    albany = {"order_id": "#W1000004", "address1": "1 A St", "address2": "", "city": "Albany", "state": "NY",
+              "country": "USA", "zip": "12207"}  # fmt: skip
+    buffalo = {**albany, "city": "Buffalo", "zip": "14201"}
+    for arguments in (albany, buffalo, albany):
+        result = runner.run(ctx, "modify_pending_order_address", arguments)
+        assert result.ok and not result.replayed
+        assert _order_city(demo_db) == arguments["city"]
+    assert ctx.write_count == 3
 
 
 def test_the_same_key_sent_twice_at_once_applies_once(demo_db, demo_settings):
@@ -142,6 +164,19 @@ def test_connections_killed_by_the_server_are_replaced(runner, demo_db, new_ctx)
         )
     result = runner.run(ctx, "get_order_details", {"order_id": "#W1000004"})
     assert result.ok, result.error_message
+
+
+def test_an_exhausted_pool_is_a_retryable_busy_error(demo_db, demo_settings, new_ctx):
+    settings = demo_settings.model_copy(update={"db_pool_max": 1})
+    db = Database(settings)
+    runner = ToolRunner(db, settings)
+    try:
+        with db.connection():  # the only connection is taken
+            result = runner.run(new_ctx(BEN), "get_order_details", {"order_id": "#W1000004"})
+        assert (result.ok, result.error_code, result.retryable) == (False, "busy", True)
+        assert runner.run(new_ctx(BEN), "get_order_details", {"order_id": "#W1000004"}).ok
+    finally:
+        db.close()
 
 
 def test_a_lock_held_too_long_is_a_retryable_busy_error(demo_db, demo_settings, new_ctx):

@@ -23,6 +23,9 @@ class ConversationContext(BaseModel):
     session_id: str = Field(min_length=1)
     customer_id: str | None = None
     failed_auth_attempts: int = 0
+    # Writes applied so far; part of the default idempotency key, so that a retry at the same
+    # point of the conversation is recognised while a later identical request is a new write.
+    write_count: int = 0
 
     @property
     def authenticated(self) -> bool:

@@ -6,8 +6,11 @@ out of `ToolRunner.run`.
 
 Writes run in one transaction that first claims an idempotency key in `tool_writes`. A retry
 with the same key (a Lambda retry, a resent message, a commit whose answer was lost) gets the
-first result back and changes nothing. Concurrent calls with the same key serialise on the
-key's primary-key row: the second waits for the first to commit and then reads its result.
+first result back and changes nothing. Callers pass their own key (the agent: the confirmed
+action); the default is the session, the number of writes applied so far and the hash of the
+exact action, so a retry from a conversation state saved before the write is recognised.
+Concurrent calls with the same key serialise on the key's primary-key row: the second waits for
+the first to commit and then reads its result.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 import psycopg2
 import psycopg2.errors
 import psycopg2.extras
+import psycopg2.pool
 from pydantic import ValidationError
 
 from order_agent.db.pool import Database, get_database
@@ -107,6 +111,8 @@ class ToolRunner:
                     "The customer is not verified yet: find them by email, or by first name, last name and zip.",
                 )
             content, replayed = self._execute(definition, ctx, args, idempotency_key)
+            if definition.kind is ToolKind.WRITE:
+                ctx.write_count += 1
             return ToolResult(name, True, content, replayed=replayed, arguments=args)
         except ToolError as error:
             return ToolResult(
@@ -152,7 +158,7 @@ class ToolRunner:
                 if definition.kind is ToolKind.WRITE:
                     return self._write(definition, ctx, args, key)
                 return self._read(definition, ctx, args), False
-            except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable) as exc:
+            except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable, psycopg2.pool.PoolError) as exc:
                 raise ToolError("busy", "The order database is busy; try again in a moment.", retryable=True) from exc
             except (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure) as exc:
                 if attempt == 2:
@@ -184,7 +190,7 @@ class ToolRunner:
         self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any], key: str | None
     ) -> tuple[Any, bool]:
         digest = request_hash(definition.name, args)
-        key = key or f"{ctx.session_id}:{digest}"
+        key = key or f"{ctx.session_id}:{ctx.write_count}:{digest}"
         with self.db.transaction() as cur:
             cur.execute(
                 """INSERT INTO tool_writes (idempotency_key, session_id, customer_id, tool_name, request_hash)
