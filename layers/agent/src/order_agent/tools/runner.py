@@ -99,7 +99,10 @@ class ToolRunner:
         arguments: Any,
         *,
         idempotency_key: str | None = None,
+        dry_run: bool = False,
     ) -> ToolResult:
+        """Run a tool. With `dry_run`, a write runs to the end and is rolled back: every rule is
+        checked and the result previews the change (the agent shows it before asking to confirm)."""
         try:
             definition = REGISTRY.get(name)
             if definition is None:
@@ -110,8 +113,8 @@ class ToolRunner:
                     "not_authenticated",
                     "The customer is not verified yet: find them by email, or by first name, last name and zip.",
                 )
-            content, replayed = self._execute(definition, ctx, args, idempotency_key)
-            if definition.kind is ToolKind.WRITE:
+            content, replayed = self._execute(definition, ctx, args, idempotency_key, dry_run)
+            if definition.kind is ToolKind.WRITE and not dry_run:
                 ctx.write_count += 1
             return ToolResult(name, True, content, replayed=replayed, arguments=args)
         except ToolError as error:
@@ -147,7 +150,12 @@ class ToolRunner:
             raise ToolError("invalid_arguments", f"Invalid arguments for {definition.name}: {problems}") from exc
 
     def _execute(
-        self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any], key: str | None
+        self,
+        definition: ToolDefinition,
+        ctx: ConversationContext,
+        args: dict[str, Any],
+        key: str | None,
+        dry_run: bool = False,
     ) -> tuple[Any, bool]:
         if definition.kind is ToolKind.GENERIC:  # no database involved
             return definition.function(ToolCall(None, ctx, self.settings), **args), False
@@ -155,6 +163,8 @@ class ToolRunner:
         # a write is safe to repeat because its idempotency key is the same the second time.
         for attempt in (1, 2):
             try:
+                if definition.kind is ToolKind.WRITE and dry_run:
+                    return self._preview(definition, ctx, args), False
                 if definition.kind is ToolKind.WRITE:
                     return self._write(definition, ctx, args, key)
                 return self._read(definition, ctx, args), False
@@ -185,6 +195,15 @@ class ToolRunner:
             conn.autocommit = True  # one statement, one round trip; no BEGIN/COMMIT
             with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                 return definition.function(ToolCall(cur, ctx, self.settings), **args)
+
+    def _preview(self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any]) -> Any:
+        with self.db.connection() as conn:
+            conn.autocommit = False
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                    return definition.function(ToolCall(cur, ctx, self.settings), **args)
+            finally:
+                conn.rollback()  # always: a preview changes nothing
 
     def _write(
         self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any], key: str | None

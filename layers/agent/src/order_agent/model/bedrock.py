@@ -1,0 +1,279 @@
+"""The `bedrock` provider: Claude on Amazon Bedrock through ConverseStream (DESIGN.md §4.3).
+
+Text goes to `on_text` the moment it arrives, so the customer watches the answer being written.
+
+Prompt caching: a `cachePoint` follows the system prompt and another the tool specs, the parts
+that repeat on every call of a stage, so later calls read them from the cache instead of paying
+for them again (Bedrock ignores a cache point below the model's minimum prompt length).
+
+Retries: throttling and transient failures (as errors of the call, as error events inside the
+stream, or as connection and read timeouts) are retried here with exponential backoff and full
+jitter, up to `model_max_attempts` attempts in all, but only until the first text has been passed
+to `on_text`: after that a retry would show the customer the same words twice, so the call fails
+instead. botocore's own retries are off; its `retries={"max_attempts": n}` counts *retries*, not
+attempts (botocore adds one), so `total_max_attempts=1` is what stops it multiplying with ours.
+
+Every failure comes out as `ModelError`; no botocore exception escapes. Exceptions raised by
+`on_text` itself are the caller's and pass through untouched (a `GoneException` from posting to
+a closed WebSocket is not a model error, and must not be retried).
+
+botocore raises an error event inside the stream as `EventStreamError` while iterating, with the
+event's member name as the code (`throttlingException`); codes are normalised to the exception
+names (`ThrottlingException`) so both kinds of failure read the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import urllib3.exceptions
+
+from order_agent.model.base import ModelError, ModelRequest, ModelResponse, TextCallback, Usage
+from order_agent.settings import Settings
+
+CACHE_POINT: dict[str, Any] = {"cachePoint": {"type": "default"}}
+
+# Worth another attempt: the same request can succeed a moment later. ModelStreamErrorException
+# is one too: the Bedrock API reference says "retry your request".
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelNotReadyException",
+        "ModelTimeoutException",
+        "ModelStreamErrorException",
+    }
+)
+# Connection failures and read timeouts, before the response (botocore) or while the stream is
+# read (urllib3: botocore's EventStream reads the raw connection and does not wrap its errors).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    botocore.exceptions.ConnectionError,  # EndpointConnectionError, ConnectTimeoutError, ...
+    botocore.exceptions.HTTPClientError,  # ReadTimeoutError, ConnectionClosedError, ...
+    urllib3.exceptions.ReadTimeoutError,
+    urllib3.exceptions.ProtocolError,  # connection reset, incomplete read
+)
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 8.0
+CONNECT_TIMEOUT_S = 5
+# Between two reads of the stream; the first event waits for the whole prompt to be processed.
+READ_TIMEOUT_S = 60
+
+
+def backoff_delay(retry: int, rand: Callable[[], float]) -> float:
+    """Full jitter: anywhere between 0 and an exponentially growing ceiling (retry 0, 1, 2, ...)."""
+    return rand() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry)
+
+
+def _normalise_code(code: str) -> str:
+    """`throttlingException` (a stream event's member name) -> `ThrottlingException`."""
+    return code[:1].upper() + code[1:]
+
+
+def _model_error(exc: Exception) -> ModelError:
+    if isinstance(exc, botocore.exceptions.ClientError):  # includes EventStreamError
+        error = exc.response.get("Error", {})
+        code = _normalise_code(error.get("Code") or "ClientError")
+        return ModelError(code, error.get("Message") or str(exc), retryable=code in RETRYABLE_CODES)
+    # No credentials, invalid parameters and other local failures cannot get better by waiting.
+    return ModelError(type(exc).__name__, str(exc), retryable=isinstance(exc, TRANSIENT_ERRORS))
+
+
+@dataclass
+class _Block:
+    """One content block while it streams in; text and tool input arrive in pieces."""
+
+    text: list[str] | None = None
+    tool_use: dict[str, Any] | None = None
+    input_parts: list[str] = field(default_factory=list)
+
+    def as_content(self) -> dict[str, Any] | None:
+        if self.tool_use is not None:
+            raw = "".join(self.input_parts)
+            try:
+                arguments = json.loads(raw) if raw.strip() else {}
+            except json.JSONDecodeError as exc:  # e.g. cut off by maxTokens
+                raise ModelError(
+                    "InvalidToolInput",
+                    f"The model's input for tool {self.tool_use['name']!r} is not valid JSON: {exc}",
+                    retryable=False,
+                ) from exc
+            return {"toolUse": {**self.tool_use, "input": arguments}}
+        text = "".join(self.text or [])
+        return {"text": text} if text else None  # Converse refuses blank text blocks sent back
+
+
+class BedrockProvider:
+    name = "bedrock"
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self._client = client
+        self._sleep = sleep
+        self._rand = rand
+
+    @property
+    def client(self) -> Any:
+        """A `bedrock-runtime` client, created on first use (an import must not cost a client)."""
+        if self._client is None:
+            self._client = boto3.client(
+                "bedrock-runtime",
+                region_name=self.settings.bedrock_region,
+                endpoint_url=self.settings.bedrock_endpoint_url,
+                config=botocore.config.Config(
+                    retries={"total_max_attempts": 1, "mode": "standard"},  # the loop in `converse` retries
+                    connect_timeout=CONNECT_TIMEOUT_S,
+                    read_timeout=READ_TIMEOUT_S,
+                ),
+            )
+        return self._client
+
+    def request_params(self, request: ModelRequest) -> dict[str, Any]:
+        """The ConverseStream arguments: cache points after the system prompt and after the tools."""
+        params: dict[str, Any] = {
+            "modelId": self.settings.bedrock_model_id,
+            "system": [{"text": request.system}, CACHE_POINT],
+            "messages": request.messages,
+            "inferenceConfig": {
+                "maxTokens": self.settings.model_max_tokens,
+                "temperature": self.settings.model_temperature,
+            },
+        }
+        if request.tools:  # Converse refuses an empty tool list
+            params["toolConfig"] = {"tools": [*request.tools, CACHE_POINT]}
+        return params
+
+    def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
+        params = self.request_params(request)
+        started = time.perf_counter()  # latency and first-token times include retries: the customer waits for them
+        attempts = self.settings.model_max_attempts
+        streamed = False  # whether the customer has seen text in this call
+
+        def forward(text: str) -> None:
+            nonlocal streamed
+            if on_text is not None:
+                streamed = True
+                on_text(text)
+
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._attempt(params, forward, started)
+            except ModelError as error:
+                if not error.retryable:
+                    raise
+                if streamed:
+                    raise ModelError(
+                        error.code, f"{error.message} (after part of the answer was streamed)", retryable=True
+                    ) from error
+                if attempt == attempts:
+                    raise ModelError(
+                        error.code, f"{error.message} (gave up after {attempts} attempts)", retryable=True
+                    ) from error
+            self._sleep(backoff_delay(attempt - 1, self._rand))
+        raise AssertionError("unreachable")
+
+    def _events(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The stream's events; every botocore or connection failure comes out as `ModelError`.
+
+        A generator, so that exceptions raised by the consumer (`on_text`) never pass through
+        the `except` clauses here. Closing it closes the stream and frees the connection.
+        """
+        try:
+            stream = self.client.converse_stream(**params)["stream"]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, *TRANSIENT_ERRORS) as exc:
+            raise _model_error(exc) from exc
+        try:
+            for event in stream:
+                # Error events normally arrive as EventStreamError; a stream that hands them over
+                # as events (a test server, a future botocore) is read the same way.
+                for key, body in event.items():
+                    if key.endswith("Exception"):
+                        code = _normalise_code(key)
+                        raise ModelError(code, body.get("message", code), retryable=code in RETRYABLE_CODES)
+                yield event
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, *TRANSIENT_ERRORS) as exc:
+            raise _model_error(exc) from exc
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+    def _attempt(self, params: dict[str, Any], on_text: TextCallback, started: float) -> ModelResponse:
+        blocks: dict[int, _Block] = {}  # by contentBlockIndex, in the order they start
+        content: dict[int, dict[str, Any] | None] = {}  # finished blocks
+        stop_reason: str | None = None
+        usage = Usage()
+        first_token_ms: float | None = None
+        with contextlib.closing(self._events(params)) as events:
+            for event in events:
+                if "contentBlockStart" in event:
+                    start = event["contentBlockStart"]
+                    tool = start.get("start", {}).get("toolUse")
+                    if tool is not None:
+                        blocks[start["contentBlockIndex"]] = _Block(
+                            tool_use={"toolUseId": tool["toolUseId"], "name": tool["name"]}
+                        )
+                elif "contentBlockDelta" in event:
+                    index = event["contentBlockDelta"]["contentBlockIndex"]
+                    delta = event["contentBlockDelta"]["delta"]
+                    if "text" in delta:  # a text block has no start event: its first delta starts it
+                        block = blocks.setdefault(index, _Block(text=[]))
+                        if block.text is None:
+                            raise ModelError("MalformedStream", f"Text inside tool block {index}.", retryable=True)
+                        text = delta["text"]
+                        block.text.append(text)
+                        if text:
+                            if first_token_ms is None:
+                                first_token_ms = (time.perf_counter() - started) * 1000
+                            on_text(text)
+                    elif "toolUse" in delta:
+                        block = blocks.get(index)
+                        if block is None or block.tool_use is None:
+                            raise ModelError(
+                                "MalformedStream", f"Tool input without a tool start in block {index}.", retryable=True
+                            )
+                        block.input_parts.append(delta["toolUse"].get("input", ""))
+                    # Other deltas (reasoningContent, citations) are not asked for and not kept.
+                elif "contentBlockStop" in event:
+                    index = event["contentBlockStop"]["contentBlockIndex"]
+                    if index in blocks:
+                        content[index] = blocks[index].as_content()
+                elif "messageStop" in event:
+                    stop_reason = event["messageStop"]["stopReason"]
+                elif "metadata" in event:
+                    tokens = event["metadata"].get("usage", {})
+                    usage = Usage(
+                        input_tokens=tokens.get("inputTokens", 0),
+                        output_tokens=tokens.get("outputTokens", 0),
+                        cache_read_tokens=tokens.get("cacheReadInputTokens", 0),
+                        cache_write_tokens=tokens.get("cacheWriteInputTokens", 0),
+                    )
+        if stop_reason is None:  # the connection ended cleanly but early
+            raise ModelError("IncompleteStream", "The model's stream ended without a stop reason.", retryable=True)
+        for index, block in blocks.items():  # a block the stream never closed
+            if index not in content:
+                content[index] = block.as_content()
+        return ModelResponse(
+            content=[block for _, block in sorted(content.items()) if block is not None],
+            stop_reason=stop_reason,
+            usage=usage,
+            model_id=self.settings.bedrock_model_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            first_token_ms=first_token_ms,
+        )
