@@ -12,7 +12,7 @@ LOCAL_PG_DIR ?= .local/postgres
 DATASET ?= tau-retail
 DB_URL = $${DATABASE_URL:-$$($(BIN)/python scripts/local_postgres.py start --data-dir $(LOCAL_PG_DIR))}
 
-.PHONY: help setup test lint format db-up db-down db-reset tau-replay clean
+.PHONY: help setup test lint format db-up db-down db-reset tau-replay chat clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ db-reset: setup ## drop, migrate and load DATASET (tau-retail or demo) into DATA
 
 tau-replay: setup ## replay every τ-bench retail task against the reference tools (in a scratch database)
 	@DATABASE_URL="$(DB_URL)" $(BIN)/order-agent eval tau-replay
+
+chat: setup ## chat with the agent in the terminal (local PostgreSQL + emulator; MODEL_PROVIDER, default offline)
+	@$(BIN)/python scripts/local_chat.py
 
 clean: ## remove the virtualenv and caches (not the local database)
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -17,6 +17,7 @@ from order_agent.db.dataset import load_dataset, read_dataset, restore_snapshot,
 from order_agent.db.migrate import migrate
 from order_agent.db.pool import Database
 from order_agent.db.scratch import create_scratch_database, drop_database
+from order_agent.local.aws import LocalAws, create_conversation_store
 from order_agent.local.postgres import EmbeddedPostgres
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
@@ -103,3 +104,38 @@ def new_ctx():
         return ConversationContext(session_id=f"test-{uuid.uuid4()}", customer_id=customer_id)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """A LocalStack-compatible emulator (moto server) on a free loopback port."""
+    saved = {key: os.environ.get(key) for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    server = LocalAws()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def agent_settings(tau_settings: Settings, aws_endpoint: str) -> Settings:
+    """τ retail data in PostgreSQL, conversations in the emulator's DynamoDB (with S3 offload)."""
+    settings = tau_settings.model_copy(
+        update={"aws_endpoint_url": aws_endpoint, "checkpoint_table": "test-conversations",
+                "checkpoint_bucket": "test-conversations-offload", "model_provider": "scripted"}
+    )  # fmt: skip
+    create_conversation_store(settings)
+    return settings
+
+
+@pytest.fixture
+def tau_fresh(tau_db: Database) -> Database:
+    """The τ retail data as loaded, for a test that changes it."""
+    restore_snapshot(tau_db)
+    return tau_db

@@ -41,6 +41,45 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _chat(args: argparse.Namespace) -> int:
+    """A terminal chat with the agent, over the same entry point as the WebSocket handlers."""
+    import uuid
+
+    from order_agent.agent.service import Agent
+
+    agent = Agent(get_settings())
+    session = args.session or f"terminal-{uuid.uuid4()}"
+
+    def emit(event) -> None:
+        if event.type == "delta" and not args.quiet:
+            print(event.text, end="", flush=True)
+        elif event.type == "message":
+            print(event.text if args.quiet else "", flush=True)
+            if event.stage == "order_confirmation":
+                print("  [yes / no]", flush=True)
+            if event.model_provider == "offline":
+                print("  (offline model)", flush=True)
+        elif event.type == "error":
+            print(f"[{event.code}] {event.message}", flush=True)
+
+    messages = args.message or None
+    print(f"session {session} - model {agent.model.name}", file=sys.stderr)
+    while True:
+        if messages is not None:
+            if not messages:
+                return 0
+            text = messages.pop(0)
+            print(f"> {text}")
+        else:
+            try:
+                text = input("> ")
+            except EOFError:
+                return 0
+        outcome = agent.handle_message(session, text, emit)
+        if outcome.final and outcome.final.stage in {"closed", "handed_off"} and messages is None:
+            return 0
+
+
 def _tools(args: argparse.Namespace) -> int:
     from order_agent.tools import ToolRunner
 
@@ -94,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=_export)
 
     commands.add_parser("tools", help="print the tools' Bedrock Converse specs").set_defaults(run=_tools)
+
+    chat = commands.add_parser("chat", help="chat with the agent in the terminal (MODEL_PROVIDER picks the model)")
+    chat.add_argument("--session", help="continue this session id (default: a new one)")
+    chat.add_argument("--message", "-m", action="append", help="send this message and exit (repeatable)")
+    chat.add_argument("--quiet", "-q", action="store_true", help="print final messages only, not the stream")
+    chat.set_defaults(run=_chat)
 
     evals = commands.add_parser("eval", help="evaluation harnesses").add_subparsers(dest="eval", required=True)
     tau = evals.add_parser(

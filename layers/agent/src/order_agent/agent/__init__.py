@@ -1,0 +1,1 @@
+"""The conversation agent: a three-stage LangGraph graph over the policy-enforcing tools."""

@@ -1,0 +1,319 @@
+"""The conversation graph: entry_intent → order_confirmation → resolution (DESIGN.md §4.2).
+
+    START ─route_new_message─┬─> entry_intent ──route_after_model──┬─> END (answer, goodbye, handoff)
+                             │      ^      │ (tool round)           │
+                             │      └──────┘                        └─> order_confirmation (proposal)
+                             ├─> conversation_closed ─> END                 │ interrupt(): waits for the customer
+                             └─> handed_off ─> END           yes ───────────┤ no / other: the model answers
+                                                              v              └─> route_after_model
+                                                          resolution (runs exactly the confirmed write)
+                                                              └─ route_after_model
+
+The durable state is small: the Converse transcript, the conversation context (who the
+customer is), the status, and the pending proposal. Everything about the current turn
+(counters, text so far, the order card) lives in the `Turn` passed as the run's context.
+
+Model calls: one per node visit that converses, and one more per tool round; a "yes" costs one
+(the report), a proposal costs none beyond the call that made it (its preview is a dry run of
+the write, so every rule is checked before the customer is asked).
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Annotated, Any, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from order_agent.agent.confirmation import classify_confirmation
+from order_agent.agent.events import Emit, QuickReply, TextDelta
+from order_agent.model.base import END_CONVERSATION, END_CONVERSATION_SPEC, ModelProvider, ModelRequest, Usage
+from order_agent.settings import Settings
+from order_agent.tools import ConversationContext, ToolKind, ToolResult, ToolRunner, request_hash
+from order_agent.tools.registry import REGISTRY
+
+HANDOFF_TOOL = "transfer_to_human_agents"
+TOOL_LIMIT_TEXT = (
+    "I'm sorry, I couldn't finish looking that up. Could you tell me once more what you need, "
+    "or shall I connect you with a human agent?"
+)
+FAREWELL_TEXT = "Thank you for contacting us. Goodbye!"
+HANDOFF_TEXT = "I've passed your request to a human agent, who will continue this conversation here."
+CLOSED_TEXT = "This conversation has ended. Start a new conversation if there is anything else we can help with."
+HANDED_OFF_TEXT = "A human agent has your request and will reply here; this assistant no longer answers it."
+
+
+class Proposal(TypedDict):
+    tool_use_id: str  # the model's write call, answered once the customer has replied
+    tool: str
+    arguments: dict[str, Any]
+    hash: str  # of the tool and its exact arguments: what a "yes" confirms
+    text: str  # how it was put to the customer
+    preview: dict[str, Any] | None  # the order (or profile) as it will be, from a dry run
+
+
+class AgentState(TypedDict, total=False):
+    messages: Annotated[list[dict[str, Any]], operator.add]  # the Converse transcript
+    ctx: dict[str, Any]  # ConversationContext
+    status: Literal["open", "closed", "handed_off"]
+    pending: Proposal | None
+    route: str  # the decision of the node that ran last
+
+
+@dataclass
+class Turn:
+    """One customer message being handled: its inputs, its dependencies, what it has produced."""
+
+    session_id: str
+    text: str
+    model: ModelProvider
+    runner: ToolRunner
+    settings: Settings
+    emit: Emit
+    message_id: str | None = None
+    confirm_hash: str | None = None
+    model_calls: int = 0
+    tool_calls: int = 0
+    tool_rounds: int = 0
+    usage: Usage = field(default_factory=Usage)
+    texts: list[str] = field(default_factory=list)
+    stage: str = "entry_intent"
+    order: dict[str, Any] | None = None
+    quick_replies: list[QuickReply] = field(default_factory=list)
+
+
+@cache
+def prompt(stage: str) -> str:
+    folder = resources.files("order_agent.agent") / "prompts"
+    return (folder / "common.md").read_text(encoding="utf-8") + "\n" + (folder / f"{stage}.md").read_text("utf-8")
+
+
+@cache
+def tool_specs() -> list[dict[str, Any]]:
+    return [*ToolRunner.converse_tools(), END_CONVERSATION_SPEC]
+
+
+def _is_write(name: str) -> bool:
+    definition = REGISTRY.get(name)
+    return definition is not None and definition.kind is ToolKind.WRITE
+
+
+def _context(state: AgentState, turn: Turn) -> ConversationContext:
+    return ConversationContext(**state["ctx"]) if state.get("ctx") else ConversationContext(session_id=turn.session_id)
+
+
+def _note_order(turn: Turn, result: ToolResult) -> None:
+    """The latest order the turn touched becomes the reply's order card."""
+    if result.ok and isinstance(result.content, dict) and "order_id" in result.content:
+        turn.order = result.content
+
+
+def _error_result(tool_use_id: str, code: str, message: str) -> dict[str, Any]:
+    body = {"error": code, "message": message, "retryable": False}
+    return {"toolResult": {"toolUseId": tool_use_id, "content": [{"json": body}], "status": "error"}}
+
+
+def _converse(
+    state: AgentState, turn: Turn, stage: str, ctx: ConversationContext, prefix: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One model call on the transcript (plus `prefix`, the messages this node adds first),
+    then act on what the model did. Returns the node's state update."""
+    messages = state.get("messages", []) + prefix
+    request = ModelRequest(
+        system=prompt(stage),
+        messages=messages,
+        tools=tool_specs(),
+        stage=stage,
+        context={"customer_id": ctx.customer_id},
+    )
+    response = turn.model.converse(request, on_text=lambda text: turn.emit(TextDelta(text=text)))
+    turn.model_calls += 1
+    turn.usage = turn.usage + response.usage
+    turn.stage = stage
+    content = response.content or [{"text": "…"}]  # Converse refuses an empty assistant message
+    added = [*prefix, {"role": "assistant", "content": content}]
+    if response.text:
+        turn.texts.append(response.text)
+    update: dict[str, Any] = {"messages": added, "ctx": ctx.model_dump(), "status": "open", "route": END}
+    uses = response.tool_uses
+    if not uses:
+        return update
+    names = [use["name"] for use in uses]
+
+    if END_CONVERSATION in names:
+        turn.stage = "closed"
+        if not response.text:
+            turn.texts.append(FAREWELL_TEXT)
+        return {**update, "status": "closed"}
+
+    if names == [HANDOFF_TOOL]:
+        result = turn.runner.run(ctx, HANDOFF_TOOL, uses[0]["input"])
+        turn.tool_calls += 1
+        if result.ok:
+            turn.stage = "handed_off"
+            if not response.text:
+                turn.texts.append(HANDOFF_TEXT)
+            answered = {"role": "user", "content": [result.to_converse(uses[0]["toolUseId"])]}
+            return {**update, "messages": [*added, answered], "ctx": ctx.model_dump(), "status": "handed_off"}
+        results = [result.to_converse(uses[0]["toolUseId"])]
+    elif len(uses) == 1 and _is_write(names[0]):
+        use = uses[0]
+        preview = turn.runner.run(ctx, use["name"], use["input"], dry_run=True)
+        turn.tool_calls += 1
+        if preview.ok:
+            return {**update, **_propose(turn, ctx, use, preview, response.text)}
+        results = [preview.to_converse(use["toolUseId"])]
+    else:
+        results = []
+        for use in uses:
+            if _is_write(use["name"]) or use["name"] == END_CONVERSATION:
+                results.append(
+                    _error_result(
+                        use["toolUseId"], "one_write_at_a_time", "Call a write tool alone, after the reads it needs."
+                    )
+                )
+                continue
+            result = turn.runner.run(ctx, use["name"], use["input"])
+            turn.tool_calls += 1
+            _note_order(turn, result)
+            results.append(result.to_converse(use["toolUseId"]))
+
+    answered = {"role": "user", "content": results}
+    if turn.tool_rounds >= turn.settings.max_tool_rounds:
+        # The bound is reached: answer without another model call.
+        turn.texts.append(TOOL_LIMIT_TEXT)
+        limit = {"role": "assistant", "content": [{"text": TOOL_LIMIT_TEXT}]}
+        return {**update, "messages": [*added, answered, limit], "ctx": ctx.model_dump()}
+    turn.tool_rounds += 1
+    return {**update, "messages": [*added, answered], "ctx": ctx.model_dump(), "route": "entry_intent"}
+
+
+def _propose(turn: Turn, ctx: ConversationContext, use: dict[str, Any], preview: ToolResult, text: str) -> dict:
+    arguments = preview.arguments  # validated and normalised: exactly what will run
+    digest = request_hash(use["name"], arguments)
+    presented = text or f"I'm ready to run {use['name']} with {arguments}. Shall I go ahead? Please answer yes or no."
+    if not text:
+        turn.texts.append(presented)
+    _note_order(turn, preview)
+    turn.stage = "order_confirmation"
+    turn.quick_replies = [QuickReply(label="Yes", text="yes", confirm_hash=digest), QuickReply(label="No", text="no")]
+    proposal = Proposal(
+        tool_use_id=use["toolUseId"],
+        tool=use["name"],
+        arguments=arguments,
+        hash=digest,
+        text=presented,
+        preview=preview.content if isinstance(preview.content, dict) else None,
+    )
+    return {"pending": proposal, "ctx": ctx.model_dump(), "route": "order_confirmation"}
+
+
+def _ask_again(turn: Turn, pending: Proposal) -> dict[str, Any]:
+    """Put the same proposal to the customer again; nothing enters the model's transcript."""
+    turn.texts.append(pending["text"])
+    turn.stage = "order_confirmation"
+    turn.order = pending["preview"] if pending["preview"] and "order_id" in pending["preview"] else turn.order
+    turn.quick_replies = [
+        QuickReply(label="Yes", text="yes", confirm_hash=pending["hash"]),
+        QuickReply(label="No", text="no"),
+    ]
+    return {"route": "order_confirmation"}
+
+
+# -- nodes ------------------------------------------------------------------------------------------
+
+
+def entry_intent(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+    turn = runtime.context
+    return _converse(state, turn, "entry_intent", _context(state, turn), [])
+
+
+def order_confirmation(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+    pending = state["pending"]
+    answer = interrupt({"proposal_hash": pending["hash"], "tool": pending["tool"]})
+    turn = runtime.context
+    if answer.get("confirm_hash") and answer["confirm_hash"] != pending["hash"]:
+        return _ask_again(turn, pending)  # a button of an earlier proposal
+    decision = "yes" if answer.get("confirm_hash") else classify_confirmation(answer["text"])
+    if decision == "unclear":
+        return _ask_again(turn, pending)
+    if decision == "yes":
+        return {"route": "resolution"}
+    reason = (
+        "The customer declined; nothing was changed."
+        if decision == "no"
+        else "Not carried out: the customer replied without confirming; their reply follows."
+    )
+    reply = {
+        "role": "user",
+        "content": [_error_result(pending["tool_use_id"], "not_confirmed", reason), {"text": answer["text"]}],
+    }
+    # The proposal is answered; the model may make a new one (its update then sets `pending`).
+    return {"pending": None, **_converse(state, turn, "order_confirmation", _context(state, turn), [reply])}
+
+
+def resolution(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+    turn, pending = runtime.context, state["pending"]
+    ctx = _context(state, turn)
+    if request_hash(pending["tool"], pending["arguments"]) != pending["hash"]:
+        return _ask_again(turn, pending)  # never run anything but what was confirmed
+    result = turn.runner.run(
+        ctx,
+        pending["tool"],
+        pending["arguments"],
+        idempotency_key=f"{turn.session_id}:{pending['tool_use_id']}:{pending['hash']}",
+    )
+    turn.tool_calls += 1
+    _note_order(turn, result)
+    if result.ok and not turn.order and pending["preview"] and "order_id" in pending["preview"]:
+        turn.order = pending["preview"]
+    reply = {"role": "user", "content": [result.to_converse(pending["tool_use_id"]), {"text": turn.text}]}
+    update = _converse(state, turn, "resolution", ctx, [reply])
+    return {"pending": None, **update}
+
+
+def conversation_closed(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+    return _fixed_reply(runtime.context, "closed", CLOSED_TEXT)
+
+
+def handed_off(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+    return _fixed_reply(runtime.context, "handed_off", HANDED_OFF_TEXT)
+
+
+def _fixed_reply(turn: Turn, stage: str, text: str) -> dict[str, Any]:
+    turn.stage = stage
+    turn.texts.append(text)
+    return {"messages": [{"role": "assistant", "content": [{"text": text}]}], "route": END}
+
+
+# -- routing ------------------------------------------------------------------------------------------
+
+
+def route_new_message(state: AgentState) -> str:
+    status = state.get("status", "open")
+    return {"closed": "conversation_closed", "handed_off": "handed_off"}.get(status, "entry_intent")
+
+
+def route_after_model(state: AgentState) -> str:
+    return state.get("route", END)
+
+
+def build_graph() -> StateGraph:
+    graph = StateGraph(AgentState, context_schema=Turn)
+    graph.add_node("entry_intent", entry_intent)
+    graph.add_node("order_confirmation", order_confirmation)
+    graph.add_node("resolution", resolution)
+    graph.add_node("conversation_closed", conversation_closed)
+    graph.add_node("handed_off", handed_off)
+    graph.add_conditional_edges(START, route_new_message, ["entry_intent", "conversation_closed", "handed_off"])
+    targets = ["entry_intent", "order_confirmation", "resolution", END]
+    for node in ("entry_intent", "order_confirmation", "resolution"):
+        graph.add_conditional_edges(node, route_after_model, targets)
+    graph.add_edge("conversation_closed", END)
+    graph.add_edge("handed_off", END)
+    return graph

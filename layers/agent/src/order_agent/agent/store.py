@@ -1,0 +1,83 @@
+"""Where conversations live: LangGraph checkpoints in DynamoDB (DynamoDBSaver, S3 offload for
+large ones), and a per-session lock item in the same table so that two messages of one session
+never run at the same time."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+from langgraph_checkpoint_aws import DynamoDBSaver
+
+from order_agent.settings import Settings
+
+# DynamoDBSaver's items have keys CHECKPOINT_*, WRITES_* and CHUNK_*; ours cannot collide.
+_LOCK_PREFIX = "LOCK_"
+
+
+def dynamodb_client(settings: Settings) -> Any:
+    return boto3.client("dynamodb", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+
+
+def checkpointer(settings: Settings) -> DynamoDBSaver:
+    offload = None
+    if settings.checkpoint_bucket:
+        offload = {"bucket_name": settings.checkpoint_bucket, "endpoint_url": settings.aws_endpoint_url}
+    return DynamoDBSaver(
+        table_name=settings.checkpoint_table,
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        ttl_seconds=settings.checkpoint_ttl_seconds,
+        s3_offload_config=offload,
+    )
+
+
+class SessionLock:
+    """A lease on a session, taken with a conditional write; an expired lease can be taken over
+    (a turn whose Lambda died must not lock its customer out)."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.table = settings.checkpoint_table
+        self.lease_seconds = settings.session_lock_seconds
+        self.client = client or dynamodb_client(settings)
+
+    def _key(self, session_id: str) -> dict[str, Any]:
+        return {"PK": {"S": f"{_LOCK_PREFIX}{session_id}"}, "SK": {"S": "LOCK"}}
+
+    def acquire(self, session_id: str) -> str | None:
+        """A token when the session was free (or its lease expired); None when it is busy."""
+        token = secrets.token_hex(8)
+        now = int(time.time())
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    **self._key(session_id),
+                    "token": {"S": token},
+                    "expires_at": {"N": str(now + self.lease_seconds)},
+                    "ttl": {"N": str(now + self.lease_seconds + 3600)},  # the table's TTL cleans up
+                },
+                ConditionExpression="attribute_not_exists(PK) OR expires_at < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        return token
+
+    def release(self, session_id: str, token: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=self._key(session_id),
+                ConditionExpression="#token = :token",
+                ExpressionAttributeNames={"#token": "token"},
+                ExpressionAttributeValues={":token": {"S": token}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise  # someone took over an expired lease: theirs now, nothing to release

@@ -1,0 +1,99 @@
+"""Sessions: state survives a new process, and messages of one session never interleave."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+from order_agent.agent.service import Agent
+from order_agent.agent.store import SessionLock
+from order_agent.model.base import ModelResponse
+from order_agent.tools import ToolRunner
+
+from .test_agent_conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, _order_status
+
+
+def _chat_process(settings, session, script, tmp_path, *messages):
+    path = tmp_path / f"script-{uuid.uuid4()}.json"
+    path.write_text(json.dumps(script))
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
+           "CHECKPOINT_TABLE": settings.checkpoint_table, "CHECKPOINT_BUCKET": settings.checkpoint_bucket,
+           "MODEL_PROVIDER": "scripted", "MODEL_SCRIPT_PATH": str(path)}  # fmt: skip
+    args = [sys.executable, "-m", "order_agent.cli", "chat", "--quiet", "--session", session]
+    for message in messages:
+        args += ["--message", message]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_new_process_resumes_a_pending_confirmation(agent_settings, tau_fresh, tmp_path):
+    session = f"restart-{uuid.uuid4()}"
+    first = _chat_process(agent_settings, session, [*IDENTIFY, *CANCEL_PROPOSAL], tmp_path,
+                          "I want to cancel an order", f"{EMAIL} {PENDING}")  # fmt: skip
+    assert "Shall I go ahead?" in first and "[yes / no]" in first
+    assert _order_status(tau_fresh, PENDING) == "pending"
+    report = [{"expect": {"stage": "resolution", "tool_result": "cancel_pending_order", "tool_status": "success"},
+               "text": "Order #W9300146 is cancelled."}]  # fmt: skip
+    second = _chat_process(agent_settings, session, report, tmp_path, "yes")
+    assert "Order #W9300146 is cancelled." in second
+    assert _order_status(tau_fresh, PENDING) == "cancelled"
+
+
+class _SlowModel:
+    """Answers after the test lets it: holds a turn open while a second message arrives."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def converse(self, request, on_text=None):
+        self.calls += 1
+        self.entered.set()
+        self.release.wait(timeout=30)
+        return ModelResponse(content=[{"text": f"answer {self.calls}"}], stop_reason="end_turn")
+
+
+def test_a_second_message_while_a_turn_runs_is_told_the_session_is_busy(agent_settings, tau_db):
+    model = _SlowModel()
+    agent = Agent(agent_settings, model=model, runner=ToolRunner(tau_db, agent_settings))
+    session = f"busy-{uuid.uuid4()}"
+    first_events: list = []
+    first = threading.Thread(target=agent.handle_message, args=(session, "first", first_events.append))
+    first.start()
+    assert model.entered.wait(timeout=30)
+    second_events: list = []
+    agent.handle_message(session, "second", second_events.append)
+    model.release.set()
+    first.join(timeout=30)
+    assert [e.type for e in second_events] == ["error"]
+    assert (second_events[0].code, second_events[0].retryable) == ("busy", True)
+    assert [e.type for e in first_events] == ["message", "done"]
+    texts = [b["text"] for m in agent.state(session)["messages"] for b in m["content"] if "text" in b]
+    assert texts == ["first", "answer 1"]  # the second message left no trace
+    # and once the first turn is over, the session takes messages again
+    events: list = []
+    agent.handle_message(session, "third", events.append)
+    assert events[-1].type == "done"
+
+
+def test_an_expired_lock_can_be_taken_over(agent_settings):
+    lock = SessionLock(agent_settings.model_copy(update={"session_lock_seconds": 1}))
+    session = f"lease-{uuid.uuid4()}"
+    stale = lock.acquire(session)
+    assert stale and lock.acquire(session) is None
+    time.sleep(2.1)
+    fresh = lock.acquire(session)
+    assert fresh and fresh != stale
+    lock.release(session, stale)  # the old holder's release must not free the new holder's lease
+    assert lock.acquire(session) is None
+    lock.release(session, fresh)
+    assert lock.acquire(session)

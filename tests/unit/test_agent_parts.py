@@ -1,0 +1,113 @@
+"""The agent's small parts: confirmation reading, transcript validity, the scripted provider, prompts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from order_agent.agent.confirmation import classify_confirmation
+from order_agent.agent.graph import prompt, tool_specs
+from order_agent.model.base import ModelRequest, converse_transcript_problems
+from order_agent.model.scripted import ScriptDivergence, ScriptedProvider
+
+
+@pytest.mark.parametrize(
+    ("text", "decision"),
+    [
+        ("yes", "yes"), ("Yes, please.", "yes"), ("ok go ahead", "yes"), ("Sí, por favor", "yes"), ("oui merci", "yes"),
+        ("Yes, cancel it", "yes"), ("no", "no"), ("No thanks", "no"), ("nope, keep it", "no"), ("nein", "no"),
+        ("yes, but ship it to my office instead", "other"), ("yes to #W1234567", "other"),
+        ("Actually I ordered it by mistake", "other"), ("what will the refund be?", "other"),
+        ("hmm", "unclear"), ("maybe", "unclear"), ("?", "unclear"), ("", "unclear"),
+        ("yes don't", "no"),
+    ],
+)  # fmt: skip
+def test_classify_confirmation(text, decision):
+    assert classify_confirmation(text) == decision
+
+
+def _user(*blocks):
+    return {"role": "user", "content": list(blocks)}
+
+
+def _assistant(*blocks):
+    return {"role": "assistant", "content": list(blocks)}
+
+
+USE = {"toolUse": {"toolUseId": "t1", "name": "get_order_details", "input": {}}}
+RESULT = {"toolResult": {"toolUseId": "t1", "content": [{"text": "x"}], "status": "success"}}
+
+
+def test_valid_transcripts_pass():
+    assert converse_transcript_problems([_user({"text": "hi"})]) == []
+    assert converse_transcript_problems([_user({"text": "hi"}), _assistant(USE), _user(RESULT)]) == []
+
+
+@pytest.mark.parametrize(
+    ("messages", "problem"),
+    [
+        ([_assistant({"text": "hi"})], "expected 'user'"),
+        ([_user({"text": "a"}), _user({"text": "b"})], "expected 'assistant'"),
+        ([_user({"text": "a"}), _assistant(USE), _user({"text": "no result"})], "open tool uses ['t1']"),
+        ([_user(RESULT)], "answers ['t1']"),
+        ([_user()], "no content"),
+        ([_user({"text": "a"}), _assistant({"text": "b"})], "the last message"),
+    ],
+)
+def test_invalid_transcripts_are_named(messages, problem):
+    assert any(problem in p for p in converse_transcript_problems(messages))
+
+
+def _request(text="hi", stage="entry_intent"):
+    return ModelRequest(system="s", messages=[_user({"text": text})], tools=tool_specs(), stage=stage)
+
+
+def test_scripted_replays_in_order_and_streams_text():
+    model = ScriptedProvider([
+        {"text": "Hello there, how can I help you today?", "usage": {"inputTokens": 10, "outputTokens": 5}},
+        {"output": {"message": {"content": [{"toolUse": {"toolUseId": "x", "name": "calculate",
+                                                         "input": {"expression": "1+1"}}}]}},
+         "stopReason": "tool_use"},
+    ])  # fmt: skip
+    pieces = []
+    first = model.converse(_request(), on_text=pieces.append)
+    assert "".join(pieces) == first.text == "Hello there, how can I help you today?"
+    assert len(pieces) > 1 and first.usage.input_tokens == 10 and first.stop_reason == "end_turn"
+    second = model.converse(_request())
+    assert second.tool_uses == [{"toolUseId": "x", "name": "calculate", "input": {"expression": "1+1"}}]
+    assert model.remaining == 0
+    with pytest.raises(ScriptDivergence, match="only 2 responses"):
+        model.converse(_request())
+
+
+def test_scripted_refuses_tools_that_were_not_offered_and_bad_transcripts():
+    with pytest.raises(ScriptDivergence, match="not offered"):
+        ScriptedProvider([{"tool_use": {"name": "drop_tables"}}]).converse(_request())
+    bad = ModelRequest(system="s", messages=[_assistant({"text": "x"})], tools=[], stage="entry_intent")
+    with pytest.raises(ScriptDivergence, match="not valid Converse"):
+        ScriptedProvider([{"text": "x"}]).converse(bad)
+
+
+def test_scripted_checks_expectations():
+    with pytest.raises(ScriptDivergence, match="stage 'resolution'"):
+        ScriptedProvider([{"expect": {"stage": "resolution"}, "text": "x"}]).converse(_request())
+
+
+def test_scripts_load_from_yaml_and_json(tmp_path):
+    (tmp_path / "s.yaml").write_text("- text: hi\n- tool_use: {name: calculate, input: {expression: '2*3'}}\n")
+    (tmp_path / "s.json").write_text(json.dumps([{"text": "hi"}]))
+    assert ScriptedProvider.from_file(tmp_path / "s.yaml").steps[1]["tool_use"]["name"] == "calculate"
+    assert ScriptedProvider.from_file(tmp_path / "s.json").steps == [{"text": "hi"}]
+
+
+@pytest.mark.parametrize("stage", ["entry_intent", "order_confirmation", "resolution"])
+def test_each_stage_has_a_short_prompt_with_the_common_rules(stage):
+    text = prompt(stage)
+    assert "Identify the customer first" in text and "Stage:" in text
+    assert len(text.split()) < 600
+
+
+def test_the_model_sees_every_order_tool_and_the_end_control():
+    names = {spec["toolSpec"]["name"] for spec in tool_specs()}
+    assert {"end_conversation", "cancel_pending_order", "find_user_id_by_email"} <= names
