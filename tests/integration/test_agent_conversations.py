@@ -212,6 +212,7 @@ def test_goodbye_closes_and_later_messages_get_the_ended_notice(chat):
     assert (bye.final.stage, bye.final.text) == ("closed", "You're welcome. Goodbye!")
     after = c.say("wait, one more thing")
     assert after.final.stage == "closed" and "has ended" in after.final.text
+    assert [q.action for q in after.final.quick_replies] == ["new_conversation"]
     assert after.done.model_calls == 0
     assert c.state()["status"] == "closed"
     c.script_done()

@@ -19,6 +19,7 @@ class QuickReply(BaseModel):
     label: str
     text: str
     confirm_hash: str | None = None  # sent back with the reply: confirms exactly this proposal
+    action: Literal["send", "new_conversation"] = "send"  # new_conversation: the client starts a new session
 
 
 class FinalMessage(BaseModel):

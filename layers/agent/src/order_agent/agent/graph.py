@@ -45,6 +45,7 @@ TOOL_LIMIT_TEXT = (
 FAREWELL_TEXT = "Thank you for contacting us. Goodbye!"
 HANDOFF_TEXT = "I've passed your request to a human agent, who will continue this conversation here."
 CLOSED_TEXT = "This conversation has ended. Start a new conversation if there is anything else we can help with."
+NEW_CONVERSATION = QuickReply(label="Start a new conversation", text="", action="new_conversation")
 HANDED_OFF_TEXT = "A human agent has your request and will reply here; this assistant no longer answers it."
 
 
@@ -137,8 +138,9 @@ def _converse(
     turn.stage = stage
     content = response.content or [{"text": "…"}]  # Converse refuses an empty assistant message
     added = [*prefix, {"role": "assistant", "content": content}]
-    if response.text:
-        turn.texts.append(response.text)
+    # The customer-facing text of the turn is the latest call's: text written alongside read
+    # tools is narration that the reply supersedes.
+    turn.texts = [response.text] if response.text else []
     update: dict[str, Any] = {"messages": added, "ctx": ctx.model_dump(), "status": "open", "route": END}
     uses = response.tool_uses
     if not uses:
@@ -147,6 +149,7 @@ def _converse(
 
     if END_CONVERSATION in names:
         turn.stage = "closed"
+        turn.quick_replies = [NEW_CONVERSATION]
         if not response.text:
             turn.texts.append(FAREWELL_TEXT)
         return {**update, "status": "closed"}
@@ -278,6 +281,7 @@ def resolution(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
 
 
 def conversation_closed(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+    runtime.context.quick_replies = [NEW_CONVERSATION]
     return _fixed_reply(runtime.context, "closed", CLOSED_TEXT)
 
 
