@@ -12,7 +12,7 @@ LOCAL_PG_DIR ?= .local/postgres
 DATASET ?= tau-retail
 DB_URL = $${DATABASE_URL:-$$($(BIN)/python scripts/local_postgres.py start --data-dir $(LOCAL_PG_DIR))}
 
-.PHONY: help setup test lint format db-up db-down db-reset tau-replay chat clean
+.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt layers/agent/pyproject.t
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with the pinned dependencies and the order_agent package
+
+dev: setup ## start everything locally (PostgreSQL with τ data, AWS emulator, WebSocket gateway); Ctrl-C stops it
+	@$(BIN)/python scripts/dev.py
 
 lint: setup ## ruff: lint and format check
 	$(BIN)/ruff check .

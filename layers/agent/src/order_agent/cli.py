@@ -42,8 +42,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    """A terminal chat with the agent, over the same entry point as the WebSocket handlers."""
+    """A terminal chat: in process over the agent's entry point, or through the gateway with --url."""
     import uuid
+
+    if args.url:  # through the gateway, over the real protocol
+        from order_agent.local.ws_chat import run
+
+        return run(args.url, args.session, args.message, args.quiet)
 
     from order_agent.agent.service import Agent
 
@@ -135,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("tools", help="print the tools' Bedrock Converse specs").set_defaults(run=_tools)
 
     chat = commands.add_parser("chat", help="chat with the agent in the terminal (MODEL_PROVIDER picks the model)")
+    chat.add_argument(
+        "--url", help="chat through a WebSocket gateway, e.g. ws://127.0.0.1:8765/local (default: in process)"
+    )
     chat.add_argument("--session", help="continue this session id (default: a new one)")
     chat.add_argument("--message", "-m", action="append", help="send this message and exit (repeatable)")
     chat.add_argument("--quiet", "-q", action="store_true", help="print final messages only, not the stream")

@@ -85,6 +85,27 @@ class Settings(BaseSettings):
         default=60, description="How long a turn may hold its session lock before another turn may take it."
     )
 
+    # -- the WebSocket edge -----------------------------------------------------------------------
+    auth_mode: Literal["none", "jwt"] = Field(
+        default="none",
+        description="$connect authorizer: `none` (local development) or `jwt` (verified against a JWKS).",
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of the token issuer (e.g. a Cognito user pool)."
+    )
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` claim of the token.")
+    jwt_audience: str | None = Field(
+        default=None, description="Required `aud` (or Cognito access-token `client_id`) of the token."
+    )
+    max_message_chars: PositiveInt = Field(default=4000, description="Longest customer message accepted.")
+    delta_coalesce_ms: PositiveInt = Field(
+        default=50, description="Streamed text is posted to the client at most this often (one post per interval)."
+    )
+    websocket_management_url: str | None = Field(
+        default=None,
+        description="@connections endpoint override (the local gateway); default https://{domainName}/{stage}.",
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

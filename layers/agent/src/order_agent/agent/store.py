@@ -69,6 +69,11 @@ class SessionLock:
             raise
         return token
 
+    def held(self, session_id: str) -> bool:
+        """Whether a turn of this session is running now (an unexpired lease exists)."""
+        item = self.client.get_item(TableName=self.table, Key=self._key(session_id), ConsistentRead=True).get("Item")
+        return bool(item) and int(item["expires_at"]["N"]) >= int(time.time())
+
     def release(self, session_id: str, token: str) -> None:
         try:
             self.client.delete_item(

@@ -22,6 +22,7 @@ Tool-use ids are generated (`scripted-<call>-<n>`) unless given.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,14 @@ def _customer_text(messages: list[dict[str, Any]]) -> str:
 class ScriptedProvider:
     name = "scripted"
 
-    def __init__(self, steps: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, steps: list[dict[str, Any]], *, first_token_delay_s: float = 0.0, chunk_delay_s: float = 0.0
+    ) -> None:
         self.steps = list(steps)
         self.calls: list[ModelRequest] = []
+        # A model's pace, for streaming tests and benchmarks: wait before the first piece, then between pieces.
+        self.first_token_delay_s = first_token_delay_s
+        self.chunk_delay_s = chunk_delay_s
 
     @classmethod
     def from_file(cls, path: Path) -> ScriptedProvider:
@@ -93,7 +99,10 @@ class ScriptedProvider:
             if "toolUse" in block and block["toolUse"]["name"] not in offered:
                 raise ScriptDivergence(f"step {index + 1} uses {block['toolUse']['name']}, which was not offered")
             if "text" in block and on_text is not None:
+                time.sleep(self.first_token_delay_s)
                 for start in range(0, len(block["text"]), 16):  # streamed in small pieces, like a model
+                    if start:
+                        time.sleep(self.chunk_delay_s)
                     on_text(block["text"][start : start + 16])
         return ModelResponse(content=content, stop_reason=stop_reason, usage=usage, model_id="scripted")
 

@@ -1,0 +1,1 @@
+"""The WebSocket edge: protocol, connection and session records, and the Lambda handlers logic."""

@@ -1,0 +1,339 @@
+"""What the WebSocket Lambda functions do; `lambdas/*/handler.py` only call into here.
+
+`message` turns one client frame into at most one agent turn: it validates the frame, claims the
+session for this connection, runs a new `messageId` once (a retry gets the recorded answer),
+streams the agent's events back as protocol frames — text coalesced to one post per
+DELTA_COALESCE_MS — and records the frames a client must not miss, so `resume` after a reconnect
+returns them. A client that disappears mid-stream does not stop the turn: it completes, and its
+frames wait in the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+from pydantic import ValidationError
+
+from order_agent.agent.events import AgentEvent
+from order_agent.agent.service import Agent
+from order_agent.agent.store import SessionLock
+from order_agent.edge.protocol import (
+    ACTIONS,
+    CLIENT_MESSAGE,
+    AckFrame,
+    DeltaFrame,
+    DoneFrame,
+    ErrorFrame,
+    MessageFrame,
+    PendingConfirmation,
+    PongFrame,
+    QuickReplyModel,
+    Resume,
+    SendMessage,
+    SessionFrame,
+    TypingFrame,
+)
+from order_agent.edge.store import EdgeStore, SessionOwnedByAnother
+from order_agent.settings import Settings, get_settings
+
+logger = Logger(service="order-agent")
+
+MAX_FRAME_BYTES = 32 * 1024  # API Gateway's frame size; our messages are far smaller
+OK = {"statusCode": 200}
+
+
+@cache
+def _management_client(endpoint_url: str, region: str) -> Any:
+    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, region_name=region)
+
+
+class Poster:
+    """Posts frames to the session's connection. On GoneException it looks up the session's
+    current connection (the client may have reconnected and resumed) and carries on there; with
+    no connection left it stops posting, and the turn goes on."""
+
+    def __init__(self, endpoint_url: str, connection_id: str, store: EdgeStore, session_id: str | None) -> None:
+        self.client = _management_client(endpoint_url, store.region)
+        self.connection_id = connection_id
+        self.store = store
+        self.session_id = session_id
+        self.gone = False
+        self._lock = threading.Lock()
+
+    def post(self, frame: dict[str, Any]) -> bool:
+        with self._lock:
+            for _ in range(2):
+                if self.gone:
+                    return False
+                try:
+                    self.client.post_to_connection(ConnectionId=self.connection_id, Data=json.dumps(frame).encode())
+                    return True
+                except self.client.exceptions.GoneException:
+                    current = self.store.session_connection(self.session_id) if self.session_id else None
+                    if current is None or current == self.connection_id:
+                        self.gone = True
+                        logger.info("client gone", extra={"connection_id": self.connection_id})
+                        return False
+                    self.connection_id = current
+            return False
+
+
+class TurnStream:
+    """Turns the agent's events into frames: deltas coalesced, seq numbered, lasting ones kept."""
+
+    def __init__(self, poster: Poster, store: EdgeStore, session_id: str, turn_id: str, coalesce_ms: int) -> None:
+        self.poster, self.store = poster, store
+        self.session_id, self.turn_id = session_id, turn_id
+        self.coalesce_s = coalesce_ms / 1000
+        self.seq: int | None = None
+        self.buffer = ""
+        self.last_post = 0.0
+        self.lasting: list[dict[str, Any]] = []
+
+    def _next_seq(self) -> int:
+        if self.seq is None:
+            # Read once the agent holds the session lock (events only come then): turns never share seqs.
+            self.seq = self.store.last_seq(self.session_id)
+        self.seq += 1
+        return self.seq
+
+    def _flush(self) -> None:
+        if self.buffer:
+            frame = DeltaFrame(sessionId=self.session_id, turnId=self.turn_id, seq=self._next_seq(), text=self.buffer)
+            self.buffer = ""
+            self.last_post = time.monotonic()
+            self.poster.post(frame.model_dump())
+
+    def __call__(self, event: AgentEvent) -> None:
+        if event.type == "delta":
+            self.buffer += event.text
+            if time.monotonic() - self.last_post >= self.coalesce_s:  # the first delta goes at once
+                self._flush()
+            return
+        self._flush()
+        common = {"sessionId": self.session_id, "turnId": self.turn_id, "seq": self._next_seq()}
+        if event.type == "message":
+            replies = [
+                QuickReplyModel(label=q.label, text=q.text, confirmHash=q.confirm_hash, action=q.action)
+                for q in event.quick_replies
+            ]
+            frame = MessageFrame(
+                **common,
+                text=event.text,
+                stage=event.stage,
+                order=event.order,
+                quickReplies=replies,
+                modelProvider=event.model_provider,
+            ).model_dump()
+        elif event.type == "done":
+            frame = DoneFrame(**common, modelCalls=event.model_calls, usage=event.usage).model_dump()
+        else:
+            frame = ErrorFrame(**common, code=event.code, message=event.message, retryable=event.retryable).model_dump()
+        self.lasting.append(frame)
+        if event.type in {"done", "error"}:  # the turn's last frame: keep them for resume first
+            self.store.record_frames(self.session_id, self.lasting, self.seq)
+        self.poster.post(frame)
+
+
+class Edge:
+    """The three handlers' logic with their dependencies (built once per Lambda process)."""
+
+    def __init__(self, settings: Settings | None = None, agent: Agent | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.store = EdgeStore(self.settings)
+        self._agent = agent
+        self.lock = SessionLock(self.settings)
+
+    @property
+    def agent(self) -> Agent:
+        if self._agent is None:  # the graph and model client only when a message needs them
+            self._agent = Agent(self.settings)
+        return self._agent
+
+    def endpoint(self, request_context: Any) -> str:
+        return (
+            self.settings.websocket_management_url or f"https://{request_context.domain_name}/{request_context.stage}"
+        )
+
+    # -- $connect / $disconnect ---------------------------------------------------------------------
+
+    def connect(self, event: dict[str, Any]) -> dict[str, Any]:
+        parsed = parse(event=event, model=APIGatewayWebSocketConnectEventModel)
+        principal = _principal(event)
+        if self.settings.auth_mode != "none" and principal == "anonymous":
+            return {"statusCode": 401}  # the authorizer must have run: never accept without it
+        self.store.connect(parsed.request_context.connection_id, principal)
+        return OK
+
+    def disconnect(self, event: dict[str, Any]) -> dict[str, Any]:
+        parsed = parse(event=event, model=APIGatewayWebSocketDisconnectEventModel)
+        self.store.disconnect(parsed.request_context.connection_id)
+        return OK
+
+    # -- messages ---------------------------------------------------------------------------------------
+
+    def message(self, event: dict[str, Any]) -> dict[str, Any]:
+        parsed = parse(event=event, model=APIGatewayWebSocketMessageEventModel)
+        context = parsed.request_context
+        logger.append_keys(correlation_id=context.request_id, connection_id=context.connection_id)
+        body = event.get("body") or ""
+        message = self._read(body)
+        if isinstance(message, ErrorFrame):
+            Poster(self.endpoint(context), context.connection_id, self.store, None).post(message.model_dump())
+            return OK
+        poster = Poster(self.endpoint(context), context.connection_id, self.store, getattr(message, "sessionId", None))
+        if message.action == "ping":
+            poster.post(PongFrame().model_dump())
+            return OK
+        try:
+            self.store.claim_session(message.sessionId, context.connection_id, _principal(event))
+        except SessionOwnedByAnother:
+            poster.post(_error("forbidden", "This conversation belongs to another user.", message.sessionId))
+            return OK
+        if message.action == "resume":
+            self._resume(message, poster)
+        else:
+            self._send(message, poster)
+        return OK
+
+    def _read(self, body: str) -> SendMessage | Resume | Any | ErrorFrame:
+        if len(body.encode()) > MAX_FRAME_BYTES:
+            return ErrorFrame(
+                code="frame_too_large", message=f"Messages are limited to {MAX_FRAME_BYTES} bytes.", retryable=False
+            )
+        try:
+            raw = json.loads(body)
+        except json.JSONDecodeError:
+            return ErrorFrame(
+                code="invalid_json", message='Send a JSON object, e.g. {"action": "ping"}.', retryable=False
+            )
+        if not isinstance(raw, dict) or raw.get("action") not in ACTIONS:
+            action = raw.get("action") if isinstance(raw, dict) else None
+            return ErrorFrame(
+                code="unknown_action",
+                retryable=False,
+                message=f"Unknown action {action!r}; use one of: {', '.join(ACTIONS)}.",
+            )
+        try:
+            message = CLIENT_MESSAGE.validate_python(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'][1:]) or 'message'}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            )
+            return ErrorFrame(
+                code="invalid_message",
+                message=problems,
+                retryable=False,
+                sessionId=raw.get("sessionId") if isinstance(raw.get("sessionId"), str) else None,
+            )
+        if isinstance(message, SendMessage) and len(message.text) > self.settings.max_message_chars:
+            return ErrorFrame(
+                code="text_too_long",
+                retryable=False,
+                sessionId=message.sessionId,
+                message=f"Messages are limited to {self.settings.max_message_chars} characters "
+                f"({len(message.text)} sent).",
+            )
+        return message
+
+    def _send(self, message: SendMessage, poster: Poster) -> None:
+        session, turn_id = message.sessionId, message.messageId
+        earlier = self.store.begin_message(session, turn_id)
+        if earlier is not None:  # a retry: acknowledge, and repeat the answer if there is one
+            poster.post(AckFrame(sessionId=session, messageId=turn_id, duplicate=True).model_dump())
+            for frame in earlier.get("frames", []):
+                poster.post(frame)
+            return
+        poster.post(AckFrame(sessionId=session, messageId=turn_id).model_dump())
+        poster.post(TypingFrame(sessionId=session, turnId=turn_id).model_dump())
+        stream = TurnStream(poster, self.store, session, turn_id, self.settings.delta_coalesce_ms)
+        outcome = self.agent.handle_message(
+            session, message.text, stream, message_id=turn_id, confirm_hash=message.confirmHash
+        )
+        if outcome.error is not None and outcome.error.retryable:
+            self.store.forget_message(session, turn_id)  # nothing happened: the same messageId may come again
+        else:
+            self.store.finish_message(session, turn_id, stream.lasting)
+
+    def _resume(self, message: Resume, poster: Poster) -> None:
+        session = message.sessionId
+        missed = self.store.frames_after(session, message.lastSeq)
+        for frame in missed:
+            poster.post(frame)
+        state = self.agent.state(session)
+        running = self.lock.held(session)
+        # While a turn runs, the saved state is the one before it: a pending proposal there is
+        # probably being answered right now, so it is not offered again.
+        pending = None if running else state.get("pending")
+        frame = SessionFrame(
+            sessionId=session,
+            status=state.get("status", "open") if state else "new",
+            lastSeq=self.store.last_seq(session),
+            turnInProgress=running,
+            pending=PendingConfirmation(
+                tool=pending["tool"],
+                hash=pending["hash"],
+                text=pending["text"],
+                order=pending["preview"] if pending["preview"] and "order_id" in pending["preview"] else None,
+                quickReplies=[
+                    QuickReplyModel(label="Yes", text="yes", confirmHash=pending["hash"]),
+                    QuickReplyModel(label="No", text="no"),
+                ],
+            )
+            if pending
+            else None,
+        )
+        poster.post(frame.model_dump())
+
+
+def _principal(event: dict[str, Any]) -> str:
+    authorizer = event.get("requestContext", {}).get("authorizer") or {}
+    return str(authorizer.get("principalId") or "anonymous")
+
+
+def _error(code: str, message: str, session_id: str | None = None) -> dict[str, Any]:
+    return ErrorFrame(code=code, message=message, retryable=False, sessionId=session_id).model_dump()
+
+
+# -- Lambda entry points (lambdas/*/handler.py import these) -------------------------------------------
+
+_shared_edge: Edge | None = None
+
+
+def use_edge(edge: Edge | None) -> None:
+    """Use this Edge for the entry points (the local gateway wires its own settings this way)."""
+    global _shared_edge
+    _shared_edge = edge
+
+
+def _edge_for(context: Any) -> Edge:
+    global _shared_edge
+    if _shared_edge is None:  # built on the first event, then reused while the process lives
+        _shared_edge = Edge()
+    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
+    return _shared_edge
+
+
+def connect_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _edge_for(context).connect(event)
+
+
+def disconnect_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _edge_for(context).disconnect(event)
+
+
+def message_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _edge_for(context).message(event)

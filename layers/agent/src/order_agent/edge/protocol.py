@@ -1,0 +1,150 @@
+"""The WebSocket protocol between the chat client and the agent (DESIGN.md §4.4), defined once.
+
+Client → server (JSON text frames, routed by API Gateway on `action`):
+    {"action": "sendMessage", "sessionId": "...", "messageId": "...", "text": "...", "confirmHash": "..."?}
+    {"action": "ping"}
+    {"action": "resume", "sessionId": "...", "lastSeq": 41}
+
+Server → client frames carry `type`; frames of a turn carry `turnId` (the messageId that started
+it) and `seq`, a number that grows across the whole session, so `resume` with the last `seq` seen
+returns what was missed:
+    ack, typing, delta (text, streamed), message (final), done (usage), error, session, pong
+
+`order_agent.edge.protocol.json_schemas()` exports the JSON Schema of every frame, the source
+from which the web client's TypeScript types are generated and checked.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+
+# -- client → server ------------------------------------------------------------------------------
+
+
+class _ClientMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SendMessage(_ClientMessage):
+    action: Literal["sendMessage"]
+    sessionId: str = Field(pattern=SESSION_ID)
+    messageId: str = Field(pattern=SESSION_ID)
+    text: str
+    confirmHash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # a quick reply's proposal hash
+
+
+class Ping(_ClientMessage):
+    action: Literal["ping"]
+
+
+class Resume(_ClientMessage):
+    action: Literal["resume"]
+    sessionId: str = Field(pattern=SESSION_ID)
+    lastSeq: int = Field(default=0, ge=0)
+
+
+ClientMessage = Annotated[SendMessage | Ping | Resume, Field(discriminator="action")]
+CLIENT_MESSAGE = TypeAdapter(ClientMessage)
+ACTIONS = ("sendMessage", "ping", "resume")
+
+# -- server → client -----------------------------------------------------------------------------------
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QuickReplyModel(_Frame):
+    label: str
+    text: str
+    confirmHash: str | None = None
+    action: Literal["send", "new_conversation"] = "send"
+
+
+class AckFrame(_Frame):
+    type: Literal["ack"] = "ack"
+    sessionId: str
+    messageId: str
+    duplicate: bool = False  # this messageId was seen before: nothing runs twice
+
+
+class TypingFrame(_Frame):
+    type: Literal["typing"] = "typing"
+    sessionId: str
+    turnId: str
+
+
+class DeltaFrame(_Frame):
+    type: Literal["delta"] = "delta"
+    sessionId: str
+    turnId: str
+    seq: int
+    text: str
+
+
+class MessageFrame(_Frame):
+    type: Literal["message"] = "message"
+    sessionId: str
+    turnId: str
+    seq: int
+    text: str
+    stage: str
+    order: dict[str, Any] | None = None
+    quickReplies: list[QuickReplyModel] = []
+    modelProvider: str
+
+
+class DoneFrame(_Frame):
+    type: Literal["done"] = "done"
+    sessionId: str
+    turnId: str
+    seq: int
+    modelCalls: int
+    usage: dict[str, int]
+
+
+class ErrorFrame(_Frame):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    retryable: bool
+    sessionId: str | None = None
+    turnId: str | None = None
+    seq: int | None = None
+
+
+class PendingConfirmation(_Frame):
+    tool: str
+    hash: str
+    text: str
+    order: dict[str, Any] | None = None
+    quickReplies: list[QuickReplyModel] = []
+
+
+class SessionFrame(_Frame):
+    type: Literal["session"] = "session"
+    sessionId: str
+    status: Literal["new", "open", "closed", "handed_off"]
+    lastSeq: int
+    turnInProgress: bool
+    pending: PendingConfirmation | None = None
+
+
+class PongFrame(_Frame):
+    type: Literal["pong"] = "pong"
+
+
+ServerFrame = Annotated[
+    AckFrame | TypingFrame | DeltaFrame | MessageFrame | DoneFrame | ErrorFrame | SessionFrame | PongFrame,
+    Field(discriminator="type"),
+]
+SERVER_FRAME = TypeAdapter(ServerFrame)
+
+
+def json_schemas() -> dict[str, Any]:
+    """JSON Schemas of what the client sends and what it receives."""
+    return {"client": CLIENT_MESSAGE.json_schema(), "server": SERVER_FRAME.json_schema()}

@@ -1,0 +1,172 @@
+"""The edge's records in the conversation table (one table, keys that cannot collide with
+LangGraph's `CHECKPOINT_*`/`WRITES_*`/`CHUNK_*` items or the agent's `LOCK_*` items):
+
+    CONN_<connectionId>  / CONN           who is connected (principal), for $disconnect and audits
+    SESSION_<sessionId>  / META           owner principal, current connection, last frame seq
+    OUTBOX_<sessionId>   / <seq, padded>  the frames a client must not miss (message, done, error)
+    MSG_<sessionId>      / <messageId>    a customer message seen: in progress or done, and its frames
+
+All items carry `ttl`, so the table's TTL removes them with the conversation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from order_agent.agent.store import dynamodb_client
+from order_agent.settings import Settings
+
+
+class SessionOwnedByAnother(Exception):
+    """The session id belongs to another principal (authenticated user)."""
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+class EdgeStore:
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.table = settings.checkpoint_table
+        self.region = settings.aws_region
+        self.ttl_seconds = settings.checkpoint_ttl_seconds
+        self.stale_after = settings.session_lock_seconds
+        self.client = client or dynamodb_client(settings)
+
+    def _ttl(self) -> dict[str, str]:
+        return {"N": str(int(time.time()) + self.ttl_seconds)}
+
+    # -- connections -----------------------------------------------------------------------------
+
+    def connect(self, connection_id: str, principal: str) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "PK": {"S": f"CONN_{connection_id}"},
+                "SK": {"S": "CONN"},
+                "principal": {"S": principal},
+                "connected_at": {"N": str(int(time.time()))},
+                "ttl": {"N": str(int(time.time()) + 3 * 3600)},
+            },
+        )
+
+    def disconnect(self, connection_id: str) -> None:
+        self.client.delete_item(TableName=self.table, Key={"PK": {"S": f"CONN_{connection_id}"}, "SK": {"S": "CONN"}})
+
+    # -- sessions ------------------------------------------------------------------------------------
+
+    def claim_session(self, session_id: str, connection_id: str, principal: str) -> int:
+        """Make this connection the session's; the first principal to use a session owns it.
+        Returns the session's last frame seq."""
+        try:
+            result = self.client.update_item(
+                TableName=self.table,
+                Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
+                UpdateExpression="SET connection_id = :c, principal = if_not_exists(principal, :p), "
+                "last_seq = if_not_exists(last_seq, :zero), #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(principal) OR principal = :p",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":c": {"S": connection_id},
+                    ":p": {"S": principal},
+                    ":zero": {"N": "0"},
+                    ":ttl": self._ttl(),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise SessionOwnedByAnother(session_id) from exc
+            raise
+        return int(result["Attributes"]["last_seq"]["N"])
+
+    def _session(self, session_id: str) -> dict[str, Any]:
+        return self.client.get_item(
+            TableName=self.table, Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}}, ConsistentRead=True
+        ).get("Item", {})
+
+    def session_connection(self, session_id: str) -> str | None:
+        item = self._session(session_id)
+        return item["connection_id"]["S"] if "connection_id" in item else None
+
+    def last_seq(self, session_id: str) -> int:
+        item = self._session(session_id)
+        return int(item["last_seq"]["N"]) if "last_seq" in item else 0
+
+    def record_frames(self, session_id: str, frames: list[dict[str, Any]], last_seq: int) -> None:
+        """Keep a turn's lasting frames for resume and move the session's seq forward."""
+        for frame in frames:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "PK": {"S": f"OUTBOX_{session_id}"},
+                    "SK": {"S": f"{frame['seq']:012d}"},
+                    "frame": {"S": json.dumps(frame)},
+                    "ttl": self._ttl(),
+                },
+            )
+        self.client.update_item(
+            TableName=self.table,
+            Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
+            UpdateExpression="SET last_seq = :s",
+            ConditionExpression="attribute_not_exists(last_seq) OR last_seq < :s",
+            ExpressionAttributeValues={":s": {"N": str(last_seq)}},
+        )
+
+    def frames_after(self, session_id: str, seq: int, limit: int = 200) -> list[dict[str, Any]]:
+        items = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="PK = :pk AND SK > :sk",
+            ExpressionAttributeValues={":pk": {"S": f"OUTBOX_{session_id}"}, ":sk": {"S": f"{seq:012d}"}},
+            ConsistentRead=True,
+            Limit=limit,
+        )["Items"]
+        return [json.loads(item["frame"]["S"]) for item in items]
+
+    # -- customer messages (a retried messageId runs once) ---------------------------------------------
+
+    def begin_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
+        """None when this message is new (now marked in progress); otherwise what is known of it:
+        {"state": "in_progress"} or {"state": "done", "frames": [...]}. An in-progress mark older
+        than the session lock's lease belongs to a turn that died: it is taken over."""
+        now = int(time.time())
+        key = {"PK": {"S": f"MSG_{session_id}"}, "SK": {"S": message_id}}
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={**key, "state": {"S": "in_progress"}, "started_at": {"N": str(now)}, "ttl": self._ttl()},
+                ConditionExpression="attribute_not_exists(PK) OR (#state = :progress AND started_at < :stale)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={
+                    ":progress": {"S": "in_progress"},
+                    ":stale": {"N": str(now - self.stale_after)},
+                },
+            )
+            return None
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+        if item.get("state", {}).get("S") == "done":
+            return {"state": "done", "frames": json.loads(item["frames"]["S"])}
+        return {"state": "in_progress"}
+
+    def finish_message(self, session_id: str, message_id: str, frames: list[dict[str, Any]]) -> None:
+        self.client.put_item(
+            TableName=self.table,
+            Item={
+                "PK": {"S": f"MSG_{session_id}"},
+                "SK": {"S": message_id},
+                "state": {"S": "done"},
+                "frames": {"S": json.dumps(frames)},
+                "ttl": self._ttl(),
+            },
+        )
+
+    def forget_message(self, session_id: str, message_id: str) -> None:
+        """The turn did not happen (busy, model unavailable): the client may send it again."""
+        self.client.delete_item(TableName=self.table, Key={"PK": {"S": f"MSG_{session_id}"}, "SK": {"S": message_id}})

@@ -1,0 +1,83 @@
+"""`make dev`: the whole system on one machine, offline, until Ctrl-C.
+
+Starts the embedded PostgreSQL (.local/postgres) with the τ retail data loaded, an AWS emulator
+(moto) with the conversation table, and the local API Gateway running the handlers in lambdas/,
+then prints the WebSocket URL and how to chat. Ctrl-C stops everything it started.
+MODEL_PROVIDER picks the model (default: offline; `bedrock` with AWS credentials for Claude).
+Ports: DEV_GATEWAY_PORT (default 8765) and DEV_AWS_PORT (default 4566, LocalStack's edge port).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    from order_agent.db.dataset import count_dataset, load_dataset, read_dataset
+    from order_agent.db.migrate import migrate
+    from order_agent.db.pool import get_database
+    from order_agent.local.aws import LocalAws, create_conversation_store
+    from order_agent.local.postgres import EmbeddedPostgres
+    from order_agent.local.stack import start_gateway
+    from order_agent.settings import get_settings
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+
+    started = []
+    try:
+        if "DATABASE_URL" not in os.environ:
+            data_dir = ROOT / ".local" / "postgres"
+            already_running = (data_dir / "postmaster.pid").exists()
+            postgres = EmbeddedPostgres(data_dir, keep_running=already_running)
+            os.environ["DATABASE_URL"] = postgres.url
+            if not already_running:
+                started.append(("PostgreSQL", postgres.stop))
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        aws = LocalAws(int(os.environ.get("DEV_AWS_PORT", "4566")))
+        started.append(("AWS emulator", aws.stop))
+        os.environ["AWS_ENDPOINT_URL"] = aws.url
+        get_settings.cache_clear()
+        settings = get_settings()
+
+        db = get_database(settings)
+        migrate(db)
+        if count_dataset(db).users == 0:
+            print(f"loading the τ retail data set: {load_dataset(db, read_dataset('tau-retail', settings))}")
+        create_conversation_store(settings)
+
+        port = int(os.environ.get("DEV_GATEWAY_PORT", "8765"))
+        gateway, _ = start_gateway(settings, ROOT / "lambdas", port=port)
+        started.append(("gateway", gateway.stop))
+        print(
+            f"""
+order-support agent, local stack (model: {settings.model_provider})
+  WebSocket  {gateway.url}
+  Chat       .venv/bin/order-agent chat --url {gateway.url}
+  PostgreSQL {settings.database_url}
+  AWS        {aws.url}   (DynamoDB table {settings.checkpoint_table})
+Ctrl-C stops everything.""",
+            flush=True,
+        )
+        while not stopping.wait(timeout=1.0):
+            pass
+        return 0
+    finally:
+        for name, stop in reversed(started):
+            try:
+                stop()
+                print(f"stopped {name}", file=sys.stderr)
+            except Exception as exc:  # keep stopping the rest
+                print(f"could not stop {name}: {exc}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

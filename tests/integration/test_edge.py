@@ -1,0 +1,306 @@
+"""The WebSocket edge end to end: real WebSocket clients on loopback, the local gateway running the
+handler files in lambdas/, the agent, PostgreSQL with the τ data and DynamoDB in the emulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from order_agent.agent.service import Agent
+from order_agent.edge.auth import authorize, clear_jwks_cache
+from order_agent.local.stack import start_gateway
+from order_agent.model.scripted import ScriptedProvider
+from order_agent.tools import ToolRunner
+
+from .test_agent_conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, _order_status
+
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+REPORT = {"expect": {"stage": "resolution", "tool_status": "success"},
+          "text": "Done: order #W9300146 is cancelled and $153.23 is back on your gift card. Anything else I can do?"}  # fmt: skip
+
+
+@pytest.fixture
+def edge(agent_settings, tau_fresh):
+    """Start a gateway around a scripted model: `edge(steps, **model_pace)` → (gateway, model)."""
+    started = []
+
+    def start(steps, authorizer=None, **pace):
+        model = ScriptedProvider(steps, **pace)
+        agent = Agent(agent_settings, model=model, runner=ToolRunner(tau_fresh, agent_settings))
+        gateway, _ = start_gateway(agent_settings, LAMBDAS, agent=agent, authorizer=authorizer)
+        started.append(gateway)
+        return gateway, model
+
+    yield start
+    for gateway in started:
+        gateway.stop()
+
+
+def _send(ws, session, text, message_id=None, **extra):
+    message_id = message_id or str(uuid.uuid4())
+    ws.send(json.dumps({"action": "sendMessage", "sessionId": session, "messageId": message_id, "text": text, **extra}))
+    return message_id
+
+
+def _until(ws, kinds=("done", "error"), timeout=30):
+    frames = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = json.loads(ws.recv(timeout=deadline - time.monotonic()))
+        frames.append(frame)
+        if frame["type"] in kinds:
+            return frames
+    raise AssertionError(f"no {kinds} frame within {timeout}s: {frames}")
+
+
+def test_a_full_cancellation_streams_frames_in_order(edge, tau_fresh):
+    long_text = CANCEL_PROPOSAL[1]["text"]
+    gateway, model = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.02)
+    session = f"ws-{uuid.uuid4()}"
+    with connect(gateway.url) as ws:
+        _send(ws, session, "I want to cancel an order")
+        _until(ws)
+        turn = _send(ws, session, f"{EMAIL} {PENDING}")
+        frames = _until(ws)
+        kinds = [f["type"] for f in frames]
+        assert kinds[:2] == ["ack", "typing"] and kinds[-2:] == ["message", "done"]
+        deltas = [f for f in frames if f["type"] == "delta"]
+        assert 1 < len(deltas) < len(long_text) / 16  # streamed, and coalesced
+        assert "".join(d["text"] for d in deltas) == long_text == frames[-2]["text"]
+        seqs = [f["seq"] for f in frames if "seq" in f]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        assert all(f.get("turnId") == turn for f in frames if f["type"] != "ack")
+        proposal = frames[-2]
+        assert proposal["stage"] == "order_confirmation" and proposal["order"]["order_id"] == PENDING
+        _send(ws, session, "Yes", confirmHash=proposal["quickReplies"][0]["confirmHash"])
+        report = _until(ws)
+    assert report[-2]["text"] == REPORT["text"]
+    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert model.remaining == 0
+
+
+def test_resume_after_the_connection_drops_mid_stream(edge, tau_fresh):
+    gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.05)
+    session = f"ws-{uuid.uuid4()}"
+    with connect(gateway.url) as ws:
+        _send(ws, session, "cancel please")
+        _until(ws)
+        _send(ws, session, f"{EMAIL} {PENDING}")
+        _until(ws)
+        _send(ws, session, "yes")
+        seen = []
+        while not any(f["type"] == "delta" for f in seen):
+            seen.append(json.loads(ws.recv(timeout=10)))
+    last_seq = max(f["seq"] for f in seen if "seq" in f)  # the client dropped here, mid-stream
+    with connect(gateway.url) as ws:
+        ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": last_seq}))
+        frames = []  # the turn may still be running: its rest comes here, before or after the session frame
+        while not {"done", "session"} <= {f["type"] for f in frames}:
+            frames.append(json.loads(ws.recv(timeout=10)))
+    message = next(f for f in frames if f["type"] == "message")
+    assert message["text"] == REPORT["text"] and message["seq"] > last_seq
+    session_frame = next(f for f in frames if f["type"] == "session")
+    assert session_frame["pending"] is None and session_frame["status"] == "open"  # answered, or being answered
+    assert _order_status(tau_fresh, PENDING) == "cancelled"  # the turn completed without its client
+
+
+def test_resume_shows_a_pending_confirmation(edge):
+    gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL])
+    session = f"ws-{uuid.uuid4()}"
+    with connect(gateway.url) as ws:
+        _send(ws, session, "cancel")
+        _until(ws)
+        _send(ws, session, f"{EMAIL} {PENDING}")
+        proposal = _until(ws)[-2]
+    with connect(gateway.url) as ws:
+        ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": 0}))
+        frames = []
+        while not frames or frames[-1]["type"] != "session":
+            frames.append(json.loads(ws.recv(timeout=10)))
+    assert [f["text"] for f in frames if f["type"] == "message"][-1] == proposal["text"]
+    pending = frames[-1]["pending"]
+    assert pending["hash"] == proposal["quickReplies"][0]["confirmHash"] and pending["order"]["order_id"] == PENDING
+
+
+def test_a_retried_message_id_runs_once(edge, tau_fresh):
+    gateway, model = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT])
+    session = f"ws-{uuid.uuid4()}"
+    with connect(gateway.url) as ws:
+        _send(ws, session, "cancel")
+        _until(ws)
+        _send(ws, session, f"{EMAIL} {PENDING}")
+        _until(ws)
+        yes = _send(ws, session, "yes")
+        first = _until(ws)
+        again = _send(ws, session, "yes", message_id=yes)
+        repeat = _until(ws)
+    assert again == yes
+    assert repeat[0] == {"type": "ack", "sessionId": session, "messageId": yes, "duplicate": True}
+    assert [f for f in repeat if f["type"] == "message"] == [f for f in first if f["type"] == "message"]
+    assert model.remaining == 0  # the model answered once
+    assert _order_status(tau_fresh, PENDING) == "cancelled"
+
+
+def test_two_messages_at_once_on_one_session(edge):
+    gateway, model = edge([{"text": "The first answer, slowly written out for the test."}], first_token_delay_s=0.5)
+    session = f"ws-{uuid.uuid4()}"
+    with connect(gateway.url) as first, connect(gateway.url) as second:
+        _send(first, session, "first")
+        assert json.loads(first.recv(timeout=10))["type"] == "ack"
+        time.sleep(0.1)  # the first turn holds the session now
+        _send(second, session, "second")
+        busy = _until(second)
+        done = _until(first)
+    assert busy[-1]["type"] == "error" and busy[-1]["code"] == "busy" and busy[-1]["retryable"] is True
+    assert done[-1]["type"] == "done" and model.remaining == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ("this is not json", "invalid_json"),
+        (json.dumps(["sendMessage"]), "unknown_action"),
+        (json.dumps({"action": "deleteEverything"}), "unknown_action"),
+        (json.dumps({"text": "no action"}), "unknown_action"),
+        (json.dumps({"action": "sendMessage", "sessionId": "s1", "messageId": "m1"}), "invalid_message"),
+        (json.dumps({"action": "sendMessage", "sessionId": "s1", "messageId": "m1", "text": 42}), "invalid_message"),
+        (json.dumps({"action": "sendMessage", "sessionId": "../x", "messageId": "m1", "text": "hi"}), "invalid_message"),
+        (json.dumps({"action": "resume", "sessionId": "s1", "lastSeq": -1}), "invalid_message"),
+        (json.dumps({"action": "sendMessage", "sessionId": "s1", "messageId": "m1", "text": "x" * 4001}), "text_too_long"),
+        (json.dumps({"action": "sendMessage", "sessionId": "s1", "messageId": "m1", "text": "é" * 20000}), "frame_too_large"),
+    ],
+)  # fmt: skip
+def test_bad_input_gets_a_clear_error_and_changes_nothing(edge, agent_settings, payload, code):
+    gateway, model = edge([])
+    with connect(gateway.url, max_size=None) as ws:
+        ws.send(payload)
+        frame = json.loads(ws.recv(timeout=10))
+        assert (frame["type"], frame["code"], frame["retryable"]) == ("error", code, False)
+        assert frame["message"]
+        ws.send(json.dumps({"action": "ping"}))  # and the connection is still usable
+        assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+    assert model.calls == []
+    agent = Agent(agent_settings, model=model)
+    assert agent.state("s1") == {}
+
+
+def test_too_large_and_binary_frames_close_the_connection(edge):
+    gateway, _ = edge([])
+    with connect(gateway.url, max_size=None) as ws:
+        ws.send("x" * (128 * 1024 + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 1009
+    with connect(gateway.url) as ws:
+        ws.send(b"\x00\x01binary")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 1003
+
+
+def test_posting_to_a_closed_connection_raises_gone(edge, agent_settings):
+    gateway, _ = edge([])
+    dynamodb = boto3.client("dynamodb", endpoint_url=agent_settings.aws_endpoint_url, region_name="us-east-1")
+    client = boto3.client("apigatewaymanagementapi", endpoint_url=gateway.management_url, region_name="us-east-1")
+    with connect(gateway.url) as ws:
+        ws.send(json.dumps({"action": "ping"}))
+        ws.recv(timeout=10)
+        # the $connect handler recorded the connection: that is where its id comes from
+        items = dynamodb.scan(TableName=agent_settings.checkpoint_table, FilterExpression="begins_with(PK, :p)",
+                              ExpressionAttributeValues={":p": {"S": "CONN_"}})["Items"]  # fmt: skip
+        (connection_id,) = [item["PK"]["S"].removeprefix("CONN_") for item in items]
+        client.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "pong"}')
+        assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
+    time.sleep(0.2)  # $disconnect runs after the close
+    with pytest.raises(client.exceptions.GoneException):
+        client.post_to_connection(ConnectionId=connection_id, Data=b"{}")
+
+
+# -- the authorizer on $connect -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jwt_issuer():
+    """A signing key and a JWKS served on loopback, as a Cognito user pool would publish it."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    body = json.dumps({"keys": [{**jwk, "kid": "test-key", "alg": "RS256", "use": "sig"}]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    clear_jwks_cache()
+    issuer = "https://issuer.test/pool"
+
+    def token(**claims):
+        payload = {"sub": "customer-1", "iss": issuer, "aud": "chat-client", "exp": int(time.time()) + 300, **claims}
+        return jwt.encode(payload, key, algorithm="RS256", headers={"kid": "test-key"})
+
+    yield {"url": f"http://127.0.0.1:{server.server_port}/jwks.json", "issuer": issuer, "token": token}
+    server.shutdown()
+    server.server_close()
+    clear_jwks_cache()
+
+
+def test_connect_is_rejected_without_a_valid_token(edge, agent_settings, jwt_issuer):
+    settings = agent_settings.model_copy(update={"auth_mode": "jwt", "jwt_jwks_url": jwt_issuer["url"],
+                                                 "jwt_issuer": jwt_issuer["issuer"], "jwt_audience": "chat-client"})  # fmt: skip
+    gateway, _ = edge([{"text": "hello"}], authorizer=lambda event, context: authorize(event, settings))
+    for query in ("", "?token=garbage", "?token=" + jwt_issuer["token"](exp=int(time.time()) - 60),
+                  "?token=" + jwt_issuer["token"](aud="someone-else")):  # fmt: skip
+        with pytest.raises(InvalidStatus) as rejected:
+            connect(gateway.url + query).close()
+        assert rejected.value.response.status_code == 401
+    with connect(gateway.url + "?token=" + jwt_issuer["token"]()) as ws:
+        _send(ws, f"ws-{uuid.uuid4()}", "hi")
+        assert _until(ws)[-1]["type"] == "done"
+
+
+def test_the_terminal_chat_streams_and_resumes_after_a_drop(edge, tau_fresh):
+    import io
+
+    from order_agent.local.ws_chat import WebSocketChat
+
+    gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.05)
+    out = io.StringIO()
+    chat = WebSocketChat(gateway.url, out=out)
+    chat.open()
+    try:
+        chat.send("cancel an order")
+        chat.send(f"{EMAIL} {PENDING}")
+        dropped = []
+
+        def drop_once(frame):
+            if frame["type"] == "delta" and not dropped:
+                dropped.append(frame["seq"])
+                chat.ws.close()  # the network goes away mid-stream
+
+        frames = chat.send("yes", on_frame=drop_once)
+    finally:
+        chat.close()
+    assert dropped and "[connection lost - reconnecting]" in out.getvalue()
+    assert frames[-1]["type"] == "done"
+    assert REPORT["text"] in out.getvalue()
+    assert _order_status(tau_fresh, PENDING) == "cancelled"
