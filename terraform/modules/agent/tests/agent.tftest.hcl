@@ -1,0 +1,409 @@
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+
+  mock_data "aws_region" {
+    defaults = {
+      name = "us-east-1"
+    }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/mock"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/mock"
+    }
+  }
+
+  mock_resource "aws_lambda_layer_version" {
+    defaults = {
+      arn = "arn:aws:lambda:us-east-1:123456789012:layer:order-agent-deps:1"
+    }
+  }
+
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn           = "arn:aws:lambda:us-east-1:123456789012:function:mock"
+      invoke_arn    = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:mock/invocations"
+      qualified_arn = "arn:aws:lambda:us-east-1:123456789012:function:mock:3"
+      version       = "3"
+    }
+  }
+
+  mock_resource "aws_lambda_alias" {
+    defaults = {
+      arn        = "arn:aws:lambda:us-east-1:123456789012:function:order-agent-message:live"
+      invoke_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:order-agent-message:live/invocations"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_metric_alarm" {
+    defaults = {
+      arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:mock"
+    }
+  }
+}
+
+override_resource {
+  target = aws_cloudwatch_log_group.this["message"]
+  values = {
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/order-agent-message"
+  }
+}
+
+variables {
+  name = "order-agent"
+  function_packages = {
+    connect    = "tests/fixtures/package.txt"
+    disconnect = "tests/fixtures/package.txt"
+    message    = "tests/fixtures/package.txt"
+    authorizer = "tests/fixtures/package.txt"
+  }
+  layer_packages = {
+    agent = "tests/fixtures/package.txt"
+    deps  = "tests/fixtures/package.txt"
+  }
+  table_arn                   = "arn:aws:dynamodb:us-east-1:123456789012:table/order-agent-checkpoints"
+  bucket_arn                  = "arn:aws:s3:::order-agent-offload-1"
+  kms_key_arn                 = "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555"
+  connections_arn             = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/POST/@connections/*"
+  bedrock_model_arns          = ["arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-6"]
+  database_secret_arn         = "arn:aws:secretsmanager:us-east-1:123456789012:secret:order-agent-db-AbCdEf"
+  database_secret_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/12121212-3434-5656-7878-909090909090"
+  attach_extra_policy         = true
+  extra_policy_json           = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"sagemaker-mlflow:LogMetric\",\"Resource\":\"arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/order-agent\"}]}"
+  auth_mode                   = "jwt"
+  jwt_jwks_url                = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc/.well-known/jwks.json"
+  jwt_issuer                  = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc"
+  jwt_audience                = "client-id"
+  alarm_sns_topic_arn         = "arn:aws:sns:us-east-1:123456789012:order-agent-alarms"
+  tags                        = { project = "order-agent" }
+}
+
+run "four_functions_with_the_expected_shape" {
+  command = apply
+
+  assert {
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "message", "authorizer"])
+    error_message = "connect, disconnect, message and authorizer functions are expected."
+  }
+
+  assert {
+    condition = alltrue([
+      for f in aws_lambda_function.this :
+      f.runtime == "python3.13" && f.architectures == tolist(["arm64"]) && f.handler == "handler.handler" && one(f.tracing_config).mode == "Active"
+    ])
+    error_message = "python3.13 on arm64, handler.handler and active X-Ray tracing by default."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["message"].memory_size == 1024 && aws_lambda_function.this["message"].timeout == 120
+    error_message = "The message function needs 1024 MB and 120 s."
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : length(f.layers) == 2 && f.reserved_concurrent_executions == -1])
+    error_message = "Every function gets every layer and is unreserved by default."
+  }
+
+  assert {
+    condition     = alltrue([for k, f in aws_lambda_function.this : f.role == aws_iam_role.this[k].arn]) && length(aws_iam_role.this) == 4
+    error_message = "One role per function."
+  }
+}
+
+run "message_is_published_with_snapstart_behind_an_alias" {
+  command = apply
+
+  assert {
+    condition     = one(aws_lambda_function.this["message"].snap_start).apply_on == "PublishedVersions" && aws_lambda_function.this["message"].publish
+    error_message = "The message function must publish versions with SnapStart."
+  }
+
+  assert {
+    condition     = alltrue([for k, f in aws_lambda_function.this : length(f.snap_start) == 0 && !f.publish if k != "message"])
+    error_message = "Only the message function is published with SnapStart."
+  }
+
+  assert {
+    condition     = aws_lambda_alias.message.function_version == aws_lambda_function.this["message"].version && aws_lambda_alias.message.name == "live"
+    error_message = "The alias must point at the published version."
+  }
+
+  assert {
+    condition     = output.message_alias_arn == aws_lambda_alias.message.arn && output.invoke_arns["message"] == aws_lambda_alias.message.invoke_arn
+    error_message = "The alias is what API Gateway must invoke."
+  }
+}
+
+run "every_function_logs_to_its_own_group_and_has_alarms" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for k, f in aws_lambda_function.this :
+      one(f.logging_config).log_group == aws_cloudwatch_log_group.this[k].name &&
+      aws_cloudwatch_log_group.this[k].name == "/aws/lambda/order-agent-${k}" &&
+      aws_cloudwatch_log_group.this[k].retention_in_days == 365 &&
+      aws_cloudwatch_log_group.this[k].kms_key_id == aws_kms_key.logs[0].arn
+    ])
+    error_message = "Every function needs its own log group with retention and the KMS key."
+  }
+
+  assert {
+    condition = alltrue([
+      for k in keys(aws_lambda_function.this) :
+      aws_cloudwatch_metric_alarm.errors[k].metric_name == "Errors" &&
+      aws_cloudwatch_metric_alarm.throttles[k].metric_name == "Throttles" &&
+      aws_cloudwatch_metric_alarm.duration[k].metric_name == "Duration" &&
+      aws_cloudwatch_metric_alarm.errors[k].dimensions["FunctionName"] == aws_lambda_function.this[k].function_name &&
+      aws_cloudwatch_metric_alarm.errors[k].alarm_actions == toset([var.alarm_sns_topic_arn])
+    ])
+    error_message = "Every function needs errors, throttles and duration alarms notifying the topic."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.duration["message"].extended_statistic == "p99" && aws_cloudwatch_metric_alarm.duration["message"].threshold == 96000
+    error_message = "The duration alarm must watch p99 at 80% of the timeout (120 s -> 96000 ms)."
+  }
+
+  assert {
+    condition = alltrue([
+      for k, d in data.aws_iam_policy_document.this :
+      length([for s in d.statement : s if s.sid == "WriteOwnLogGroup" && s.resources == toset(["${aws_cloudwatch_log_group.this[k].arn}:log-stream:*"])]) == 1
+    ])
+    error_message = "Each role may write to its own log group only."
+  }
+
+  assert {
+    condition     = data.aws_iam_policy_document.this["message"].statement[0].resources == toset(["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/order-agent-message:log-stream:*"])
+    error_message = "The message role's log statement must name the message log group."
+  }
+}
+
+run "no_wildcard_actions_anywhere" {
+  command = apply
+
+  assert {
+    condition = alltrue(flatten([
+      for d in data.aws_iam_policy_document.this : [
+        for s in d.statement : [for a in s.actions : a != "*" && !endswith(a, ":*") && !endswith(a, "*")]
+      ]
+    ]))
+    error_message = "No IAM statement may allow a wildcard action."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for d in data.aws_iam_policy_document.this : [
+        for s in d.statement : s.resources != toset(["*"]) if !contains(["XRayTraces", "VpcNetworkInterfaces"], s.sid)
+      ]
+    ]))
+    error_message = "Only X-Ray and the VPC ENI statements may use a \"*\" resource."
+  }
+}
+
+run "message_manages_connections_only_on_the_given_arn" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.this["message"].statement :
+      s.resources == toset([var.connections_arn]) if contains(s.actions, "execute-api:ManageConnections")
+    ]) && length([for s in data.aws_iam_policy_document.this["message"].statement : s if contains(s.actions, "execute-api:ManageConnections")]) == 1
+    error_message = "The message role must manage connections on connections_arn and nothing else."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for k, d in data.aws_iam_policy_document.this : [
+        for s in d.statement : !anytrue([for a in s.actions : startswith(a, "execute-api:")])
+      ] if k != "message"
+    ]))
+    error_message = "Only the message role may call execute-api."
+  }
+}
+
+run "each_role_gets_only_what_its_code_uses" {
+  command = apply
+
+  assert {
+    condition = alltrue(flatten([
+      for k, d in data.aws_iam_policy_document.this : [
+        for s in d.statement : s.resources == toset([var.table_arn]) if anytrue([for a in s.actions : startswith(a, "dynamodb:")])
+      ]
+    ]))
+    error_message = "DynamoDB actions only on the table."
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.this["connect"].statement : s.actions if s.sid == "ConversationTable"][0] == toset(["dynamodb:PutItem"])
+    error_message = "connect only puts its connection item."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.this["authorizer"].statement : contains(["WriteOwnLogGroup", "XRayTraces"], s.sid)
+    ])
+    error_message = "The authorizer may only write logs (and traces)."
+  }
+
+  assert {
+    condition = (
+      [for s in data.aws_iam_policy_document.this["message"].statement : s.resources if s.sid == "InvokeModels"][0] == toset(var.bedrock_model_arns) &&
+      [for s in data.aws_iam_policy_document.this["message"].statement : s.resources if s.sid == "DatabaseSecret"][0] == toset([var.database_secret_arn]) &&
+      [for s in data.aws_iam_policy_document.this["message"].statement : s.resources if s.sid == "DatabaseSecretKey"][0] == toset([var.database_secret_kms_key_arn]) &&
+      [for s in data.aws_iam_policy_document.this["message"].statement : s.resources if s.sid == "CheckpointOffloadObjects"][0] == toset(["${var.bucket_arn}/*"]) &&
+      [for s in data.aws_iam_policy_document.this["message"].statement : s.resources if s.sid == "ConversationStoreKey"][0] == toset([var.kms_key_arn])
+    )
+    error_message = "Bedrock, the secret, the bucket's objects and the key: each on the given ARN only."
+  }
+
+  assert {
+    condition     = length(aws_iam_role_policy.extra) == 1 && aws_iam_role_policy.extra[0].role == aws_iam_role.this["message"].id
+    error_message = "extra_policy_json goes to the message role only."
+  }
+}
+
+run "environment_wires_the_settings" {
+  command = apply
+
+  variables {
+    environment = { MAX_MESSAGE_CHARS = "2000" }
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["message"].environment[0].variables["CHECKPOINT_TABLE"] == "order-agent-checkpoints" &&
+      aws_lambda_function.this["message"].environment[0].variables["CHECKPOINT_BUCKET"] == "order-agent-offload-1" &&
+      aws_lambda_function.this["message"].environment[0].variables["MODEL_PROVIDER"] == "bedrock" &&
+      aws_lambda_function.this["message"].environment[0].variables["BEDROCK_REGION"] == "us-east-1" &&
+      aws_lambda_function.this["message"].environment[0].variables["MAX_MESSAGE_CHARS"] == "2000" &&
+      aws_lambda_function.this["message"].environment[0].variables["DATABASE_SECRET_ARN"] == var.database_secret_arn
+    )
+    error_message = "The message function must get the store, model and extra settings."
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : !contains(keys(f.environment[0].variables), "AWS_REGION")])
+    error_message = "AWS_REGION is Lambda's own and must not be set."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["authorizer"].environment[0].variables["AUTH_MODE"] == "jwt" &&
+      aws_lambda_function.this["authorizer"].environment[0].variables["JWT_ISSUER"] == var.jwt_issuer &&
+      !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "CHECKPOINT_TABLE")
+    )
+    error_message = "The authorizer gets the JWT settings and not the store."
+  }
+}
+
+run "vpc_reserved_concurrency_and_no_key" {
+  command = apply
+
+  variables {
+    subnet_ids                     = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+    security_group_ids             = ["sg-0123456789abcdef0"]
+    vpc_function_names             = ["message"]
+    reserved_concurrent_executions = { message = 50, connect = null }
+    kms_key_arn                    = null
+    create_log_kms_key             = false
+    log_kms_key_arn                = "arn:aws:kms:us-east-1:123456789012:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this["message"].vpc_config) == 1 && length(aws_lambda_function.this["authorizer"].vpc_config) == 0
+    error_message = "Only the functions in vpc_function_names join the VPC."
+  }
+
+  assert {
+    condition = (
+      length([for s in data.aws_iam_policy_document.this["message"].statement : s if s.sid == "VpcNetworkInterfaces"]) == 1 &&
+      length([for s in data.aws_iam_policy_document.this["connect"].statement : s if s.sid == "VpcNetworkInterfaces"]) == 0
+    )
+    error_message = "Only functions in the VPC get the ENI permissions."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["message"].reserved_concurrent_executions == 50 && aws_lambda_function.this["connect"].reserved_concurrent_executions == -1
+    error_message = "Reserved concurrency per function, null meaning unreserved."
+  }
+
+  assert {
+    condition     = length(aws_kms_key.logs) == 0 && length([for s in data.aws_iam_policy_document.this["message"].statement : s if s.sid == "ConversationStoreKey"]) == 0
+    error_message = "A given log key means no key created; no store key means no KMS statement."
+  }
+}
+
+run "jwt_mode_needs_its_settings" {
+  command = plan
+
+  variables {
+    jwt_issuer = null
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "rejects_reserved_environment_names" {
+  command = plan
+
+  variables {
+    environment = { AWS_REGION = "eu-west-1" }
+  }
+
+  expect_failures = [var.environment]
+}
+
+run "rejects_an_old_runtime" {
+  command = plan
+
+  variables {
+    runtime = "python3.11"
+  }
+
+  expect_failures = [var.runtime]
+}
+
+run "rejects_a_package_that_was_not_built" {
+  command = plan
+
+  variables {
+    function_packages = {
+      connect    = "tests/fixtures/package.txt"
+      disconnect = "tests/fixtures/package.txt"
+      message    = "build/lambda/function-message.zip"
+      authorizer = "tests/fixtures/package.txt"
+    }
+  }
+
+  expect_failures = [var.function_packages]
+}

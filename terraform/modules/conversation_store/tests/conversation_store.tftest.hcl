@@ -1,0 +1,220 @@
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition = "aws"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn    = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+      key_id = "11111111-2222-3333-4444-555555555555"
+    }
+  }
+
+  mock_resource "aws_dynamodb_table" {
+    defaults = {
+      arn = "arn:aws:dynamodb:us-east-1:123456789012:table/order-agent-checkpoints"
+    }
+  }
+
+  mock_resource "aws_s3_bucket" {
+    defaults = {
+      arn = "arn:aws:s3:::order-agent-checkpoints-offload-20250101000000000000000001"
+    }
+  }
+}
+
+variables {
+  name = "order-agent-checkpoints"
+  tags = { project = "order-agent" }
+}
+
+run "table_has_the_checkpointer_schema" {
+  command = apply
+
+  assert {
+    condition     = aws_dynamodb_table.this.hash_key == "PK" && aws_dynamodb_table.this.range_key == "SK"
+    error_message = "The table must have hash key PK and range key SK."
+  }
+
+  assert {
+    condition     = alltrue([for a in aws_dynamodb_table.this.attribute : a.type == "S"]) && length(aws_dynamodb_table.this.attribute) == 2
+    error_message = "PK and SK must be strings, and no other attribute is declared."
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.this.ttl).attribute_name == "ttl" && one(aws_dynamodb_table.this.ttl).enabled
+    error_message = "TTL must be on, on the attribute ttl."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.billing_mode == "PAY_PER_REQUEST"
+    error_message = "The table must be on demand."
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.this.point_in_time_recovery).enabled
+    error_message = "Point-in-time recovery must be on by default."
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.deletion_protection_enabled
+    error_message = "Deletion protection must be on by default."
+  }
+
+  assert {
+    condition     = output.ttl_attribute_name == "ttl"
+    error_message = "ttl_attribute_name must say ttl."
+  }
+}
+
+run "one_customer_managed_key_encrypts_table_and_bucket" {
+  command = apply
+
+  assert {
+    condition     = length(aws_kms_key.this) == 1 && aws_kms_key.this[0].enable_key_rotation
+    error_message = "Without kms_key_arn the module must create a key with rotation on."
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.this.server_side_encryption).enabled && one(aws_dynamodb_table.this.server_side_encryption).kms_key_arn == aws_kms_key.this[0].arn
+    error_message = "The table must be encrypted with the module's key."
+  }
+
+  assert {
+    condition = alltrue([
+      for r in aws_s3_bucket_server_side_encryption_configuration.this.rule :
+      one(r.apply_server_side_encryption_by_default).sse_algorithm == "aws:kms" && one(r.apply_server_side_encryption_by_default).kms_master_key_id == aws_kms_key.this[0].arn
+    ])
+    error_message = "The bucket must use SSE-KMS with the same key."
+  }
+
+  assert {
+    condition     = output.kms_key_arn == aws_kms_key.this[0].arn
+    error_message = "kms_key_arn must be the created key."
+  }
+}
+
+run "a_given_key_is_used_and_none_created" {
+  command = apply
+
+  variables {
+    create_kms_key = false
+    kms_key_arn    = "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555"
+  }
+
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && length(aws_kms_alias.this) == 0
+    error_message = "No key may be created when kms_key_arn is given."
+  }
+
+  assert {
+    condition     = one(aws_dynamodb_table.this.server_side_encryption).kms_key_arn == var.kms_key_arn && output.kms_key_arn == var.kms_key_arn
+    error_message = "The given key must encrypt the table and be the output."
+  }
+}
+
+run "bucket_is_private_versioned_and_expires_objects" {
+  command = apply
+
+  variables {
+    offload_expiration_days = 3
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket_public_access_block.this.block_public_acls &&
+      aws_s3_bucket_public_access_block.this.block_public_policy &&
+      aws_s3_bucket_public_access_block.this.ignore_public_acls &&
+      aws_s3_bucket_public_access_block.this.restrict_public_buckets
+    )
+    error_message = "All four public access blocks must be on."
+  }
+
+  assert {
+    condition     = one(aws_s3_bucket_ownership_controls.this.rule).object_ownership == "BucketOwnerEnforced"
+    error_message = "Object ownership must be enforced (ACLs off)."
+  }
+
+  assert {
+    condition     = one(aws_s3_bucket_versioning.this.versioning_configuration).status == "Enabled"
+    error_message = "Versioning must be on."
+  }
+
+  assert {
+    condition = anytrue([
+      for r in aws_s3_bucket_lifecycle_configuration.this.rule :
+      r.status == "Enabled" && try(one(r.expiration).days, 0) == 3 && try(one(r.abort_incomplete_multipart_upload).days_after_initiation, 0) >= 1
+    ])
+    error_message = "A lifecycle rule must expire objects after offload_expiration_days and abort incomplete uploads."
+  }
+
+  assert {
+    condition     = startswith(aws_s3_bucket.this.bucket_prefix, "order-agent-checkpoints-offload-") && !aws_s3_bucket.this.force_destroy
+    error_message = "The bucket name must start with <name>-offload- and objects must survive destroy by default."
+  }
+}
+
+run "bucket_policy_refuses_plain_http" {
+  command = apply
+
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.bucket.statement :
+      s.effect == "Deny" && anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && contains(c.values, "false")])
+    ])
+    error_message = "The bucket policy must deny requests without TLS."
+  }
+
+  assert {
+    condition     = aws_s3_bucket_policy.this.bucket == aws_s3_bucket.this.id
+    error_message = "The policy must be attached to the offload bucket."
+  }
+}
+
+run "explicit_bucket_name_and_unprotected_table" {
+  command = apply
+
+  variables {
+    bucket_name         = "my-offload-bucket"
+    deletion_protection = false
+  }
+
+  assert {
+    condition     = aws_s3_bucket.this.bucket == "my-offload-bucket" && !aws_dynamodb_table.this.deletion_protection_enabled
+    error_message = "bucket_name and deletion_protection must be honoured."
+  }
+}
+
+run "no_key_needs_a_key_arn" {
+  command = plan
+
+  variables {
+    create_kms_key = false
+  }
+
+  expect_failures = [aws_dynamodb_table.this]
+}
+
+run "rejects_a_bad_table_name" {
+  command = plan
+
+  variables {
+    name = "no spaces allowed"
+  }
+
+  expect_failures = [var.name]
+}

@@ -1,0 +1,128 @@
+# The whole system in one AWS account: the modules wired together. The environments in
+# terraform/envs/ differ only in the values they give this module.
+
+locals {
+  functions = ["connect", "disconnect", "message", "authorizer"]
+  tags      = merge(var.tags, { system = var.name })
+}
+
+module "network" {
+  source = "../network"
+
+  name                   = var.name
+  az_count               = var.az_count
+  egress_mode            = var.egress_mode
+  single_nat_gateway     = var.single_nat_gateway
+  enable_mlflow_endpoint = var.enable_mlflow
+  tags                   = local.tags
+}
+
+module "conversation_store" {
+  source = "../conversation_store"
+
+  name                = "${var.name}-conversations"
+  deletion_protection = var.deletion_protection
+  tags                = local.tags
+}
+
+module "mlflow" {
+  source = "../mlflow"
+
+  enabled = var.enable_mlflow
+  name    = "${var.name}-mlflow"
+  tags    = local.tags
+}
+
+module "agent" {
+  source = "../agent"
+
+  name              = var.name
+  runtime           = var.runtime
+  architecture      = var.architecture
+  function_packages = { for f in local.functions : f => "${var.build_dir}/function-${f}.zip" }
+  layer_packages = {
+    deps  = "${var.build_dir}/layer-deps.zip"
+    agent = "${var.build_dir}/layer-agent.zip"
+  }
+  subnet_ids                     = module.network.private_subnet_ids
+  security_group_ids             = [module.network.lambda_security_group_id]
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+
+  table_arn                   = module.conversation_store.table_arn
+  bucket_arn                  = module.conversation_store.bucket_arn
+  kms_key_arn                 = module.conversation_store.kms_key_arn
+  connections_arn             = module.websocket_api.connections_arn
+  database_secret_arn         = module.database.master_secret_arn
+  database_secret_kms_key_arn = module.database.kms_key_arn
+  database_host               = module.database.proxy_endpoint
+  database_name               = module.database.database_name
+  attach_extra_policy         = var.enable_mlflow
+  extra_policy_json           = module.mlflow.agent_policy_json
+
+  model_provider      = "bedrock"
+  bedrock_model_id    = var.bedrock_model_id
+  bedrock_model_arns  = var.bedrock_model_arns
+  auth_mode           = var.auth_mode
+  jwt_jwks_url        = try(var.jwt.jwks_url, null)
+  jwt_issuer          = try(var.jwt.issuer, null)
+  jwt_audience        = try(var.jwt.audience, null)
+  mlflow_tracking_uri = module.mlflow.tracking_server_arn
+
+  log_retention_days  = var.log_retention_days
+  alarm_sns_topic_arn = var.alarm_sns_topic_arn
+  tags                = local.tags
+}
+
+module "database" {
+  source = "../database"
+
+  name                      = var.name
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  client_security_group_ids = [module.network.lambda_security_group_id]
+  instance_class            = var.db_instance_class
+  multi_az                  = var.db_multi_az
+  backup_retention_days     = var.db_backup_retention_days
+  deletion_protection       = var.deletion_protection
+  skip_final_snapshot       = !var.deletion_protection
+  log_retention_days        = var.log_retention_days
+
+  migrate_package_path       = "${var.build_dir}/function-migrate.zip"
+  alarm_sns_topic_arn        = var.alarm_sns_topic_arn
+  layer_arns                 = values(module.agent.layer_arns)
+  migrate_runtime            = var.runtime
+  migrate_architecture       = var.architecture
+  migrate_security_group_ids = [module.network.lambda_security_group_id]
+  dataset                    = var.dataset
+  tags                       = local.tags
+}
+
+module "websocket_api" {
+  source = "../websocket_api"
+
+  name                    = var.name
+  stage_name              = var.stage_name
+  connect_function_arn    = module.agent.function_arns["connect"]
+  disconnect_function_arn = module.agent.function_arns["disconnect"]
+  message_function_arn    = module.agent.message_alias_arn
+  create_authorizer       = var.auth_mode == "jwt"
+  authorizer_function_arn = module.agent.function_arns["authorizer"]
+  throttling_burst_limit  = var.throttling_burst_limit
+  throttling_rate_limit   = var.throttling_rate_limit
+  log_retention_days      = var.log_retention_days
+  tags                    = local.tags
+}
+
+module "chat_site" {
+  source = "../chat_site"
+
+  name          = var.name
+  websocket_url = module.websocket_api.stage_invoke_url
+  auth_config = {
+    mode           = var.auth_mode
+    cognito_domain = try(var.jwt.cognito_domain, null)
+    client_id      = try(var.jwt.audience, null)
+  }
+  site_dir = var.site_dir
+  tags     = local.tags
+}

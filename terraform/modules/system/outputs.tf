@@ -1,0 +1,34 @@
+output "chat_site_url" {
+  description = "The chat page customers open."
+  value       = module.chat_site.site_url
+}
+
+output "websocket_url" {
+  description = "The WebSocket URL (wss://…/<stage>) the chat page connects to."
+  value       = module.websocket_api.stage_invoke_url
+}
+
+output "management_endpoint" {
+  description = "The @connections endpoint the message Lambda posts to."
+  value       = module.websocket_api.management_endpoint
+}
+
+output "checkpoint_table_name" {
+  description = "DynamoDB table of conversation checkpoints, locks and outbox."
+  value       = module.conversation_store.table_name
+}
+
+output "database_proxy_endpoint" {
+  description = "RDS Proxy endpoint (TLS required)."
+  value       = module.database.proxy_endpoint
+}
+
+output "function_names" {
+  description = "Lambda function names by role."
+  value       = module.agent.function_names
+}
+
+output "mlflow_tracking_server_arn" {
+  description = "MLFLOW tracking URI (the tracking server ARN), null when MLflow is off."
+  value       = module.mlflow.tracking_server_arn
+}

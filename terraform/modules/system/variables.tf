@@ -1,0 +1,156 @@
+variable "name" {
+  type        = string
+  description = "Name prefix of every resource, e.g. order-agent-dev."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,24}$", var.name))
+    error_message = "name must be 3-25 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "stage_name" {
+  type        = string
+  description = "API Gateway stage of the WebSocket API (part of its URL)."
+  default     = "prod"
+}
+
+variable "build_dir" {
+  type        = string
+  description = "Where `make layers` wrote layer-*.zip and function-*.zip."
+}
+
+variable "runtime" {
+  type        = string
+  description = "Lambda Python runtime: python3.12 or python3.13 (the layers must be built for it)."
+  default     = "python3.13"
+}
+
+variable "architecture" {
+  type        = string
+  description = "Lambda architecture: arm64 (cheaper per GB-second) or x86_64 (the layers must be built for it)."
+  default     = "arm64"
+}
+
+variable "az_count" {
+  type        = number
+  description = "Availability zones of the private subnets (at least 2)."
+  default     = 2
+}
+
+variable "egress_mode" {
+  type        = string
+  description = "How the Lambdas reach the public @connections endpoint: nat (default) or ipv6; see the network module."
+  default     = "nat"
+}
+
+variable "single_nat_gateway" {
+  type        = bool
+  description = "One NAT gateway for all AZs (cheaper, one AZ of failure) instead of one per AZ."
+  default     = true
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Protect the database and the conversation table from deletion (turn off to destroy)."
+  default     = true
+}
+
+variable "db_instance_class" {
+  type        = string
+  description = "RDS instance class."
+  default     = "db.t4g.micro"
+}
+
+variable "db_multi_az" {
+  type        = bool
+  description = "A standby database instance in a second AZ."
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  type        = number
+  description = "Days of automated database backups."
+  default     = 7
+}
+
+variable "dataset" {
+  type        = string
+  description = "Data set the migrate Lambda loads into an empty database: tau-retail or demo."
+  default     = "tau-retail"
+}
+
+variable "bedrock_model_id" {
+  type        = string
+  description = "Bedrock model or inference-profile id the agent uses (BEDROCK_MODEL_ID)."
+  default     = "us.anthropic.claude-sonnet-4-6"
+}
+
+variable "bedrock_model_arns" {
+  type        = list(string)
+  description = "ARNs the agent may invoke: the inference profile and the foundation models it routes to."
+}
+
+variable "auth_mode" {
+  type        = string
+  description = "WebSocket $connect authorization: jwt (production) or none."
+  default     = "jwt"
+}
+
+variable "jwt" {
+  type = object({
+    jwks_url       = string
+    issuer         = string
+    audience       = string
+    cognito_domain = optional(string)
+  })
+  description = "Token issuer for auth_mode = jwt (e.g. a Cognito user pool and its app client)."
+  default     = null
+}
+
+variable "enable_mlflow" {
+  type        = bool
+  description = "Create the SageMaker managed MLflow tracking server (billed per hour) and trace to it."
+  default     = true
+}
+
+variable "throttling_burst_limit" {
+  type        = number
+  description = "WebSocket API stage burst limit (messages)."
+  default     = 100
+}
+
+variable "throttling_rate_limit" {
+  type        = number
+  description = "WebSocket API stage steady rate limit (messages per second)."
+  default     = 50
+}
+
+variable "reserved_concurrent_executions" {
+  type        = map(number)
+  description = "Reserved concurrency per function name; functions not listed are unreserved."
+  default     = {}
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of every log group."
+  default     = 30
+}
+
+variable "alarm_sns_topic_arn" {
+  type        = string
+  description = "SNS topic the CloudWatch alarms notify (null: alarms without notification)."
+  default     = null
+}
+
+variable "site_dir" {
+  type        = string
+  description = "The built chat site (web/dist) to upload; null uploads only config.json."
+  default     = null
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags on every resource."
+  default     = {}
+}

@@ -1,0 +1,300 @@
+mock_provider "aws" {
+  mock_data "aws_iam_policy_document" {
+    defaults = {
+      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
+    }
+  }
+
+  mock_data "aws_caller_identity" {
+    defaults = {
+      account_id = "123456789012"
+    }
+  }
+
+  mock_data "aws_partition" {
+    defaults = {
+      partition  = "aws"
+      dns_suffix = "amazonaws.com"
+    }
+  }
+
+  mock_data "aws_region" {
+    defaults = {
+      name = "eu-west-1"
+    }
+  }
+
+  mock_resource "aws_apigatewayv2_api" {
+    defaults = {
+      id            = "abc123defg"
+      arn           = "arn:aws:apigateway:eu-west-1::/apis/abc123defg"
+      execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:abc123defg"
+      api_endpoint  = "wss://abc123defg.execute-api.eu-west-1.amazonaws.com"
+    }
+  }
+
+  mock_resource "aws_apigatewayv2_stage" {
+    defaults = {
+      arn        = "arn:aws:apigateway:eu-west-1::/apis/abc123defg/stages/prod"
+      invoke_url = "wss://abc123defg.execute-api.eu-west-1.amazonaws.com/prod"
+    }
+  }
+
+  mock_resource "aws_kms_key" {
+    defaults = {
+      arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = {
+      arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/order-agent/prod/access"
+    }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = {
+      arn = "arn:aws:iam::123456789012:role/apigateway-cloudwatch-mock"
+    }
+  }
+}
+
+variables {
+  name                    = "order-agent"
+  connect_function_arn    = "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-connect"
+  disconnect_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-disconnect"
+  message_function_arn    = "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-message:live"
+  authorizer_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-authorizer"
+  throttling_burst_limit  = 40
+  throttling_rate_limit   = 20
+  tags                    = { project = "order-agent" }
+}
+
+run "api_routes_on_the_action_field" {
+  command = apply
+
+  assert {
+    condition     = aws_apigatewayv2_api.this.protocol_type == "WEBSOCKET" && aws_apigatewayv2_api.this.route_selection_expression == "$request.body.action"
+    error_message = "A WebSocket API routing on $request.body.action is expected."
+  }
+
+  assert {
+    condition     = toset([for r in aws_apigatewayv2_route.this : r.route_key]) == toset(["$connect", "$disconnect", "sendMessage", "$default"])
+    error_message = "Routes $connect, $disconnect, sendMessage and $default are expected, and no others."
+  }
+
+  assert {
+    condition     = alltrue([for i in aws_apigatewayv2_integration.this : i.integration_type == "AWS_PROXY" && i.integration_method == "POST"])
+    error_message = "Every integration must be a Lambda proxy integration."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_integration.this["message"].integration_uri == "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:order-agent-message:live/invocations"
+    error_message = "The message integration must invoke the given (alias-qualified) function ARN."
+  }
+
+  assert {
+    condition = (
+      aws_apigatewayv2_route.this["send_message"].target == "integrations/${aws_apigatewayv2_integration.this["message"].id}" &&
+      aws_apigatewayv2_route.this["default"].target == "integrations/${aws_apigatewayv2_integration.this["message"].id}"
+    )
+    error_message = "sendMessage and $default must both go to the message function."
+  }
+}
+
+run "only_connect_is_authorized" {
+  command = apply
+
+  assert {
+    condition     = aws_apigatewayv2_route.this["connect"].authorization_type == "CUSTOM" && aws_apigatewayv2_route.this["connect"].authorizer_id == aws_apigatewayv2_authorizer.this[0].id
+    error_message = "$connect must use the REQUEST authorizer."
+  }
+
+  assert {
+    condition     = alltrue([for k, r in aws_apigatewayv2_route.this : r.authorization_type == "NONE" if k != "connect"])
+    error_message = "Only $connect can carry an authorizer on a WebSocket API."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.this[0].authorizer_type == "REQUEST" && aws_apigatewayv2_authorizer.this[0].identity_sources == null
+    error_message = "The authorizer must be a REQUEST authorizer with no identity source by default (the Lambda reads the token)."
+  }
+}
+
+run "stage_throttles_logs_and_measures" {
+  command = apply
+
+  assert {
+    condition = (
+      one(aws_apigatewayv2_stage.this.default_route_settings).throttling_burst_limit == 40 &&
+      one(aws_apigatewayv2_stage.this.default_route_settings).throttling_rate_limit == 20
+    )
+    error_message = "The stage's default route throttling must come from the variables."
+  }
+
+  assert {
+    condition = (
+      one(aws_apigatewayv2_stage.this.default_route_settings).detailed_metrics_enabled &&
+      one(aws_apigatewayv2_stage.this.default_route_settings).logging_level == "ERROR" &&
+      !one(aws_apigatewayv2_stage.this.default_route_settings).data_trace_enabled
+    )
+    error_message = "Detailed metrics on, execution logging at ERROR and no message bodies in logs by default."
+  }
+
+  assert {
+    condition = (
+      one(aws_apigatewayv2_stage.this.access_log_settings).destination_arn == aws_cloudwatch_log_group.access.arn &&
+      jsondecode(one(aws_apigatewayv2_stage.this.access_log_settings).format).connectionId == "$context.connectionId"
+    )
+    error_message = "JSON access logs must go to the module's log group."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_stage.this.name == "prod" && aws_apigatewayv2_stage.this.deployment_id == aws_apigatewayv2_deployment.this.id
+    error_message = "The stage (default prod) must serve the module's deployment."
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_deployment.this.triggers["redeployment"]) == 40
+    error_message = "The deployment must be triggered by a hash of the routes and integrations."
+  }
+}
+
+run "permissions_are_scoped_to_this_api_stage_and_route" {
+  command = apply
+
+  assert {
+    condition = alltrue([
+      for k, p in aws_lambda_permission.route :
+      p.principal == "apigateway.amazonaws.com" && p.action == "lambda:InvokeFunction" &&
+      p.source_arn == "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/prod/${aws_apigatewayv2_route.this[k].route_key}"
+    ])
+    error_message = "Each route's permission must name this API, this stage and that route."
+  }
+
+  assert {
+    condition     = aws_lambda_permission.authorizer[0].source_arn == "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
+    error_message = "The authorizer's permission must name this API's authorizer."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_permission.route["send_message"].function_name == "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-message" &&
+      aws_lambda_permission.route["send_message"].qualifier == "live" &&
+      aws_lambda_permission.route["connect"].qualifier == null
+    )
+    error_message = "A qualified ARN must become function name + qualifier."
+  }
+
+  assert {
+    condition     = length(aws_lambda_permission.route) == 4
+    error_message = "One permission per route is expected."
+  }
+}
+
+run "outputs_for_the_agent_and_the_site" {
+  command = apply
+
+  assert {
+    condition     = output.management_endpoint == "https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod"
+    error_message = "management_endpoint must be the https @connections endpoint with the stage."
+  }
+
+  assert {
+    condition     = output.connections_arn == "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/prod/POST/@connections/*"
+    error_message = "connections_arn must cover POST @connections of this stage only."
+  }
+
+  assert {
+    condition     = output.stage_invoke_url == "wss://abc123defg.execute-api.eu-west-1.amazonaws.com/prod" && output.api_endpoint == "wss://abc123defg.execute-api.eu-west-1.amazonaws.com"
+    error_message = "The wss URLs must be passed through."
+  }
+}
+
+run "log_groups_keep_and_encrypt" {
+  command = apply
+
+  assert {
+    condition = (
+      aws_cloudwatch_log_group.access.retention_in_days == 365 && aws_cloudwatch_log_group.access.kms_key_id == aws_kms_key.this[0].arn &&
+      aws_cloudwatch_log_group.execution.retention_in_days == 365 && aws_cloudwatch_log_group.execution.kms_key_id == aws_kms_key.this[0].arn
+    )
+    error_message = "Both log groups need retention and the KMS key."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.execution.name == "API-Gateway-Execution-Logs_abc123defg/prod"
+    error_message = "The execution log group must have the name API Gateway writes to."
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.account_logging) == 0
+    error_message = "The account-level CloudWatch role is not managed by default."
+  }
+}
+
+run "without_authorizer_and_with_account_role" {
+  command = apply
+
+  variables {
+    create_authorizer           = false
+    authorizer_function_arn     = null
+    manage_account_logging_role = true
+    log_retention_days          = 30
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_authorizer.this) == 0 && length(aws_lambda_permission.authorizer) == 0 && aws_apigatewayv2_route.this["connect"].authorization_type == "NONE"
+    error_message = "Without authorizer_function_arn there is no authorizer."
+  }
+
+  assert {
+    condition     = aws_api_gateway_account.this[0].cloudwatch_role_arn == aws_iam_role.account_logging[0].arn && output.account_logging_role_arn == aws_iam_role.account_logging[0].arn
+    error_message = "manage_account_logging_role must set the account's CloudWatch role."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.access.retention_in_days == 30
+    error_message = "log_retention_days must apply."
+  }
+}
+
+run "query_string_identity_source_on_request" {
+  command = apply
+
+  variables {
+    authorizer_identity_sources = ["route.request.querystring.token"]
+    create_log_kms_key          = false
+    log_kms_key_arn             = "arn:aws:kms:eu-west-1:123456789012:key/99999999-8888-7777-6666-555555555555"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.this[0].identity_sources == toset(["route.request.querystring.token"])
+    error_message = "A given identity source must be set on the authorizer."
+  }
+
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && aws_cloudwatch_log_group.access.kms_key_id == var.log_kms_key_arn
+    error_message = "A given log key must be used and none created."
+  }
+}
+
+run "an_authorizer_needs_its_function" {
+  command = plan
+
+  variables {
+    authorizer_function_arn = null
+  }
+
+  expect_failures = [aws_apigatewayv2_authorizer.this]
+}
+
+run "rejects_an_invoke_arn" {
+  command = plan
+
+  variables {
+    connect_function_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:x/invocations"
+  }
+
+  expect_failures = [var.connect_function_arn]
+}
