@@ -20,6 +20,12 @@ class Settings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/postgres",
         description="libpq connection string of the orders database.",
     )
+    database_secret_arn: str | None = Field(
+        default=None,
+        description="In AWS: the RDS-managed secret (username, password); with DATABASE_HOST it replaces DATABASE_URL.",
+    )
+    database_host: str | None = Field(default=None, description="In AWS: the RDS Proxy endpoint (TLS required).")
+    database_name: str = Field(default="orders", description="In AWS: the database name on DATABASE_HOST.")
     db_pool_min: PositiveInt = Field(
         default=1,
         description="Connections the pool keeps open; psycopg2 closes returned connections beyond this number.",

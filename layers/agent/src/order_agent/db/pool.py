@@ -16,6 +16,7 @@ import psycopg2.extensions
 import psycopg2.extras
 import psycopg2.pool
 
+from order_agent.db.credentials import database_url
 from order_agent.settings import Settings, get_settings
 
 # Errors after which a connection must not go back into the pool.
@@ -39,7 +40,7 @@ class Database:
                 self._pool = psycopg2.pool.ThreadedConnectionPool(
                     s.db_pool_min,
                     s.db_pool_max,
-                    dsn=s.database_url,
+                    dsn=database_url(s),
                     connect_timeout=s.db_connect_timeout_s,
                     options=(
                         f"-c statement_timeout={s.db_statement_timeout_ms}"
@@ -54,7 +55,12 @@ class Database:
     def connection(self) -> Iterator[psycopg2.extensions.connection]:
         """A pooled connection; a broken one is closed instead of being returned."""
         pool = self._get_pool()
-        conn = pool.getconn()
+        try:
+            conn = pool.getconn()
+        except psycopg2.OperationalError:
+            # e.g. the secret's password was rotated: build the pool again, with a fresh secret
+            self.close()
+            raise
         broken = False
         try:
             yield conn
