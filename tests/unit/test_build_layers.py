@@ -1,0 +1,278 @@
+"""scripts/build_layers.py without the network: deterministic zips, what is left out of the layer, the ELF guard."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import stat
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("build_layers", ROOT / "scripts/build_layers.py")
+build_layers = importlib.util.module_from_spec(_spec)
+sys.modules["build_layers"] = build_layers  # dataclasses look their module up while the class is created
+_spec.loader.exec_module(build_layers)
+
+TREE = {
+    "python/pkg/__init__.py": b"from .mod import VALUE\n",
+    "python/pkg/mod.py": b"VALUE = 1\n",
+    "python/pkg/__pycache__/mod.cpython-313.pyc": b"\xf3\r\r\n\x03\x00\x00\x00bytecode",
+    "python/pkg-1.0.dist-info/entry_points.txt": b"[console_scripts]\npkg = pkg:main\n",
+    "python/zeta.py": b"",
+    "python/a.so": b"\x7fELF not really",
+}
+
+
+def make_tree(root: Path, files: dict[str, bytes], order: list[str] | None = None) -> Path:
+    for name in order or list(files):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(files[name])
+    return root
+
+
+def zip_tree(root: Path, dest: Path) -> str:
+    build_layers.write_deterministic_zip(build_layers.tree_files(root), dest)
+    return hashlib.sha256(dest.read_bytes()).hexdigest()
+
+
+# -- deterministic zips --------------------------------------------------------------------------------------
+
+
+def test_same_files_give_the_same_hash(tmp_path):
+    first = make_tree(tmp_path / "one", TREE)
+    second = make_tree(tmp_path / "two", TREE, order=sorted(TREE, reverse=True))  # created in another order
+    assert zip_tree(first, tmp_path / "one.zip") == zip_tree(second, tmp_path / "two.zip")
+
+
+def test_mtimes_and_permissions_on_disk_do_not_change_the_hash(tmp_path):
+    first = make_tree(tmp_path / "one", TREE)
+    second = make_tree(tmp_path / "two", TREE)
+    for i, path in enumerate(sorted(p for p in second.rglob("*") if p.is_file())):
+        os.utime(path, (1_000_000_000 + i, 1_700_000_000 + i * 7))
+        path.chmod([0o600, 0o755, 0o444, 0o640][i % 4])
+    (second / "python/pkg").chmod(0o700)
+    assert zip_tree(first, tmp_path / "one.zip") == zip_tree(second, tmp_path / "two.zip")
+
+
+def test_a_content_change_changes_the_hash(tmp_path):
+    first = make_tree(tmp_path / "one", TREE)
+    second = make_tree(tmp_path / "two", {**TREE, "python/pkg/mod.py": b"VALUE = 2\n"})
+    assert zip_tree(first, tmp_path / "one.zip") != zip_tree(second, tmp_path / "two.zip")
+
+
+def test_a_renamed_or_added_file_changes_the_hash(tmp_path):
+    base = zip_tree(make_tree(tmp_path / "base", TREE), tmp_path / "base.zip")
+    added = zip_tree(make_tree(tmp_path / "added", {**TREE, "python/new.py": b""}), tmp_path / "added.zip")
+    renamed_tree = {("python/zeta2.py" if k == "python/zeta.py" else k): v for k, v in TREE.items()}
+    renamed = zip_tree(make_tree(tmp_path / "renamed", renamed_tree), tmp_path / "renamed.zip")
+    assert len({base, added, renamed}) == 3
+
+
+def test_entries_are_sorted_with_directories_and_fixed_metadata(tmp_path):
+    dest = tmp_path / "layer.zip"
+    zip_tree(make_tree(tmp_path / "tree", TREE), dest)
+    with zipfile.ZipFile(dest) as zf:
+        infos = zf.infolist()
+        names = [info.filename for info in infos]
+        assert names == sorted(names)
+        assert names[0] == "python/"
+        assert "python/pkg/__pycache__/" in names  # bytecode and .dist-info are kept as they are
+        assert names.index("python/pkg/") < names.index("python/pkg/__init__.py")
+        for info in infos:
+            mode = info.external_attr >> 16
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.extra == b""
+            assert info.create_system == 3
+            if info.is_dir():
+                assert mode == stat.S_IFDIR | 0o755
+            else:
+                assert mode == stat.S_IFREG | 0o644
+                assert info.compress_type == zipfile.ZIP_DEFLATED
+                assert zf.read(info) == TREE[info.filename]
+
+
+def test_entry_names_include_every_parent_directory_once():
+    assert build_layers.zip_entry_names(["b/c/d.py", "a.py", "b/e.py"]) == ["a.py", "b/", "b/c/", "b/c/d.py", "b/e.py"]
+
+
+def test_package_reports_sizes_and_hash(tmp_path):
+    tree = make_tree(tmp_path / "tree", TREE)
+    artifact = build_layers.package(build_layers.tree_files(tree), tmp_path / "layer-x.zip", "layer")
+    assert artifact.unzipped == sum(len(v) for v in TREE.values())
+    assert artifact.zipped == (tmp_path / "layer-x.zip").stat().st_size
+    assert artifact.sha256 == hashlib.sha256((tmp_path / "layer-x.zip").read_bytes()).hexdigest()
+
+
+def test_report_fails_over_budget(capsys):
+    mib = build_layers.MIB
+    layers = [build_layers.Artifact("layer-deps.zip", "layer", 60 * mib, 20 * mib, "a" * 64)]
+    layers.append(build_layers.Artifact("layer-agent.zip", "layer", 41 * mib, 1 * mib, "b" * 64))
+    function = build_layers.Artifact("function-message.zip", "function", 30 * mib, 1, "c" * 64)  # not in the budget
+    assert not build_layers.print_report([*layers, function], 100)
+    assert "OVER BUDGET" in capsys.readouterr().out
+    assert build_layers.print_report([*layers, function], 101)
+
+
+# -- what goes into the layer --------------------------------------------------------------------------------
+
+
+def pins(text: str, arch: str = "arm64", python: str = "3.13") -> list:
+    environment = build_layers.marker_environment(arch, python)
+    return build_layers.parse_pins(textwrap.dedent(text).splitlines(), "test.txt", environment)
+
+
+def test_exclusions_match_any_spelling_of_a_name():
+    locked = pins(
+        """
+        # a comment
+        Boto3==1.44.5
+        python_dateutil==2.9.0.post0
+        pyasn1_modules==0.4.2  # inline comment
+        PyJWT==2.15.1
+        cryptography==50.0.2
+        cffi==2.1.1
+        """
+    )
+    excluded = {**build_layers.RUNTIME_PROVIDED, **build_layers.NOT_IMPORTED}
+    kept, dropped = build_layers.split_pins(locked, excluded)
+    assert [p.name for p in kept] == ["pyjwt", "cryptography", "cffi"]
+    assert [p.name for p in dropped] == ["boto3", "python-dateutil", "pyasn1-modules"]
+    assert build_layers.stale_exclusions(locked, {"boto3": "", "Not_There": ""}) == ["Not_There"]
+
+
+def test_the_authorizers_crypto_is_never_excluded():
+    excluded = {build_layers.canonical_name(n) for n in [*build_layers.RUNTIME_PROVIDED, *build_layers.NOT_IMPORTED]}
+    assert not excluded & {"cryptography", "cffi", "pyjwt"}
+
+
+def test_markers_are_judged_for_the_target_not_this_host():
+    text = """
+        only-arm==1.0; platform_machine == "aarch64"
+        only-x86==1.0; platform_machine == "x86_64"
+        only-old==1.0; python_version < "3.13"
+        """
+    assert [p.name for p in pins(text, "arm64", "3.13")] == ["only-arm"]
+    assert [p.name for p in pins(text, "x86_64", "3.12")] == ["only-x86", "only-old"]
+
+
+@pytest.mark.parametrize(
+    "line", ["requests>=2", "requests", "requests==2.0,<3", "-r other.txt", "pkg @ https://x/y.whl"]
+)
+def test_only_exact_pins_are_accepted(line):
+    with pytest.raises(ValueError):
+        pins(line)
+
+
+def test_a_package_pinned_differently_in_two_locks_is_an_error():
+    same = build_layers.merge_pins(pins("pydantic==2.14.3"), pins("Pydantic==2.14.3"))
+    assert [p.name for p in same] == ["pydantic"]
+    with pytest.raises(ValueError, match="pinned twice"):
+        build_layers.merge_pins(pins("pydantic==2.14.3"), pins("pydantic==2.14.4"))
+
+
+def test_the_real_locks_build_the_intended_layer():
+    environment = build_layers.marker_environment("arm64", "3.13")
+    locked = build_layers.merge_pins(
+        *(build_layers.parse_pins(p.read_text().splitlines(), p.name, environment) for p in build_layers.REQUIREMENTS)
+    )
+    excluded = {**build_layers.RUNTIME_PROVIDED, **build_layers.NOT_IMPORTED}
+    assert build_layers.stale_exclusions(locked, excluded) == []
+    kept, _ = build_layers.split_pins(locked, excluded)
+    kept_names = {p.name for p in kept}
+    assert {
+        "mlflow-tracing",
+        "sagemaker-mlflow",
+        "importlib-metadata",
+        "langgraph",
+        "cryptography",
+        "cffi",
+    } <= kept_names
+    assert not kept_names & {"mlflow", "mlflow-skinny", "boto3", "botocore", "databricks-sdk"}
+
+
+@pytest.mark.parametrize(
+    ("path", "pruned"),
+    [
+        ("zstandard/_cffi.cpython-313-aarch64-linux-gnu.so", True),
+        ("zstandard/backend_cffi.py", True),
+        ("zstandard/backend_c.cpython-313-aarch64-linux-gnu.so", False),
+        ("zstandard/__init__.py", False),
+        ("bin/langgraph", True),
+        ("mlflow/protos/service_pb2.pyi", True),
+        ("mlflow/protos/service_pb2.py", False),
+        ("mlflow/__pycache__/__init__.cpython-313.pyc", False),
+        ("mlflow_tracing-3.17.2.dist-info/entry_points.txt", False),
+        ("aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js", True),
+        ("aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py", False),
+        ("cffi/_cffi_backend.so", False),
+        ("somepkg/bin/tool", False),
+    ],
+)
+def test_pruned_files(path, pruned):
+    assert (build_layers.pruned_reason(path) is not None) is pruned
+
+
+def test_prune_removes_files_and_emptied_directories(tmp_path):
+    root = make_tree(
+        tmp_path,
+        {"zstandard/_cffi.cpython-313-x86_64-linux-gnu.so": b"x" * 10, "zstandard/__init__.py": b"", "bin/tool": b"ab"},
+    )
+    removed = build_layers.prune(root)
+    assert sum(removed.values()) == 12
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["zstandard", "zstandard/__init__.py"]
+
+
+def test_platform_tags_prefer_manylinux2014_and_stop_at_the_runtimes_glibc():
+    tags = build_layers.platform_tags("arm64")
+    assert tags[0] == "manylinux2014_aarch64"
+    assert "manylinux_2_28_aarch64" in tags
+    assert tags[-1] == "manylinux_2_34_aarch64"
+    assert all(tag.endswith("_x86_64") for tag in build_layers.platform_tags("x86_64"))
+
+
+# -- the strip guard -----------------------------------------------------------------------------------------
+
+
+def real_elf(tmp_path: Path) -> Path:
+    source = Path(sys.executable).resolve()
+    if build_layers.loaded_image(source.read_bytes()) is None:
+        pytest.skip("this interpreter is not a 64-bit little-endian ELF")
+    return Path(shutil.copy(source, tmp_path / "lib.so"))
+
+
+def fake_strip(tmp_path: Path, body: str) -> str:
+    tool = tmp_path / "fake-strip"
+    tool.write_text(f"#!{sys.executable}\nimport sys\npath = sys.argv[-1]\n{body}\n")
+    tool.chmod(0o755)
+    return str(tool)
+
+
+def test_strip_keeps_a_result_whose_loaded_segments_are_unchanged(tmp_path):
+    lib = real_elf(tmp_path)
+    size = lib.stat().st_size
+    appended = fake_strip(tmp_path, "open(path, 'ab').write(b'trailing, never loaded')")
+    assert build_layers.strip_native(lib, appended) is None
+    assert lib.stat().st_size > size
+
+
+def test_strip_is_undone_when_it_changes_a_loaded_segment(tmp_path):
+    lib = real_elf(tmp_path)
+    original = lib.read_bytes()
+    image = build_layers.loaded_image(original)
+    offset, filesz = next((entry[2], entry[4]) for entry in reversed(image) if entry[0] == 1 and entry[4] > 64)
+    offset += filesz // 2  # the middle of the last PT_LOAD with content
+    corrupt = fake_strip(tmp_path, f"f = open(path, 'r+b'); f.seek({offset}); f.write(b'XXXX'); f.close()")
+    assert build_layers.strip_native(lib, corrupt) == "stripping changed the loaded segments"
+    assert lib.read_bytes() == original
+
+
+def test_loaded_image_ignores_non_elf_files():
+    assert build_layers.loaded_image(b"#!/bin/sh\n") is None
