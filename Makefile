@@ -12,7 +12,12 @@ LOCAL_PG_DIR ?= .local/postgres
 DATASET ?= tau-retail
 DB_URL = $${DATABASE_URL:-$$($(BIN)/python scripts/local_postgres.py start --data-dir $(LOCAL_PG_DIR))}
 
-.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat clean
+ENV ?= dev
+TF_DIR = terraform/envs/$(ENV)
+LAYER_ARCH ?= arm64
+LAYER_PYTHON ?= 3.13
+
+.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat layers plan apply destroy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -57,6 +62,18 @@ tau-replay: setup ## replay every τ-bench retail task against the reference too
 
 chat: setup ## chat with the agent in the terminal (local PostgreSQL + emulator; MODEL_PROVIDER, default offline)
 	@$(BIN)/python scripts/local_chat.py
+
+layers: setup ## build the Lambda layers and function packages into build/lambda (prints sizes; fails over budget)
+	$(BIN)/python scripts/build_layers.py --arch $(LAYER_ARCH) --python $(LAYER_PYTHON)
+
+plan: layers ## terraform plan for ENV (dev or prod); needs AWS credentials and terraform/envs/$(ENV)/terraform.tfvars
+	cd $(TF_DIR) && terraform init -input=false && terraform plan -input=false -out=tfplan
+
+apply: ## apply the plan made by `make plan ENV=...`
+	cd $(TF_DIR) && terraform apply -input=false tfplan
+
+destroy: ## destroy everything of ENV (prod has deletion protection: turn it off in its tfvars first)
+	cd $(TF_DIR) && terraform destroy -input=false
 
 clean: ## remove the virtualenv and caches (not the local database)
 	rm -rf $(VENV) .pytest_cache .ruff_cache

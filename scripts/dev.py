@@ -1,7 +1,7 @@
 """`make dev`: the whole system on one machine, offline, until Ctrl-C.
 
 Starts the embedded PostgreSQL (.local/postgres) with the τ retail data loaded, an AWS emulator
-(moto) with the conversation table, and the local API Gateway running the handlers in lambdas/,
+(moto) with terraform/envs/local applied to it, and the local API Gateway running the handlers in lambdas/,
 then prints the WebSocket URL and how to chat. Ctrl-C stops everything it started.
 MODEL_PROVIDER picks the model (default: offline; `bedrock` with AWS credentials for Claude).
 Ports: DEV_GATEWAY_PORT (default 8765) and DEV_AWS_PORT (default 4566, LocalStack's edge port).
@@ -18,11 +18,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def provision_emulator(endpoint_url: str) -> dict[str, str]:
+    """The emulator's resources from terraform/envs/local; the settings that point at them."""
+    from order_agent.local.aws import create_conversation_store
+    from order_agent.local.terraform import LocalTerraform, TerraformUnavailable
+    from order_agent.settings import Settings
+
+    try:
+        terraform = LocalTerraform(ROOT / "terraform" / "envs" / "local", ROOT / ".local" / "terraform", endpoint_url)
+    except TerraformUnavailable as exc:
+        # The emulator is new each run, so its resources are too; without Terraform the same
+        # table comes from the bootstrap function instead.
+        print(f"terraform/envs/local not applied ({exc}); creating the table with the bootstrap function", flush=True)
+        settings = Settings(aws_endpoint_url=endpoint_url)
+        create_conversation_store(settings)
+        return {"CHECKPOINT_TABLE": settings.checkpoint_table}
+    # About a minute: the AWS provider waits on the emulator for the S3 lifecycle rules to settle.
+    print("applying terraform/envs/local to the emulator (about a minute) ...", flush=True)
+    outputs = terraform.apply()
+    return {
+        "CHECKPOINT_TABLE": outputs["checkpoint_table_name"],
+        "CHECKPOINT_BUCKET": outputs["checkpoint_bucket_name"],
+    }
+
+
 def main() -> int:
     from order_agent.db.dataset import count_dataset, load_dataset, read_dataset
     from order_agent.db.migrate import migrate
     from order_agent.db.pool import get_database
-    from order_agent.local.aws import LocalAws, create_conversation_store
+    from order_agent.local.aws import LocalAws
     from order_agent.local.postgres import EmbeddedPostgres
     from order_agent.local.stack import start_gateway
     from order_agent.settings import get_settings
@@ -45,6 +69,7 @@ def main() -> int:
         aws = LocalAws(int(os.environ.get("DEV_AWS_PORT", "4566")))
         started.append(("AWS emulator", aws.stop))
         os.environ["AWS_ENDPOINT_URL"] = aws.url
+        os.environ.update(provision_emulator(aws.url))
         get_settings.cache_clear()
         settings = get_settings()
 
@@ -52,7 +77,6 @@ def main() -> int:
         migrate(db)
         if count_dataset(db).users == 0:
             print(f"loading the τ retail data set: {load_dataset(db, read_dataset('tau-retail', settings))}")
-        create_conversation_store(settings)
 
         port = int(os.environ.get("DEV_GATEWAY_PORT", "8765"))
         gateway, _ = start_gateway(settings, ROOT / "lambdas", port=port)

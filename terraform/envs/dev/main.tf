@@ -1,0 +1,29 @@
+# The dev environment: the whole system, small and cheap, easy to tear down.
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = { project = "order-agent", environment = "dev" }
+  }
+}
+
+module "system" {
+  source = "../../modules/system"
+
+  name                = "order-agent-dev"
+  stage_name          = "dev"
+  build_dir           = var.build_dir
+  single_nat_gateway  = true
+  deletion_protection = false
+  db_instance_class   = "db.t4g.micro"
+  db_multi_az         = false
+  dataset             = var.dataset
+  bedrock_model_id    = var.bedrock_model_id
+  bedrock_model_arns  = var.bedrock_model_arns
+  auth_mode           = var.jwt == null ? "none" : "jwt"
+  jwt                 = var.jwt
+  enable_mlflow       = var.enable_mlflow
+  log_retention_days  = 14
+  site_dir            = var.site_dir
+}

@@ -1,0 +1,29 @@
+# The prod environment: one NAT gateway per AZ, Multi-AZ database, deletion protection, JWT auth.
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = { project = "order-agent", environment = "prod" }
+  }
+}
+
+module "system" {
+  source = "../../modules/system"
+
+  name                = "order-agent-prod"
+  stage_name          = "prod"
+  build_dir           = var.build_dir
+  single_nat_gateway  = false
+  deletion_protection = var.deletion_protection
+  db_instance_class   = "db.t4g.medium"
+  db_multi_az         = true
+  dataset             = var.dataset
+  bedrock_model_id    = var.bedrock_model_id
+  bedrock_model_arns  = var.bedrock_model_arns
+  auth_mode           = "jwt"
+  jwt                 = var.jwt
+  enable_mlflow       = var.enable_mlflow
+  log_retention_days  = 90
+  site_dir            = var.site_dir
+}

@@ -1,0 +1,14 @@
+output "chat_site_url" {
+  description = "The chat page."
+  value       = module.system.chat_site_url
+}
+
+output "websocket_url" {
+  description = "The WebSocket URL."
+  value       = module.system.websocket_url
+}
+
+output "function_names" {
+  description = "Lambda function names."
+  value       = module.system.function_names
+}

@@ -1,0 +1,56 @@
+variable "region" {
+  type        = string
+  description = "AWS region (Bedrock model access must be enabled there)."
+  default     = "us-east-1"
+}
+
+variable "build_dir" {
+  type        = string
+  description = "Output of `make layers` (layer-*.zip, function-*.zip)."
+  default     = "../../../build/lambda"
+}
+
+variable "dataset" {
+  type        = string
+  description = "Data set loaded into the empty database: tau-retail or demo."
+  default     = "tau-retail"
+}
+
+variable "bedrock_model_id" {
+  type        = string
+  description = "Bedrock model or inference-profile id."
+  default     = "us.anthropic.claude-sonnet-4-6"
+}
+
+variable "bedrock_model_arns" {
+  type        = list(string)
+  description = "The inference profile ARN and the foundation-model ARNs it routes to (the agent may invoke only these)."
+}
+
+variable "jwt" {
+  type = object({
+    jwks_url       = string
+    issuer         = string
+    audience       = string
+    cognito_domain = optional(string)
+  })
+  description = "Token issuer (e.g. a Cognito user pool and app client); prod always authenticates."
+}
+
+variable "enable_mlflow" {
+  type        = bool
+  description = "Create the SageMaker MLflow tracking server (billed per hour)."
+  default     = true
+}
+
+variable "site_dir" {
+  type        = string
+  description = "Built chat site to upload (web/dist); null: config.json only."
+  default     = null
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Protect the database and the conversation table; set false and apply before `make destroy ENV=prod`."
+  default     = true
+}

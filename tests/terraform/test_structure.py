@@ -1,0 +1,77 @@
+"""Structural checks across the Terraform tree that fmt, validate, the module tests and checkov do
+not make: every Lambda function has a log group with retention and an error alarm, and every
+`module.<name>.<output>` an environment or a composition uses is an output that exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import hcl2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "terraform"
+OPTIONS = hcl2.SerializationOptions(strip_string_quotes=True, explicit_blocks=False)
+MODULES = sorted(p for p in (ROOT / "modules").iterdir() if (p / "main.tf").exists())
+
+
+def _resources(module: Path) -> dict[str, dict[str, dict]]:
+    """resource type → name → body, for every .tf file of the module."""
+    found: dict[str, dict[str, dict]] = {}
+    for path in module.glob("*.tf"):
+        with path.open(encoding="utf-8") as handle:
+            for block in hcl2.load(handle, serialization_options=OPTIONS).get("resource", []):
+                for kind, named in block.items():
+                    found.setdefault(kind, {}).update(named)
+    return found
+
+
+LAMBDA_MODULES = [m for m in MODULES if "aws_lambda_function" in _resources(m)]
+
+
+def test_the_lambda_modules_are_found():
+    assert {m.name for m in LAMBDA_MODULES} >= {"agent", "database"}
+
+
+@pytest.mark.parametrize("module", LAMBDA_MODULES, ids=[m.name for m in LAMBDA_MODULES])
+def test_every_lambda_has_a_log_group_with_retention_and_an_error_alarm(module):
+    resources = _resources(module)
+    log_groups = resources.get("aws_cloudwatch_log_group", {})
+    alarms = resources.get("aws_cloudwatch_metric_alarm", {})
+    text = "\n".join(p.read_text(encoding="utf-8") for p in module.glob("*.tf"))
+    for name, function in resources["aws_lambda_function"].items():
+        reference = f"aws_lambda_function.{name}"
+        # its log group: named in logging_config, or the /aws/lambda/<name> group it depends on
+        depends = " ".join(map(str, function.get("depends_on", []))) + str(function.get("logging_config", ""))
+        groups = [g for g in log_groups if f"aws_cloudwatch_log_group.{g}" in depends]
+        assert groups, f"{module.name}: {reference} has no log group of its own"
+        for group in groups:
+            assert "retention_in_days" in log_groups[group], f"{module.name}: log group {group} keeps logs forever"
+        error_alarms = [
+            a for a, body in alarms.items()
+            if body.get("metric_name") == "Errors" and (reference in str(body.get("dimensions")) or
+                                                          "aws_lambda_function.this" in str(body.get("dimensions")))
+        ]  # fmt: skip
+        assert error_alarms, f"{module.name}: {reference} has no Errors alarm"
+    assert text  # the module was read
+
+
+def _outputs(module: Path) -> set[str]:
+    with (module / "outputs.tf").open(encoding="utf-8") as handle:
+        return {name for block in hcl2.load(handle, serialization_options=OPTIONS).get("output", []) for name in block}
+
+
+CALLERS = sorted(ROOT.glob("envs/*/*.tf")) + sorted(ROOT.glob("modules/system/*.tf"))
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=[f"{p.parent.name}/{p.name}" for p in CALLERS])
+def test_module_outputs_used_exist(caller):
+    text = caller.read_text(encoding="utf-8")
+    sources = dict(re.findall(r'module\s+"(\w+)"\s*\{\s*source\s*=\s*"([^"]+)"', text))
+    if not sources:  # outputs.tf and variables.tf refer to the modules of main.tf
+        sources = dict(re.findall(r'module\s+"(\w+)"\s*\{\s*source\s*=\s*"([^"]+)"',
+                                  (caller.parent / "main.tf").read_text(encoding="utf-8")))  # fmt: skip
+    for module_name, output in set(re.findall(r"\bmodule\.(\w+)\.(\w+)", text)):
+        assert module_name in sources, f"{caller}: module.{module_name} is not declared"
+        module_dir = (caller.parent / sources[module_name]).resolve()
+        assert output in _outputs(module_dir), f"{caller}: module.{module_name}.{output} is not an output"

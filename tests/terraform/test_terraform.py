@@ -1,0 +1,112 @@
+"""Terraform checks that run here, with no AWS access: fmt, init + validate of every module and
+environment against the local provider mirror, the modules' `terraform test` files (mock
+providers), checkov, and the module READMEs' generated tables. Whatever cannot run on this
+machine is reported as skipped, with the reason — never as passed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = ROOT / "terraform"
+MODULES = sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if (p / "main.tf").exists())
+ENVS = sorted(p for p in (TERRAFORM_DIR / "envs").iterdir() if (p / "main.tf").exists())
+PLUGIN_DIR = Path(os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins"))
+CHECKOV_VERSION = "3.3.30"
+
+terraform = shutil.which("terraform")
+needs_terraform = pytest.mark.skipif(terraform is None, reason="terraform CLI not installed on this machine")
+needs_provider = pytest.mark.skipif(
+    not (PLUGIN_DIR / "registry.terraform.io" / "hashicorp" / "aws").is_dir(),
+    reason=f"no hashicorp/aws provider mirror at {PLUGIN_DIR} (set TF_PLUGIN_DIR); the registry is unreachable",
+)
+
+
+def _run(args: list[str], cwd: Path, data_dir: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_DATA_DIR": str(data_dir), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+    return subprocess.run([terraform, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _init(directory: Path, data_dir: Path) -> None:
+    done = _run(["init", "-backend=false", "-input=false", f"-plugin-dir={PLUGIN_DIR}"], directory, data_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [f"{p.parent.name}/{p.name}" for p in paths]
+
+
+def test_there_is_terraform_to_check():
+    assert MODULES, "no modules under terraform/modules"
+
+
+@needs_terraform
+def test_fmt(tmp_path):
+    done = _run(["fmt", "-check", "-recursive", "-diff"], TERRAFORM_DIR, tmp_path)
+    assert done.returncode == 0, "terraform fmt would change:\n" + done.stdout + done.stderr
+
+
+@needs_terraform
+@needs_provider
+@pytest.mark.parametrize("directory", MODULES + ENVS, ids=_ids(MODULES + ENVS))
+def test_init_and_validate(directory, tmp_path):
+    _init(directory, tmp_path)
+    done = _run(["validate", "-no-color"], directory, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+MODULES_WITH_TESTS = [m for m in MODULES if list((m / "tests").glob("*.tftest.hcl"))]
+
+
+@needs_terraform
+@needs_provider
+@pytest.mark.parametrize("module", MODULES_WITH_TESTS, ids=_ids(MODULES_WITH_TESTS))
+def test_module_tests(module, tmp_path):
+    _init(module, tmp_path)
+    done = _run(["test", "-no-color"], module, tmp_path)
+    assert done.returncode == 0 and "Success!" in done.stdout, done.stdout + done.stderr
+
+
+def test_every_module_has_tests_and_a_readme():
+    for module in MODULES:
+        assert list((module / "tests").glob("*.tftest.hcl")), f"{module.name} has no terraform test"
+        for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
+            assert (module / name).exists(), f"{module.name}/{name} is missing"
+
+
+def test_module_readme_tables_are_up_to_date():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "tf_docs.py"), "--check", *map(str, MODULES)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture(scope="session")
+def checkov() -> Path:
+    """checkov in a virtualenv of its own: its bc-python-hcl2 replaces python-hcl2's `hcl2` module."""
+    venv = ROOT / ".cache" / f"checkov-{CHECKOV_VERSION}"
+    binary = venv / "bin" / "checkov"
+    if not binary.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+        install = subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", f"checkov=={CHECKOV_VERSION}"],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert install.returncode == 0, "could not install checkov from PyPI:\n" + install.stderr[-3000:]
+    return binary
+
+
+def test_checkov_has_no_unjustified_failure(checkov):
+    done = subprocess.run(
+        [str(checkov), "-d", str(TERRAFORM_DIR), "--framework", "terraform", "--skip-download", "--compact",
+         "--quiet", "--output", "cli"],
+        capture_output=True, text=True, timeout=900, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, "checkov failures (fix them, or skip inline with a reason):\n" + done.stdout[-20000:]
