@@ -321,3 +321,38 @@ def test_a_diverging_script_fails_loudly(chat):
     c = chat([{"expect": {"customer_text": "refund"}, "text": "..."}])
     with pytest.raises(ScriptDivergence, match="customer text containing 'refund'"):
         c.say("where is my order?")
+
+
+def test_a_model_outage_is_a_retryable_error_and_the_retry_works(chat, tau_fresh):
+    from order_agent.model.base import ModelError
+
+    c = chat([*IDENTIFY, *CANCEL_PROPOSAL, REPORT_AFTER_OUTAGE])
+    c.say("cancel my order")
+    c.say(f"{EMAIL} {PENDING}")
+    real = c.model.converse
+    outages = []
+
+    def throttled_once(request, on_text=None):
+        if not outages:
+            outages.append(1)
+            raise ModelError("ThrottlingException", "Too many requests", retryable=True)
+        return real(request, on_text)
+
+    c.model.converse = throttled_once
+    failed = c.say("yes")
+    assert (failed.error.code, failed.error.retryable) == ("model_unavailable", True)
+    # the confirmed write ran before the model call failed; the retry must not run it again
+    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    retried = c.say("yes")
+    assert retried.final.stage == "resolution" and retried.final.text == REPORT_AFTER_OUTAGE["text"]
+    refunds = _scalar(
+        tau_fresh, "SELECT count(*) FROM order_payments WHERE order_id = %s AND transaction_type = 'refund'", PENDING
+    )
+    assert refunds == 1  # idempotent: the write applied once
+    c.script_done()
+
+
+REPORT_AFTER_OUTAGE = {
+    "expect": {"stage": "resolution", "tool_status": "success"},
+    "text": "Cancelled, refund on its way.",
+}

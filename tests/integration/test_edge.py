@@ -162,6 +162,10 @@ def test_two_messages_at_once_on_one_session(edge):
         busy = _until(second)
         done = _until(first)
     assert busy[-1]["type"] == "error" and busy[-1]["code"] == "busy" and busy[-1]["retryable"] is True
+    assert busy[-1]["seq"] is None  # not part of the session's numbered history
+    assert [f["seq"] for f in done if f["type"] == "message"] == [
+        1 + max(f["seq"] for f in done if f["type"] == "delta")
+    ]
     assert done[-1]["type"] == "done" and model.remaining == 0
 
 
@@ -304,3 +308,31 @@ def test_the_terminal_chat_streams_and_resumes_after_a_drop(edge, tau_fresh):
     assert frames[-1]["type"] == "done"
     assert REPORT["text"] in out.getvalue()
     assert _order_status(tau_fresh, PENDING) == "cancelled"
+
+
+def test_a_turn_that_crashes_can_be_retried_with_the_same_message_id(edge):
+    gateway, model = edge([{"text": "The answer after the crash."}])
+    real = model.converse
+    crashes = []
+
+    def crash_once(request, on_text=None):
+        if not crashes:
+            crashes.append(1)
+            raise RuntimeError("a bug")
+        return real(request, on_text)
+
+    model.converse = crash_once
+    session = f"ws-{uuid.uuid4()}"
+    with connect(gateway.url) as ws:
+        message_id = _send(ws, session, "hello")
+        frames = [json.loads(ws.recv(timeout=10))]
+        while "type" in frames[-1]:  # until the gateway's own frame for a handler that raised
+            frames.append(json.loads(ws.recv(timeout=10)))
+        assert frames[-1]["message"] == "Internal server error" and frames[-1]["connectionId"]
+        _send(ws, session, "hello", message_id=message_id)
+        retry = [json.loads(ws.recv(timeout=10))]
+        while retry[-1].get("type") not in {"done", "error"}:
+            assert "type" in retry[-1], retry
+            retry.append(json.loads(ws.recv(timeout=10)))
+    assert retry[0]["duplicate"] is False  # the crashed attempt did not count as processed
+    assert [f["text"] for f in retry if f["type"] == "message"] == ["The answer after the crash."]

@@ -111,3 +111,18 @@ def test_each_stage_has_a_short_prompt_with_the_common_rules(stage):
 def test_the_model_sees_every_order_tool_and_the_end_control():
     names = {spec["toolSpec"]["name"] for spec in tool_specs()}
     assert {"end_conversation", "cancel_pending_order", "find_user_id_by_email"} <= names
+
+
+def test_the_transcript_stays_valid_after_a_failed_turn():
+    from order_agent.agent.graph import UNANSWERED_TEXT, add_messages
+
+    hello = _user({"text": "hello"})
+    assert add_messages([], [hello]) == [hello]
+    after_failure = add_messages([hello], [_user({"text": "hello again"})])
+    assert after_failure[1] == _assistant({"text": UNANSWERED_TEXT})
+    assert converse_transcript_problems(after_failure) == []
+    # a failed tool round: the results are there, the answer is not
+    round_left = [hello, _assistant(USE), _user(RESULT)]
+    assert converse_transcript_problems(add_messages(round_left, [_user({"text": "and?"})])) == []
+    # the normal case is a plain append
+    assert add_messages([hello, _assistant({"text": "hi"})], [_user({"text": "x"})])[-1] == _user({"text": "x"})

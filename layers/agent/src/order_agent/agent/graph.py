@@ -20,7 +20,6 @@ the write, so every rule is checked before the customer is asked).
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -58,8 +57,24 @@ class Proposal(TypedDict):
     preview: dict[str, Any] | None  # the order (or profile) as it will be, from a dry run
 
 
+UNANSWERED_TEXT = "(The previous message could not be answered.)"
+
+
+def add_messages(existing: list[dict[str, Any]] | None, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Append to the transcript, keeping it valid Converse after a failed turn.
+
+    A turn that fails (a model outage, a bug) may leave its customer message, or a finished tool
+    round, at the end of the saved transcript with no reply. The next customer message would then
+    follow a user message, which Bedrock refuses; a short assistant note in between keeps the
+    roles alternating and tells the model what happened."""
+    existing = existing or []
+    if existing and new and existing[-1]["role"] == "user" and new[0]["role"] == "user":
+        return [*existing, {"role": "assistant", "content": [{"text": UNANSWERED_TEXT}]}, *new]
+    return [*existing, *new]
+
+
 class AgentState(TypedDict, total=False):
-    messages: Annotated[list[dict[str, Any]], operator.add]  # the Converse transcript
+    messages: Annotated[list[dict[str, Any]], add_messages]  # the Converse transcript
     ctx: dict[str, Any]  # ConversationContext
     status: Literal["open", "closed", "handed_off"]
     pending: Proposal | None

@@ -6,9 +6,10 @@
 It takes the session's lock (a second message while one is being answered gets a `busy`
 error), runs the graph from its DynamoDB checkpoint (resuming a pending confirmation when
 there is one), and emits the turn's events: text deltas, then the final message and `done`,
-or an `error`. The checkpoint is written once, when the turn ends (durability "exit"): a turn
-that fails leaves the conversation as it was, and the customer can simply send the message
-again — writes are idempotent, so a repeated "yes" never applies a change twice.
+or an `error`. The checkpoint is written once, when the turn ends (durability "exit"). A turn
+that fails stops at the step that failed; the next message for the session (normally the
+client's retry) finishes it from there, and writes are idempotent, so a repeated "yes" never
+applies a change twice.
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ class Agent:
         snapshot = self.graph.get_state(config)
         if snapshot.interrupts:  # a proposal is waiting for this answer
             run_input: Any = Command(resume={"text": text, "confirm_hash": confirm_hash})
+        elif snapshot.next:
+            # The previous turn failed part-way (e.g. the model was unavailable after the confirmed
+            # write ran): this message — normally the client's retry of it — finishes that turn
+            # from where it stopped, and the write's idempotency key keeps it from running twice.
+            run_input = None
         else:
             run_input = {"messages": [{"role": "user", "content": [{"text": text}]}]}
         try:

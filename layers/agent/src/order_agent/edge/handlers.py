@@ -123,6 +123,13 @@ class TurnStream:
                 self._flush()
             return
         self._flush()
+        if event.type == "error" and self.seq is None:
+            # The turn never started (busy, model unavailable before any text): nothing to number
+            # or keep for resume — and no seq read outside the session lock.
+            frame = ErrorFrame(sessionId=self.session_id, turnId=self.turn_id, code=event.code,
+                               message=event.message, retryable=event.retryable).model_dump()  # fmt: skip
+            self.poster.post(frame)
+            return
         common = {"sessionId": self.session_id, "turnId": self.turn_id, "seq": self._next_seq()}
         if event.type == "message":
             replies = [
@@ -260,9 +267,13 @@ class Edge:
         poster.post(AckFrame(sessionId=session, messageId=turn_id).model_dump())
         poster.post(TypingFrame(sessionId=session, turnId=turn_id).model_dump())
         stream = TurnStream(poster, self.store, session, turn_id, self.settings.delta_coalesce_ms)
-        outcome = self.agent.handle_message(
-            session, message.text, stream, message_id=turn_id, confirm_hash=message.confirmHash
-        )
+        try:
+            outcome = self.agent.handle_message(
+                session, message.text, stream, message_id=turn_id, confirm_hash=message.confirmHash
+            )
+        except Exception:
+            self.store.forget_message(session, turn_id)  # a crash: let the client's retry run it
+            raise
         if outcome.error is not None and outcome.error.retryable:
             self.store.forget_message(session, turn_id)  # nothing happened: the same messageId may come again
         else:
