@@ -389,37 +389,23 @@ resource "aws_cloudfront_distribution" "this" {
     response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
   }
 
-  ordered_cache_behavior {
-    path_pattern               = "/assets/*"
-    target_origin_id           = local.origin_id
-    viewer_protocol_policy     = "redirect-to-https"
-    allowed_methods            = ["GET", "HEAD"]
-    cached_methods             = ["GET", "HEAD"]
-    compress                   = true
-    cache_policy_id            = aws_cloudfront_cache_policy.assets.id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
-  }
-
-  ordered_cache_behavior {
-    path_pattern               = "/index.html"
-    target_origin_id           = local.origin_id
-    viewer_protocol_policy     = "redirect-to-https"
-    allowed_methods            = ["GET", "HEAD"]
-    cached_methods             = ["GET", "HEAD"]
-    compress                   = true
-    cache_policy_id            = aws_cloudfront_cache_policy.no_cache.id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
-  }
-
-  ordered_cache_behavior {
-    path_pattern               = "/${local.config_key}"
-    target_origin_id           = local.origin_id
-    viewer_protocol_policy     = "redirect-to-https"
-    allowed_methods            = ["GET", "HEAD"]
-    cached_methods             = ["GET", "HEAD"]
-    compress                   = true
-    cache_policy_id            = aws_cloudfront_cache_policy.no_cache.id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
+  # Hashed assets are cached for a year; the app shell and the runtime config never are.
+  dynamic "ordered_cache_behavior" {
+    for_each = [
+      { path = "/assets/*", policy = aws_cloudfront_cache_policy.assets.id },
+      { path = "/index.html", policy = aws_cloudfront_cache_policy.no_cache.id },
+      { path = "/${local.config_key}", policy = aws_cloudfront_cache_policy.no_cache.id },
+    ]
+    content {
+      path_pattern               = ordered_cache_behavior.value.path
+      target_origin_id           = local.origin_id
+      viewer_protocol_policy     = "redirect-to-https"
+      allowed_methods            = ["GET", "HEAD"]
+      cached_methods             = ["GET", "HEAD"]
+      compress                   = true
+      cache_policy_id            = ordered_cache_behavior.value.policy
+      response_headers_policy_id = aws_cloudfront_response_headers_policy.this.id
+    }
   }
 
   # Single-page app: client-side routes are not objects. Without s3:ListBucket S3 answers 403 for a
