@@ -26,7 +26,7 @@ locals {
   table_name  = split("/", var.table_arn)[1]
   bucket_name = var.bucket_arn == null ? null : split(":::", var.bucket_arn)[1]
 
-  log_kms_key_arn = var.create_log_kms_key ? aws_kms_key.logs[0].arn : var.log_kms_key_arn
+  log_kms_key_arn = var.create_log_kms_key ? module.log_kms_key[0].key_arn : var.log_kms_key_arn
 
   in_vpc = { for k in local.function_keys : k => var.subnet_ids != null && contains(var.vpc_function_names, k) }
 
@@ -134,65 +134,23 @@ resource "aws_lambda_layer_version" "this" {
 # Logs
 ################################################################################
 
-data "aws_iam_policy_document" "logs_kms" {
-  count = var.create_log_kms_key ? 1 : 0
-
-  # checkov:skip=CKV_AWS_109:Key policy: its "*" resource is this key only; the account root statement is AWS's default key policy, delegating key administration to IAM so the key cannot become unmanageable.
-  # checkov:skip=CKV_AWS_111:Key policy: its "*" resource is this key only; write actions go to the account root (AWS's default key policy) and, where present, to CloudWatch Logs for this module's log groups only.
-  # checkov:skip=CKV_AWS_356:Key policy: a key policy's resource is always "*" (this key); it cannot name another resource.
-  statement {
-    sid    = "EnableIamPolicies"
-    effect = "Allow"
-    # kms:* for the account root is AWS's default key policy (delegation to IAM); without it a
-    # mistake here could make the key, and the logs, unmanageable.
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  statement {
-    sid    = "AllowCloudWatchLogsForTheseFunctions"
-    effect = "Allow"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncryptFrom",
-      "kms:ReEncryptTo",
-      "kms:GenerateDataKey",
-      "kms:GenerateDataKeyWithoutPlaintext",
-      "kms:DescribeKey",
-    ]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${local.region}.${local.dns_suffix}"]
-    }
-
-    condition {
-      test     = "ArnEquals"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values = [
-        for k in sort(tolist(local.function_keys)) :
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_names[k]}"
-      ]
-    }
-  }
-}
-
-resource "aws_kms_key" "logs" {
-  count = var.create_log_kms_key ? 1 : 0
+module "log_kms_key" {
+  source = "../kms_key"
+  count  = var.create_log_kms_key ? 1 : 0
 
   description             = "CloudWatch Logs of the ${var.name} Lambda functions"
   deletion_window_in_days = var.kms_key_deletion_window_in_days
-  enable_key_rotation     = true
-  policy                  = data.aws_iam_policy_document.logs_kms[0].json
+  log_group_arns = [
+    for k in sort(tolist(local.function_keys)) :
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_names[k]}"
+  ]
 
   tags = var.tags
+}
+
+moved {
+  from = aws_kms_key.logs[0]
+  to   = module.log_kms_key[0].aws_kms_key.this
 }
 
 resource "aws_cloudwatch_log_group" "this" {

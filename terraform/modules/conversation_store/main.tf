@@ -1,9 +1,5 @@
-data "aws_caller_identity" "current" {}
-
-data "aws_partition" "current" {}
-
 locals {
-  kms_key_arn = var.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  kms_key_arn = var.create_kms_key ? module.kms_key[0].key_arn : var.kms_key_arn
 
   # S3 bucket names: lower case letters, digits and hyphens. bucket_prefix allows 37 characters,
   # of which "-offload-" takes 9.
@@ -15,44 +11,27 @@ locals {
 # KMS key (table, bucket) unless one is given (create_kms_key = false)
 ################################################################################
 
-data "aws_iam_policy_document" "kms" {
-  count = var.create_kms_key ? 1 : 0
+module "kms_key" {
+  source = "../kms_key"
+  count  = var.create_kms_key ? 1 : 0
 
-  # checkov:skip=CKV_AWS_109:Key policy: its "*" resource is this key only; the account root statement is AWS's default key policy, delegating key administration to IAM so the key cannot become unmanageable.
-  # checkov:skip=CKV_AWS_111:Key policy: its "*" resource is this key only; write actions go to the account root (AWS's default key policy) and, where present, to CloudWatch Logs for this module's log groups only.
-  # checkov:skip=CKV_AWS_356:Key policy: a key policy's resource is always "*" (this key); it cannot name another resource.
-  statement {
-    sid    = "EnableIamPolicies"
-    effect = "Allow"
-    # kms:* for the account root is AWS's default key policy: it delegates access to IAM, where the
-    # functions' roles get kms:Decrypt/GenerateDataKey on this key only. Without it a mistake in
-    # this policy could lock everyone out of the key (and so out of the table and the bucket).
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = var.create_kms_key ? 1 : 0
-
+  # The functions' roles get kms:Decrypt/GenerateDataKey on this key through IAM, via DynamoDB and
+  # S3 only (the agent module); the key policy itself only delegates to IAM.
   description             = "Conversation store ${var.name}: DynamoDB table and S3 offload bucket"
+  alias_name              = "${replace(var.name, ".", "-")}-conversation-store"
   deletion_window_in_days = var.kms_key_deletion_window_in_days
-  enable_key_rotation     = true
-  policy                  = data.aws_iam_policy_document.kms[0].json
 
   tags = var.tags
 }
 
-resource "aws_kms_alias" "this" {
-  count = var.create_kms_key ? 1 : 0
+moved {
+  from = aws_kms_key.this[0]
+  to   = module.kms_key[0].aws_kms_key.this
+}
 
-  name          = "alias/${replace(var.name, ".", "-")}-conversation-store"
-  target_key_id = aws_kms_key.this[0].key_id
+moved {
+  from = aws_kms_alias.this[0]
+  to   = module.kms_key[0].aws_kms_alias.this[0]
 }
 
 ################################################################################

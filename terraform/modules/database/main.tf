@@ -8,7 +8,7 @@ locals {
   partition = data.aws_partition.current.partition
 
   create_kms_key = var.kms_key_arn == null
-  kms_key_arn    = local.create_kms_key ? aws_kms_key.this[0].arn : var.kms_key_arn
+  kms_key_arn    = local.create_kms_key ? module.kms_key[0].key_arn : var.kms_key_arn
 
   engine_major       = split(".", var.engine_version)[0]
   port               = 5432
@@ -31,70 +31,31 @@ locals {
 # KMS key (unless one is given)
 ################################################################################
 
-data "aws_iam_policy_document" "kms" {
-  count = local.create_kms_key ? 1 : 0
-
-  # checkov:skip=CKV_AWS_109:Key policy: "*" resources mean this key only, and the account root statement is what lets IAM policies grant use of the key (AWS default key policy).
-  # checkov:skip=CKV_AWS_111:Key policy: "*" resources mean this key only (see above).
-  # checkov:skip=CKV_AWS_356:Key policy: "*" resources mean this key only (see above).
-  statement {
-    sid = "AccountAdministersAndDelegatesThroughIam"
-    # The AWS default key policy: without it nobody in the account could manage the key, and
-    # RDS, Secrets Manager and Lambda could not be granted its use through IAM.
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account}:root"]
-    }
-  }
-
-  statement {
-    sid = "CloudWatchLogsEncryptsThisModulesLogGroups"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncryptFrom",
-      "kms:ReEncryptTo",
-      "kms:GenerateDataKey",
-      "kms:GenerateDataKeyWithoutPlaintext",
-      "kms:DescribeKey",
-    ]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${local.region}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values = [
-        "${local.log_group_prefix}${local.rds_log_group_root}/*",
-        "${local.log_group_prefix}${local.migrate_log_group}",
-      ]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = local.create_kms_key ? 1 : 0
+# RDS, Secrets Manager and Performance Insights are granted the key through IAM (the key policy
+# delegates to the account); CloudWatch Logs needs the key policy itself, for this module's groups.
+module "kms_key" {
+  source = "../kms_key"
+  count  = local.create_kms_key ? 1 : 0
 
   description             = "${var.name}: RDS storage, master user secret, Performance Insights, logs"
-  enable_key_rotation     = true
+  alias_name              = "${var.name}-database"
   deletion_window_in_days = var.kms_key_deletion_window_days
-  policy                  = data.aws_iam_policy_document.kms[0].json
+  log_group_arns = [
+    "${local.log_group_prefix}${local.rds_log_group_root}/*",
+    "${local.log_group_prefix}${local.migrate_log_group}",
+  ]
 
   tags = var.tags
 }
 
-resource "aws_kms_alias" "this" {
-  count = local.create_kms_key ? 1 : 0
+moved {
+  from = aws_kms_key.this[0]
+  to   = module.kms_key[0].aws_kms_key.this
+}
 
-  name          = "alias/${var.name}-database"
-  target_key_id = aws_kms_key.this[0].key_id
+moved {
+  from = aws_kms_alias.this[0]
+  to   = module.kms_key[0].aws_kms_alias.this[0]
 }
 
 ################################################################################

@@ -10,7 +10,7 @@ locals {
   region     = data.aws_region.current.name
   dns_suffix = data.aws_partition.current.dns_suffix
 
-  log_kms_key_arn = var.create_log_kms_key ? aws_kms_key.this[0].arn : var.log_kms_key_arn
+  log_kms_key_arn = var.create_log_kms_key ? module.log_kms_key[0].key_arn : var.log_kms_key_arn
 
   # The functions API Gateway invokes. An ARN may carry a qualifier (":alias" or ":version",
   # e.g. the message function's SnapStart alias): permissions take it apart.
@@ -205,66 +205,23 @@ resource "aws_apigatewayv2_stage" "this" {
 # Logs: access log group, execution log group, KMS key
 ################################################################################
 
-data "aws_iam_policy_document" "kms" {
-  count = var.create_log_kms_key ? 1 : 0
-
-  # checkov:skip=CKV_AWS_109:Key policy: its "*" resource is this key only; the account root statement is AWS's default key policy, delegating key administration to IAM so the key cannot become unmanageable.
-  # checkov:skip=CKV_AWS_111:Key policy: its "*" resource is this key only; write actions go to the account root (AWS's default key policy) and, where present, to CloudWatch Logs for this module's log groups only.
-  # checkov:skip=CKV_AWS_356:Key policy: a key policy's resource is always "*" (this key); it cannot name another resource.
-  statement {
-    sid    = "EnableIamPolicies"
-    effect = "Allow"
-    # kms:* for the account root is AWS's default key policy (delegation to IAM); without it a
-    # mistake here could make the key, and the logs, unmanageable.
-    actions   = ["kms:*"]
-    resources = ["*"]
-
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
-    }
-  }
-
-  statement {
-    sid    = "AllowCloudWatchLogsForThisApi"
-    effect = "Allow"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncryptFrom",
-      "kms:ReEncryptTo",
-      "kms:GenerateDataKey",
-      "kms:GenerateDataKeyWithoutPlaintext",
-      "kms:DescribeKey",
-    ]
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${local.region}.${local.dns_suffix}"]
-    }
-
-    # Only for this API's two log groups.
-    condition {
-      test     = "ArnEquals"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values = [
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.access_log_group_name}",
-        "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.execution_log_group_name}",
-      ]
-    }
-  }
-}
-
-resource "aws_kms_key" "this" {
-  count = var.create_log_kms_key ? 1 : 0
+module "log_kms_key" {
+  source = "../kms_key"
+  count  = var.create_log_kms_key ? 1 : 0
 
   description             = "CloudWatch Logs of the WebSocket API ${var.name}"
   deletion_window_in_days = var.kms_key_deletion_window_in_days
-  enable_key_rotation     = true
-  policy                  = data.aws_iam_policy_document.kms[0].json
+  log_group_arns = [
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.access_log_group_name}",
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.execution_log_group_name}",
+  ]
 
   tags = var.tags
+}
+
+moved {
+  from = aws_kms_key.this[0]
+  to   = module.log_kms_key[0].aws_kms_key.this
 }
 
 resource "aws_cloudwatch_log_group" "access" {

