@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import event, given
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from websockets.sync.client import connect
@@ -97,6 +97,7 @@ def test_any_frame_through_the_gateway_gets_one_error_or_a_valid_turn(gateway, b
         _check_answer(_answer(ws))
 
 
+@settings(max_examples=max(10, settings().max_examples // 3))  # each example is several turns
 @given(bodies=st.lists(bodies(valid_unicode=True), min_size=2, max_size=5))
 def test_a_connection_survives_any_sequence_of_frames(gateway, bodies):
     with connect(gateway.url, max_size=None) as ws:
