@@ -251,10 +251,20 @@ def entry_intent(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
     return _converse(state, turn, "entry_intent", _context(state, turn), [])
 
 
+def _write_key(turn: Turn, pending: Proposal) -> str:
+    """The confirmed write's idempotency key: the same in every turn and every process."""
+    return f"{turn.session_id}:{pending['tool_use_id']}:{pending['hash']}"
+
+
 def order_confirmation(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
     pending = state["pending"]
     answer = interrupt({"proposal_hash": pending["hash"], "tool": pending["tool"]})
     turn = runtime.context
+    if turn.runner.applied(_write_key(turn, pending)):
+        # The customer said yes before, the write committed, and the process died before the
+        # checkpoint was saved: whatever this message says, the change is made. Resolution
+        # replays its stored result, so the customer is told the truth and nothing runs twice.
+        return {"route": "resolution"}
     if answer.get("confirm_hash") and answer["confirm_hash"] != pending["hash"]:
         return _ask_again(turn, pending)  # a button of an earlier proposal
     decision = "yes" if answer.get("confirm_hash") else classify_confirmation(answer["text"])
@@ -284,7 +294,7 @@ def resolution(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
         ctx,
         pending["tool"],
         pending["arguments"],
-        idempotency_key=f"{turn.session_id}:{pending['tool_use_id']}:{pending['hash']}",
+        idempotency_key=_write_key(turn, pending),
     )
     turn.tool_calls += 1
     _note_order(turn, result)

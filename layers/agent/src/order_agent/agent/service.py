@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from langgraph.types import Command
 
 from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage
@@ -28,6 +29,9 @@ from order_agent.settings import Settings, get_settings
 from order_agent.tools import ToolRunner
 
 logger = logging.getLogger(__name__)
+
+# Failures of the conversation store (DynamoDB, S3 offload); the model and the tools raise none.
+STORE_ERRORS = (ClientError, BotoCoreError)
 
 
 @dataclass
@@ -70,15 +74,26 @@ class Agent:
     ) -> TurnOutcome:
         if not session_id or not text.strip():
             return self._fail(emit, "invalid_message", "A message needs a session id and some text.", False)
-        token = self.lock.acquire(session_id)
+        try:
+            token = self.lock.acquire(session_id)
+        except STORE_ERRORS as exc:
+            return self._store_failed(emit, session_id, exc)
         if token is None:
             return self._fail(
                 emit, "busy", "I'm still answering your previous message; please send this one again in a moment.", True
             )
         try:
             return self._run(session_id, text.strip(), emit, message_id, confirm_hash)
+        except STORE_ERRORS as exc:
+            # The checkpoint could not be read or saved (throttled beyond botocore's retries, an
+            # outage). The saved state is the one before this turn; a write the turn made is
+            # recognised by its idempotency key when the customer sends the message again.
+            return self._store_failed(emit, session_id, exc)
         finally:
-            self.lock.release(session_id, token)
+            try:
+                self.lock.release(session_id, token)
+            except STORE_ERRORS:  # the lease expires on its own
+                logger.warning("could not release the lock of session %s", session_id, exc_info=True)
 
     def _run(
         self, session_id: str, text: str, emit: Emit, message_id: str | None, confirm_hash: str | None
@@ -130,6 +145,16 @@ class Agent:
         emit(final)
         emit(done)
         return TurnOutcome(final, done, None)
+
+    def _store_failed(self, emit: Emit, session_id: str, exc: Exception) -> TurnOutcome:
+        logger.warning("conversation store failed in session %s: %s", session_id, exc)
+        return self._fail(
+            emit,
+            "unavailable",
+            "Sorry, something went wrong on our side before I could finish answering. "
+            "Please send your message again in a moment.",
+            True,
+        )
 
     @staticmethod
     def _fail(emit: Emit, code: str, message: str, retryable: bool) -> TurnOutcome:

@@ -216,16 +216,25 @@ class Edge:
         return OK
 
     def _read(self, body: str) -> SendMessage | Resume | Any | ErrorFrame:
-        if len(body.encode()) > MAX_FRAME_BYTES:
+        not_json = ErrorFrame(
+            code="invalid_json", message='Send a JSON object, e.g. {"action": "ping"}.', retryable=False
+        )
+        try:
+            size = len(body.encode())
+        except UnicodeEncodeError:  # lone surrogates: not text a client can send, nor one we could store
+            return not_json
+        if size > MAX_FRAME_BYTES:
             return ErrorFrame(
                 code="frame_too_large", message=f"Messages are limited to {MAX_FRAME_BYTES} bytes.", retryable=False
             )
         try:
             raw = json.loads(body)
-        except json.JSONDecodeError:
-            return ErrorFrame(
-                code="invalid_json", message='Send a JSON object, e.g. {"action": "ping"}.', retryable=False
-            )
+            # "\ud800" escapes decode to lone surrogates, which nothing downstream can encode
+            json.dumps(raw, ensure_ascii=False).encode()
+        except (ValueError, UnicodeEncodeError, RecursionError):
+            # ValueError: not JSON, or an integer over Python's 4300-digit limit;
+            # RecursionError: nesting deeper than the decoder's recursion limit
+            return not_json
         if not isinstance(raw, dict) or raw.get("action") not in ACTIONS:
             action = raw.get("action") if isinstance(raw, dict) else None
             return ErrorFrame(

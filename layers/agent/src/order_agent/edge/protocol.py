@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+MAX_SEQ = 2**53 - 1  # the largest integer a JavaScript client holds exactly
 
 # -- client → server ------------------------------------------------------------------------------
 
@@ -44,7 +45,7 @@ class Ping(_ClientMessage):
 class Resume(_ClientMessage):
     action: Literal["resume"]
     sessionId: str = Field(pattern=SESSION_ID)
-    lastSeq: int = Field(default=0, ge=0)
+    lastSeq: int = Field(default=0, ge=0, le=MAX_SEQ)
 
 
 ClientMessage = Annotated[SendMessage | Ping | Resume, Field(discriminator="action")]

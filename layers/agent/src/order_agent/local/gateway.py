@@ -712,7 +712,7 @@ class LocalGateway:
         """`$request.body.action`: the named route, else $default, else None (Forbidden)."""
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting too deep for the decoder
             parsed = None
         action = parsed.get("action") if isinstance(parsed, dict) else None
         if isinstance(action, str) and action not in _SPECIAL_ROUTES and action in self.config.routes:

@@ -190,6 +190,19 @@ class ToolRunner:
                     ) from exc
         raise AssertionError("unreachable")
 
+    def applied(self, idempotency_key: str) -> bool:
+        """Whether a write with this key has committed. False when that cannot be known now (the
+        database is unreachable): callers then act on what the customer said, as usual."""
+        try:
+            with self.db.connection() as conn:
+                conn.autocommit = True
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1 FROM tool_writes WHERE idempotency_key = %s", (idempotency_key,))
+                    return cur.fetchone() is not None
+        except (psycopg2.Error, psycopg2.pool.PoolError):
+            logger.warning("could not check write %s", idempotency_key, exc_info=True)
+            return False
+
     def _read(self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any]) -> Any:
         with self.db.connection() as conn:
             conn.autocommit = True  # one statement, one round trip; no BEGIN/COMMIT
