@@ -284,10 +284,12 @@ def outbox(settings: Any, session: str) -> list[dict[str, Any]]:
     return EdgeStore(settings).frames_after(session, 0, limit=1000)
 
 
-def check_database(db: Any, targets: list[Target], cancels_expected: bool, before: dict[str, Any]) -> list[str]:
-    """Each session's order cancelled once, with one refund per payment; nothing else changed."""
+def check_database(db: Any, sessions: list[SessionResult], before: dict[str, Any]) -> list[str]:
+    """Each order cancelled exactly once when its "Yes" turn completed (one write, one refund per
+    payment), at most once when that turn was sent but not seen to finish, never otherwise; no
+    other order changed."""
     problems: list[str] = []
-    ids = [t.order_id for t in targets]
+    ids = [s.target.order_id for s in sessions]
     with db.transaction() as cur:
         cur.execute(
             """SELECT o.order_id, o.status,
@@ -305,21 +307,28 @@ def check_database(db: Any, targets: list[Target], cancels_expected: bool, befor
         writes = {row["session_id"]: row["n"] for row in cur.fetchall()}
         cur.execute("SELECT status, count(*) AS n FROM orders GROUP BY status")
         statuses = {row["status"]: row["n"] for row in cur.fetchall()}
-    for target in targets:
-        order = orders[target.order_id]
-        if cancels_expected:
-            if order["status"] != "cancelled" or order["refunds"] != order["payments"]:
-                problems.append(f"{target.order_id}: {order['status']}, {order['refunds']}/{order['payments']} refunds")
-            if writes.get(target.session) != 1:
-                problems.append(f"{target.session}: {writes.get(target.session, 0)} cancel writes")
-    if set(writes) - {t.session for t in targets}:
+    cancelled = 0
+    for session in sessions:
+        order, written = orders[session.target.order_id], writes.get(session.target.session, 0)
+        yes_sent = len(session.turns) >= 2
+        yes_done = yes_sent and session.turns[1]["done"] is not None
+        expected = {1} if yes_done else {0, 1} if yes_sent else {0}
+        if written not in expected:
+            problems.append(f"{session.target.session}: {written} cancel writes, expected {sorted(expected)}")
+        if (order["status"] == "cancelled") != (written == 1) or order["refunds"] != order["payments"] * written:
+            problems.append(
+                f"{session.target.order_id}: {order['status']}, {order['refunds']} refunds, {written} writes"
+            )
+        cancelled += written
+    if set(writes) - {s.target.session for s in sessions}:
         problems.append("cancel writes by sessions that are not ours")
-    expected = dict(before)
-    if cancels_expected:
-        expected["pending"] -= len(targets)
-        expected["cancelled"] += len(targets)
-    if statuses != expected:
-        problems.append(f"order statuses {statuses}, expected {expected}")
+    expected_statuses = {
+        **before,
+        "pending": before["pending"] - cancelled,
+        "cancelled": before["cancelled"] + cancelled,
+    }
+    if statuses != expected_statuses:
+        problems.append(f"order statuses {statuses}, expected {expected_statuses}")
     return problems
 
 
@@ -423,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         frame_checks = {
             s.target.session: check_frames(s, outbox(settings, s.target.session), args.turns) for s in sessions
         }
-        database_problems = check_database(stack.db, targets, args.turns >= 2, before)
+        database_problems = check_database(stack.db, sessions, before)
 
     turns = [t for s in sessions for t in s.turns if t["done"] is not None]
 
