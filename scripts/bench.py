@@ -378,6 +378,7 @@ def database(stack: PerfStack, calls: int) -> dict[str, Any]:
             True,
         ),
     ]
+    stack.restore()  # the conversations may have cancelled the order the dry runs use
     recorder = Recorder()
     factory = counting_connection_class(recorder)
     results: dict[str, Any] = {"calls_per_tool": calls, "tools": {}}
