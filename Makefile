@@ -16,8 +16,14 @@ ENV ?= dev
 TF_DIR = terraform/envs/$(ENV)
 LAYER_ARCH ?= arm64
 LAYER_PYTHON ?= 3.13
+# make bench / make load sizes (see README, Performance)
+BENCH_REPETITIONS ?= 5
+BENCH_ARGS ?=
+LOAD_SESSIONS ?= 200
+LOAD_TURNS ?= 5
+LOAD_ARGS ?=
 
-.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat layers plan apply destroy clean
+.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat layers bench load plan apply destroy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -65,6 +71,12 @@ chat: setup ## chat with the agent in the terminal (local PostgreSQL + emulator;
 
 layers: setup ## build the Lambda layers and function packages into build/lambda (prints sizes; fails over budget)
 	$(BIN)/python scripts/build_layers.py --arch $(LAYER_ARCH) --python $(LAYER_PYTHON)
+
+bench: setup ## measure overhead per turn, round trips, TTFT, cold start, layer sizes, tool latency (build/bench/latest.json)
+	$(BIN)/python scripts/bench.py --repetitions $(BENCH_REPETITIONS) $(BENCH_ARGS)
+
+load: setup ## LOAD_SESSIONS concurrent WebSocket conversations x LOAD_TURNS; checks exactly-once frames and writes
+	$(BIN)/python scripts/load.py --sessions $(LOAD_SESSIONS) --turns $(LOAD_TURNS) $(LOAD_ARGS)
 
 plan: layers ## terraform plan for ENV (dev or prod); needs AWS credentials and terraform/envs/$(ENV)/terraform.tfvars
 	cd $(TF_DIR) && terraform init -input=false && terraform plan -input=false -out=tfplan

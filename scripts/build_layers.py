@@ -483,18 +483,41 @@ def human(size: int) -> str:
     return f"{size / MIB:8.1f} MiB"
 
 
+def size_summary(artifacts: Sequence[Artifact], budget_mib: float) -> dict[str, float | bool]:
+    """The budget figures (MiB, unzipped): the agent layers together, and the largest function with them."""
+    layers = sum(a.unzipped for a in artifacts if a.kind == "layer")
+    largest_function = max((a.unzipped for a in artifacts if a.kind == "function"), default=0)
+    return {
+        "layers_mib": layers / MIB,
+        "budget_mib": budget_mib,
+        "within_budget": layers <= budget_mib * MIB,
+        "largest_function_with_layers_mib": (layers + largest_function) / MIB,
+        "lambda_limit_mib": LAMBDA_UNZIPPED_LIMIT_MIB,
+    }
+
+
+def read_manifest(out: Path) -> tuple[dict, list[Artifact]]:
+    """A finished build's manifest.json and its artifacts (what `make bench` reports without building)."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    artifacts = [
+        Artifact(name, "layer" if name.startswith("layer-") else "function", a["unzipped"], a["zipped"], a["sha256"])
+        for name, a in sorted(manifest["artifacts"].items())
+    ]
+    return manifest, artifacts
+
+
 def print_report(artifacts: Sequence[Artifact], budget_mib: float) -> bool:
     print(f"{'artifact':<28} {'unzipped':>12} {'zipped':>12}  sha256")
     for a in artifacts:
         print(f"{a.name:<28} {human(a.unzipped):>12} {human(a.zipped):>12}  {a.sha256[:12]}")
-    layers = sum(a.unzipped for a in artifacts if a.kind == "layer")
-    largest_function = max((a.unzipped for a in artifacts if a.kind == "function"), default=0)
-    ok = layers <= budget_mib * MIB
-    verdict = "OK" if ok else "OVER BUDGET"
-    print(f"agent layers together: {layers / MIB:.1f} MiB unzipped, budget {budget_mib:g} MiB: {verdict}")
-    total = (layers + largest_function) / MIB
-    print(f"largest function + layers: {total:.1f} MiB unzipped, Lambda limit {LAMBDA_UNZIPPED_LIMIT_MIB} MiB")
-    return ok
+    sizes = size_summary(artifacts, budget_mib)
+    verdict = "OK" if sizes["within_budget"] else "OVER BUDGET"
+    print(f"agent layers together: {sizes['layers_mib']:.1f} MiB unzipped, budget {budget_mib:g} MiB: {verdict}")
+    print(
+        f"largest function + layers: {sizes['largest_function_with_layers_mib']:.1f} MiB unzipped, "
+        f"Lambda limit {LAMBDA_UNZIPPED_LIMIT_MIB} MiB"
+    )
+    return bool(sizes["within_budget"])
 
 
 # -- the import check ----------------------------------------------------------------------------------------

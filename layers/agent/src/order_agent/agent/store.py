@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
-from langgraph_checkpoint_aws import DynamoDBSaver
 
 from order_agent.settings import Settings
+
+if TYPE_CHECKING:
+    from langgraph_checkpoint_aws import DynamoDBSaver
 
 # DynamoDBSaver's items have keys CHECKPOINT_*, WRITES_* and CHUNK_*; ours cannot collide.
 _LOCK_PREFIX = "LOCK_"
@@ -23,6 +25,10 @@ def dynamodb_client(settings: Settings) -> Any:
 
 
 def checkpointer(settings: Settings) -> DynamoDBSaver:
+    # Imported here: it loads LangGraph, which the $connect/$disconnect functions (SessionLock users
+    # through the edge) never need.
+    from langgraph_checkpoint_aws import DynamoDBSaver
+
     offload = None
     if settings.checkpoint_bucket:
         offload = {"bucket_name": settings.checkpoint_bucket, "endpoint_url": settings.aws_endpoint_url}

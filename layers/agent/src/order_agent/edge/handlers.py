@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -27,7 +27,6 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import ValidationError
 
 from order_agent.agent.events import AgentEvent
-from order_agent.agent.service import Agent
 from order_agent.agent.store import SessionLock
 from order_agent.edge.protocol import (
     ACTIONS,
@@ -47,6 +46,9 @@ from order_agent.edge.protocol import (
 )
 from order_agent.edge.store import EdgeStore, SessionOwnedByAnother
 from order_agent.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from order_agent.agent.service import Agent
 
 logger = Logger(service="order-agent")
 
@@ -166,6 +168,10 @@ class Edge:
     @property
     def agent(self) -> Agent:
         if self._agent is None:  # the graph and model client only when a message needs them
+            # Imported here, not at the top: $connect and $disconnect share this module and never
+            # need LangGraph (lambdas/message/handler.py imports it at init instead).
+            from order_agent.agent.service import Agent
+
             self._agent = Agent(self.settings)
         return self._agent
 

@@ -1,0 +1,591 @@
+"""`make bench`: the system's figures on this machine, measured in one run, printed as one table and
+written as JSON (build/bench/latest.json). Nothing is asserted: timings on shared machines are noisy,
+so read medians, and ratios measured in the same run.
+
+    .venv/bin/python scripts/bench.py [--repetitions 5] [--first-token-ms 300] [--chunk-ms 20]
+        [--cold-start-repetitions 7] [--db-calls 200] [--build-layers] [--out build/bench/latest.json]
+
+What it measures (the README's Performance section explains each figure):
+- turns: the conversations (scripted model, zero latency) through the local gateway and the real
+  handlers, PostgreSQL with the τ retail data and DynamoDB in the emulator; per turn the handler's
+  time minus the model's (orchestration overhead) and its split, DynamoDB requests, frames posted,
+  SQL round trips per tool call, model calls, tokens per conversation (estimated);
+- time to first text at the WebSocket client with a model that streams at a given pace, minus the
+  model's own time to its first text;
+- cold start: importing each lambdas/*/handler.py vs `from langgraph.graph import StateGraph`,
+  in fresh processes, median of several;
+- layer sizes from an existing `make layers` build (or built now with --build-layers);
+- tool latency on the τ data with the connection pool and with a new connection per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from perf_common import (  # scripts/ is not a package: imported from its folder
+    LAMBDAS,
+    MODEL,
+    PARTS,
+    ROOT,
+    TRACING,
+    Conversation,
+    InstrumentedModel,
+    PerfStack,
+    Recorder,
+    counting_connection_class,
+    estimated_tokens,
+    instrumented_edge,
+    representative_conversations,
+    summary_ms,
+)
+
+from order_agent.db.pool import Database
+
+TTFT_BUDGET_MS = 100
+COLD_START_BUDGET = 1.3
+TURN_TIMEOUT_S = 60
+
+
+class BenchError(RuntimeError):
+    """A conversation did not go as scripted: the figures would be of something else."""
+
+
+# -- turns through the gateway -----------------------------------------------------------------------------
+
+
+def _turn(ws: Any, session: str, text: str, confirm_hash: str | None) -> dict[str, Any]:
+    message_id = str(uuid.uuid4())
+    payload = {"action": "sendMessage", "sessionId": session, "messageId": message_id, "text": text}
+    if confirm_hash:
+        payload["confirmHash"] = confirm_hash
+    sent = time.monotonic()
+    ws.send(json.dumps(payload))
+    frames, first_delta_at = [], None
+    deadline = sent + TURN_TIMEOUT_S
+    while True:
+        frame = json.loads(ws.recv(timeout=max(0.0, deadline - time.monotonic())))
+        now = time.monotonic()
+        if "type" not in frame:  # the gateway's own error frame: the handler raised
+            raise BenchError(f"turn {text!r}: {frame}")
+        frames.append(frame)
+        if frame["type"] == "delta" and first_delta_at is None:
+            first_delta_at = now
+        if frame["type"] == "error":
+            raise BenchError(f"turn {text!r}: error frame {frame}")
+        if frame["type"] == "done" and frame.get("turnId") == message_id:
+            return {
+                "message_id": message_id,
+                "sent": sent,
+                "done_at": now,
+                "first_delta_at": first_delta_at,
+                "frames": frames,
+            }
+
+
+def run_conversations(
+    stack: PerfStack, conversations: list[Conversation], repetitions: int, first_token_s: float, chunk_s: float
+) -> dict[str, Any]:
+    """Every conversation `repetitions` times (after one unrecorded warm-up conversation) through the
+    gateway; returns the per-turn records joined with what the client saw."""
+    from websockets.sync.client import connect
+
+    from order_agent.agent.service import Agent
+    from order_agent.edge import handlers
+    from order_agent.local.stack import start_gateway
+    from order_agent.model.scripted import ScriptedProvider
+    from order_agent.tools import ToolRunner
+
+    settings = stack.settings
+    recorder = Recorder()
+    db = Database(settings, connection_factory=counting_connection_class(recorder))
+    agent = Agent(settings, model=ScriptedProvider([]), runner=ToolRunner(db, settings))
+    gateway, _ = start_gateway(settings, LAMBDAS, agent=agent)
+    turns: list[dict[str, Any]] = []
+    per_conversation: dict[str, dict[str, Any]] = {}
+    try:
+        with instrumented_edge(handlers._shared_edge, recorder) as hooks, connect(gateway.url) as ws:
+            for repetition in range(-1, repetitions):  # -1: the warm-up (imports, first connections)
+                for conversation in conversations if repetition >= 0 else conversations[:1]:
+                    if conversation.writes:
+                        stack.restore()
+                    scripted = ScriptedProvider(
+                        list(conversation.steps), first_token_delay_s=first_token_s, chunk_delay_s=chunk_s
+                    )
+                    model = InstrumentedModel(scripted, recorder)
+                    agent.model = model
+                    session = f"bench-{conversation.name}-{uuid.uuid4().hex[:8]}"
+                    confirm_hash = None
+                    seen = []
+                    for customer in conversation.turns:
+                        seen.append(_turn(ws, session, customer.text, confirm_hash if customer.confirm else None))
+                        message = next(f for f in seen[-1]["frames"] if f["type"] == "message")
+                        replies = [q["confirmHash"] for q in message.get("quickReplies", []) if q.get("confirmHash")]
+                        confirm_hash = replies[0] if replies else None
+                    if scripted.remaining:
+                        raise BenchError(f"{conversation.name}: {scripted.remaining} scripted responses unused")
+                    if repetition < 0:
+                        recorder.finished([client["message_id"] for client in seen])
+                        recorder.turns.clear()
+                        continue
+                    records = recorder.finished([client["message_id"] for client in seen])
+                    for client in seen:
+                        record = records[client["message_id"]]
+                        done = next(f for f in client["frames"] if f["type"] == "done")
+                        turns.append(
+                            {
+                                "conversation": conversation.name,
+                                "record": record,
+                                "client": client,
+                                "model_calls": done["modelCalls"],
+                                "usage": done["usage"],
+                            }
+                        )
+                    tokens = [estimated_tokens(request) for request in model.requests]
+                    stats = per_conversation.setdefault(conversation.name, {"runs": 0})
+                    stats["runs"] += 1
+                    stats.update(
+                        turns=len(seen),
+                        model_calls=sum(t["model_calls"] for t in turns[-len(seen) :]),
+                        estimated_input_tokens=sum(t["input"] for t in tokens),
+                        estimated_cacheable_prefix_tokens=sum(t["cacheable_prefix"] for t in tokens),
+                        estimated_output_tokens=sum(
+                            len(json.dumps(step.get("text", "")) + json.dumps(step.get("tool_use", {}))) // 4
+                            for step in conversation.steps
+                        ),
+                        reported_usage=dict(sum((Counter(t["usage"]) for t in turns[-len(seen) :]), Counter())),
+                    )
+                    recorder.turns.clear()
+                recorder.turns.clear()
+    finally:
+        gateway.stop()
+        handlers.use_edge(None)
+        db.close()
+    return {"turns": turns, "conversations": per_conversation, "tracing": hooks["tracing"]}
+
+
+def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
+    turns = run["turns"]
+    records = [t["record"] for t in turns]
+    parts = {}
+    for part in (*PARTS, "graph and the rest"):
+        if part == TRACING and not run["tracing"]:
+            parts[part] = "n/a (tracing not enabled)"
+            continue
+        values = [r.rest_s if part == "graph and the rest" else r.parts[part] for r in records]
+        parts[part] = summary_ms(values)
+    counts = Counter()
+    for record in records:
+        counts.update(record.counts)
+    dynamodb = [r.counts["dynamodb"] for r in records]
+    by_origin = {
+        key.split(":", 1)[1]: round(value / len(records), 2)
+        for key, value in sorted(counts.items())
+        if key.startswith("dynamodb:")
+    }
+    sql: dict[str, list[int]] = defaultdict(list)
+    for record in records:
+        for tool, trips in record.sql_per_tool_call:
+            sql[tool].append(trips)
+    model_calls = [t["model_calls"] for t in turns]
+    return {
+        "turns": len(turns),
+        "handler_ms": summary_ms([r.total_s for r in records]),
+        "model_ms": summary_ms([r.parts[MODEL] for r in records]),
+        "overhead_ms": summary_ms([r.overhead_s for r in records]),
+        "overhead_split_ms": parts,
+        "client_turn_ms": summary_ms([t["client"]["done_at"] - t["client"]["sent"] for t in turns]),
+        "dynamodb_requests_per_turn": {
+            "mean": round(statistics.fmean(dynamodb), 2),
+            "min": min(dynamodb),
+            "max": max(dynamodb),
+            "by_origin_mean": by_origin,
+        },
+        "s3_requests_per_turn_mean": round(counts["s3"] / len(records), 2),
+        "frames_posted_per_turn_mean": round(counts["frames posted"] / len(records), 2),
+        "sql_round_trips_per_tool_call": {
+            tool: {"mean": round(statistics.fmean(v), 2), "min": min(v), "max": max(v), "calls": len(v)}
+            for tool, v in sorted(sql.items())
+        },
+        "model_calls_per_turn": {"mean": round(statistics.fmean(model_calls), 2), "max": max(model_calls)},
+        "per_conversation": run["conversations"],
+    }
+
+
+def summarise_ttft(run: dict[str, Any], first_token_ms: float, chunk_ms: float) -> dict[str, Any]:
+    gaps, client, model = [], [], []
+    for turn in run["turns"]:
+        record, seen = turn["record"], turn["client"]
+        if record.model_ttft_s is None or seen["first_delta_at"] is None:
+            continue  # a turn without streamed text (a fixed reply, a tool round only)
+        client_ttft = seen["first_delta_at"] - seen["sent"]
+        client.append(client_ttft)
+        model.append(record.model_ttft_s)
+        gaps.append(client_ttft - record.model_ttft_s)
+    return {
+        "model_first_token_delay_ms": first_token_ms,
+        "model_chunk_delay_ms": chunk_ms,
+        "turns_with_streamed_text": len(gaps),
+        "client_ttft_ms": summary_ms(client),
+        "model_ttft_ms": summary_ms(model),
+        "client_minus_model_ms": summary_ms(gaps),
+        "budget_ms": TTFT_BUDGET_MS,
+    }
+
+
+# -- cold start -------------------------------------------------------------------------------------------
+
+_IMPORT_PROBE = """
+import importlib.util, sys, time
+target = sys.argv[1]
+wall, cpu = time.perf_counter(), time.process_time()
+if target == "baseline":
+    from langgraph.graph import StateGraph
+else:  # as the Lambda runtime loads a handler: from its file
+    spec = importlib.util.spec_from_file_location("handler", target)
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(time.process_time() - cpu, time.perf_counter() - wall)
+"""
+
+
+def cold_start(repetitions: int) -> dict[str, Any]:
+    """Import times in fresh interpreters, the targets interleaved so that machine noise hits all
+    alike. The ratio uses CPU time (user + system of the importing process): on a shared machine
+    wall time mostly measures the neighbours; both are reported."""
+    targets = {"baseline": "baseline", **{p.parent.name: str(p) for p in sorted(LAMBDAS.glob("*/handler.py"))}}
+    cpu: dict[str, list[float]] = defaultdict(list)
+    wall: dict[str, list[float]] = defaultdict(list)
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    for _ in range(repetitions):
+        for name, target in targets.items():
+            out = subprocess.run(
+                [sys.executable, "-c", _IMPORT_PROBE, target], capture_output=True, text=True, env=env, check=True
+            )
+            cpu_s, wall_s = map(float, out.stdout.strip().splitlines()[-1].split())
+            cpu[name].append(cpu_s)
+            wall[name].append(wall_s)
+    baseline = statistics.median(cpu["baseline"])
+    return {
+        "repetitions": repetitions,
+        "baseline": "from langgraph.graph import StateGraph",
+        "baseline_cpu_median_ms": round(baseline * 1000, 1),
+        "baseline_wall_median_ms": round(statistics.median(wall["baseline"]) * 1000, 1),
+        "handlers": {
+            name: {
+                "cpu_median_ms": round(statistics.median(values) * 1000, 1),
+                "wall_median_ms": round(statistics.median(wall[name]) * 1000, 1),
+                "ratio": round(statistics.median(values) / baseline, 2),
+                "within_budget": statistics.median(values) / baseline <= COLD_START_BUDGET,
+            }
+            for name, values in cpu.items()
+            if name != "baseline"
+        },
+        "budget_ratio": COLD_START_BUDGET,
+    }
+
+
+# -- layer sizes ------------------------------------------------------------------------------------------
+
+
+def _build_layers_module() -> Any:
+    spec = importlib.util.spec_from_file_location("build_layers", ROOT / "scripts/build_layers.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["build_layers"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def layer_sizes(layers_dir: Path, build: bool, budget_mib: float) -> dict[str, Any]:
+    build_layers = _build_layers_module()
+    how = f"read from {layers_dir}/manifest.json (a `make layers` build)"
+    if build:
+        started = time.monotonic()
+        code = subprocess.run(
+            [sys.executable, str(ROOT / "scripts/build_layers.py"), "--out", str(layers_dir)]
+        ).returncode
+        how = f"built now with scripts/build_layers.py in {time.monotonic() - started:.0f} s (exit {code})"
+    if not (layers_dir / "manifest.json").exists():
+        return {"source": f"not available: no {layers_dir}/manifest.json (run `make layers` or pass --build-layers)"}
+    manifest, artifacts = build_layers.read_manifest(layers_dir)
+    return {
+        "source": how,
+        "arch": manifest["arch"],
+        "python": manifest["python"],
+        "built_at": time.strftime("%Y-%m-%d %H:%M", time.localtime((layers_dir / "manifest.json").stat().st_mtime)),
+        "artifacts_mib": {a.name: round(a.unzipped / build_layers.MIB, 1) for a in artifacts},
+        **{
+            k: round(v, 1) if isinstance(v, float) else v
+            for k, v in build_layers.size_summary(artifacts, budget_mib).items()
+        },
+    }
+
+
+# -- the database -----------------------------------------------------------------------------------------
+
+
+class UnpooledDatabase(Database):
+    """A new connection for every use, closed afterwards: what the pool saves."""
+
+    @contextmanager
+    def connection(self):  # type: ignore[override]
+        conn = psycopg2.connect(**self.connect_arguments())
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def database(stack: PerfStack, calls: int) -> dict[str, Any]:
+    from perf_common import DELIVERED, EMAIL, PENDING
+
+    from order_agent.tools import ConversationContext, ToolRunner
+
+    customer = "aarav_anderson_8794"
+    cases = [
+        ("find_user_id_by_email", {"email": EMAIL}, False),
+        ("get_user_details", {"user_id": customer}, False),
+        ("get_order_details", {"order_id": DELIVERED}, False),
+        ("get_product_details", {"product_id": "9832717871"}, False),
+        ("cancel_pending_order", {"order_id": PENDING, "reason": "no longer needed"}, True),
+        (
+            "modify_pending_order_address",
+            {
+                "order_id": PENDING,
+                "address1": "12 Elm Street",
+                "address2": "",
+                "city": "Denver",
+                "state": "CO",
+                "country": "USA",
+                "zip": "80202",
+            },
+            True,
+        ),
+    ]
+    stack.restore()  # the conversations may have cancelled the order the dry runs use
+    recorder = Recorder()
+    factory = counting_connection_class(recorder)
+    results: dict[str, Any] = {"calls_per_tool": calls, "tools": {}}
+    for mode, db in (
+        ("pool", Database(stack.settings, connection_factory=factory)),
+        ("new connection", UnpooledDatabase(stack.settings, connection_factory=factory)),
+    ):
+        runner = ToolRunner(db, stack.settings)
+        ctx = ConversationContext(session_id=f"bench-db-{uuid.uuid4().hex[:8]}", customer_id=customer)
+        times: dict[str, list[float]] = defaultdict(list)
+        trips: dict[str, list[int]] = defaultdict(list)
+        try:
+            for index in range(calls + 3):  # 3 warm-up rounds
+                for name, arguments, dry_run in cases:
+                    label = f"{name} (dry run)" if dry_run else name
+                    with recorder.turn(label) as record:
+                        started = time.perf_counter()
+                        result = runner.run(ctx, name, arguments, dry_run=dry_run)
+                        elapsed = time.perf_counter() - started
+                    if not result.ok:
+                        raise BenchError(f"{label}: {result.error_code} {result.error_message}")
+                    if index >= 3:
+                        times[label].append(elapsed)
+                        trips[label].append(record.counts["sql"])
+                recorder.turns.clear()
+        finally:
+            db.close()
+        for label, values in times.items():
+            entry = results["tools"].setdefault(label, {"sql_round_trips": max(trips[label])})
+            entry[mode] = {k: v for k, v in summary_ms(values).items() if k in ("p50", "p99")}
+    return results
+
+
+# -- report -----------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor() or "unknown",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    return {
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _ms(summary: dict[str, Any] | str, keys: tuple[str, ...] = ("p50", "p95", "p99")) -> str:
+    if isinstance(summary, str):
+        return summary
+    if not summary.get("n", 1):
+        return "no samples"
+    return " / ".join("-" if summary[k] is None else f"{summary[k]:.1f}" for k in keys) + " ms"
+
+
+def table(results: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str]] = []
+    add = lambda metric, value, budget="": rows.append((metric, value, budget))  # noqa: E731
+    if "turns" in results:
+        t = results["turns"]
+        add(
+            f"orchestration overhead per turn (p50/p95/p99, {t['turns']} turns)",
+            _ms(t["overhead_ms"]),
+            "small next to model time",
+        )
+        for part, summary in t["overhead_split_ms"].items():
+            add(f"  {part} (p50/p95/p99)", _ms(summary))
+        add("handler time per turn incl. model (p50/p95/p99)", _ms(t["handler_ms"]))
+        add("client turn latency (p50/p95/p99)", _ms(t["client_turn_ms"]))
+        d = t["dynamodb_requests_per_turn"]
+        origins = ", ".join(f"{k} {v}" for k, v in d["by_origin_mean"].items())
+        add(
+            "DynamoDB requests per turn (mean, min-max)",
+            f"{d['mean']} ({d['min']}-{d['max']}): {origins}",
+            "floor: 1 read + 1 write (checkpoint)",
+        )
+        add("S3 requests per turn (mean)", str(t["s3_requests_per_turn_mean"]))
+        add("frames posted per turn (mean)", str(t["frames_posted_per_turn_mean"]))
+        for tool, s in t["sql_round_trips_per_tool_call"].items():
+            add(f"SQL round trips: {tool}", f"{s['mean']} ({s['min']}-{s['max']}, {s['calls']} calls)")
+        m = t["model_calls_per_turn"]
+        add("model calls per turn (mean, max)", f"{m['mean']}, {m['max']}", "1 + 1 per tool round")
+        for name, c in t["per_conversation"].items():
+            add(
+                f"conversation {name}: turns, model calls, est. tokens in (cacheable) / out",
+                f"{c['turns']}, {c['model_calls']}, {c['estimated_input_tokens']} "
+                f"({c['estimated_cacheable_prefix_tokens']}) / {c['estimated_output_tokens']}",
+            )
+    if "ttft" in results:
+        f = results["ttft"]
+        add(
+            f"TTFT at the client, model paced {f['model_first_token_delay_ms']:g} ms + {f['model_chunk_delay_ms']:g} "
+            "ms/chunk (p50/p95/p99)",
+            _ms(f["client_ttft_ms"]),
+        )
+        add("  model's own TTFT (p50/p95/p99)", _ms(f["model_ttft_ms"]))
+        add("  client TTFT minus model TTFT (p50/p95/p99)", _ms(f["client_minus_model_ms"]), f"<= {TTFT_BUDGET_MS} ms")
+    if "cold_start" in results:
+        c = results["cold_start"]
+        add(
+            f"cold start: {c['baseline']} (CPU, wall; median of {c['repetitions']})",
+            f"{c['baseline_cpu_median_ms']:.0f} ms, {c['baseline_wall_median_ms']:.0f} ms",
+        )
+        for name, h in c["handlers"].items():
+            verdict = "OK" if h["within_budget"] else "OVER"
+            add(
+                f"  import lambdas/{name}/handler.py (CPU = ratio, wall)",
+                f"{h['cpu_median_ms']:.0f} ms = {h['ratio']:.2f}x, {h['wall_median_ms']:.0f} ms",
+                f"<= {c['budget_ratio']}x: {verdict}",
+            )
+    if "layers" in results:
+        layer = results["layers"]
+        if "layers_mib" in layer:
+            verdict = "OK" if layer["within_budget"] else "OVER"
+            add(
+                f"layers together, unzipped ({layer['arch']}, Python {layer['python']})",
+                f"{layer['layers_mib']:.1f} MiB",
+                f"<= {layer['budget_mib']:g} MiB: {verdict}",
+            )
+            add(
+                "  largest function + layers",
+                f"{layer['largest_function_with_layers_mib']:.1f} MiB",
+                f"Lambda limit {layer['lambda_limit_mib']} MiB",
+            )
+            add("  source", layer["source"] + f", {layer['built_at']}")
+        else:
+            add("layers", layer["source"])
+    if "database" in results:
+        for tool, s in results["database"]["tools"].items():
+            add(
+                f"tool {tool}: pool vs new connection (p50/p99)",
+                f"{_ms(s['pool'], ('p50', 'p99'))} vs {_ms(s['new connection'], ('p50', 'p99'))}",
+                f"{s['sql_round_trips']} SQL round trips",
+            )
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    lines = [f"{'figure':<{width}}  {'value':<{value_width}}  budget", "-" * (width + value_width + 30)]
+    lines += [f"{m:<{width}}  {v:<{value_width}}  {b}" for m, v, b in rows]
+    m = results["machine"]
+    lines.append(
+        f"machine: {m['cpu']}, {m['cpus']} CPUs, Python {m['python']}, load average "
+        f"{m['load_average']} -> {m.get('load_average_after')}; took {results['took_s']:.0f} s"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--conversations", type=int, default=None, help="use only the first N conversations")
+    parser.add_argument("--repetitions", type=int, default=5, help="passes over the conversations (zero latency)")
+    parser.add_argument("--ttft-repetitions", type=int, default=2, help="passes with the paced model")
+    parser.add_argument("--first-token-ms", type=float, default=300, help="paced model: wait before the first text")
+    parser.add_argument("--chunk-ms", type=float, default=20, help="paced model: wait between 16-character chunks")
+    parser.add_argument("--cold-start-repetitions", type=int, default=7)
+    parser.add_argument("--db-calls", type=int, default=200, help="calls per tool and connection mode")
+    parser.add_argument("--layers-dir", type=Path, default=ROOT / "build/lambda")
+    parser.add_argument("--build-layers", action="store_true", help="build the layers now (network, minutes)")
+    parser.add_argument("--layer-budget-mb", type=float, default=100)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="a PostgreSQL server to make the scratch database on (default: an embedded one)",
+    )
+    parser.add_argument("--aws-endpoint", default=None, help="a running emulator (default: a moto server of its own)")
+    parser.add_argument("--out", type=Path, default=ROOT / "build/bench/latest.json")
+    args = parser.parse_args(argv)
+    for name in ("repetitions", "ttft_repetitions", "cold_start_repetitions", "db_calls"):
+        if not 1 <= getattr(args, name) <= 1000:
+            parser.error(f"--{name.replace('_', '-')} must be between 1 and 1000")
+
+    started = time.monotonic()
+    results: dict[str, Any] = {"machine": machine()}
+    conversations = representative_conversations()[: args.conversations]
+    results["conversations"] = [c.name for c in conversations]
+    with PerfStack(args.database_url, args.aws_endpoint, prefix="bench") as stack:
+        print(f"turns: {len(conversations)} conversations x {args.repetitions}", file=sys.stderr, flush=True)
+        results["turns"] = summarise_turns(run_conversations(stack, conversations, args.repetitions, 0, 0))
+        print(f"time to first text: x {args.ttft_repetitions}", file=sys.stderr, flush=True)
+        paced = run_conversations(
+            stack, conversations, args.ttft_repetitions, args.first_token_ms / 1000, args.chunk_ms / 1000
+        )
+        results["ttft"] = summarise_ttft(paced, args.first_token_ms, args.chunk_ms)
+        print(f"database: {args.db_calls} calls per tool and mode", file=sys.stderr, flush=True)
+        results["database"] = database(stack, args.db_calls)
+    print(f"cold start: x {args.cold_start_repetitions}", file=sys.stderr, flush=True)
+    results["cold_start"] = cold_start(args.cold_start_repetitions)
+    results["layers"] = layer_sizes(args.layers_dir, args.build_layers, args.layer_budget_mb)
+    results["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    results["took_s"] = round(time.monotonic() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(table(results))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

@@ -1,0 +1,121 @@
+"""`make bench` and `make load` at tiny sizes: the output's structure and the correctness checks, never
+timings. Both run in their own processes, as `make` runs them, against this session's PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import load  # noqa: E402  (scripts/ is not a package)
+
+
+def _run(script: str, out: Path, server_url: str, *options: str) -> tuple[int, str, dict]:
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), "--out", str(out), "--database-url", server_url, *options],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.exists(), process.stderr[-3000:]
+    return process.returncode, process.stdout, json.loads(out.read_text())
+
+
+def test_bench_reports_every_figure(postgres_server_url, tmp_path):
+    code, table, results = _run(
+        "bench.py", tmp_path / "bench.json", postgres_server_url,
+        "--conversations", "2", "--repetitions", "1", "--ttft-repetitions", "1", "--first-token-ms", "30",
+        "--chunk-ms", "1", "--cold-start-repetitions", "1", "--db-calls", "2", "--layers-dir", str(tmp_path / "none"),
+    )  # fmt: skip
+    assert code == 0, table
+    turns = results["turns"]
+    assert results["conversations"] == ["status", "cancel"] and turns["turns"] == 3 + 4
+    split = turns["overhead_split_ms"]
+    assert split["tracing export"] == "n/a (tracing not enabled)"
+    assert {"checkpointer reads", "checkpointer writes", "tools/SQL", "frame posting", "graph and the rest"} <= set(
+        split
+    )
+    # every turn reads its checkpoint and writes one; the edge's own records are DynamoDB items too
+    dynamodb = turns["dynamodb_requests_per_turn"]
+    assert dynamodb["min"] >= 2 and {"checkpointer reads", "checkpointer writes", "edge store"} <= set(
+        dynamodb["by_origin_mean"]
+    )
+    sql = turns["sql_round_trips_per_tool_call"]
+    assert sql["find_user_id_by_email"]["min"] == 1  # a read: one statement in autocommit
+    assert sql["cancel_pending_order"]["min"] > sql["cancel_pending_order (dry run)"]["min"] > 2
+    assert turns["per_conversation"]["cancel"]["model_calls"] == 6  # the script's six responses
+    assert turns["per_conversation"]["cancel"]["estimated_input_tokens"] > 0
+    assert results["ttft"]["turns_with_streamed_text"] > 0 and results["ttft"]["client_minus_model_ms"]["n"] > 0
+    assert set(results["cold_start"]["handlers"]) == {"authorizer", "connect", "disconnect", "message", "migrate"}
+    assert results["layers"]["source"].startswith("not available")
+    tools = results["database"]["tools"]
+    assert {"pool", "new connection"} <= set(tools["get_order_details"]) and tools["get_order_details"][
+        "sql_round_trips"
+    ] == 1
+    for figure in (
+        "orchestration overhead per turn",
+        "client TTFT minus model TTFT",
+        "import lambdas/message/handler.py",
+    ):
+        assert figure in table
+
+
+def test_load_checks_frames_and_database_writes(postgres_server_url, tmp_path):
+    code, report, results = _run(
+        "load.py", tmp_path / "load.json", postgres_server_url, "--sessions", "5", "--turns", "2", "--resume-every", "2",
+        "--time-limit", "300",
+    )  # fmt: skip
+    assert code == 0, report
+    assert (results["sessions"], results["completed_turns"], results["resumed_sessions"]) == (5, 10, 2)
+    assert results["frame_problems"] == [] and results["database_problems"] == [] and results["errors"] == {}
+    assert "frames once and in order: OK" in report and "database changes exactly once: OK" in report
+
+
+# -- the checks themselves catch what they are for --------------------------------------------------------------
+
+
+def _frame(seq, kind, turn="t1", **extra):
+    return {"type": kind, "sessionId": "s", "turnId": turn, "seq": seq, **extra}
+
+
+def _session(frames, resumed=False):
+    result = load.SessionResult(load.Target("s", "e", "#W1"), frames=frames, resumed=resumed)
+    result.turns = [{"message_id": "t1"}]
+    return result
+
+
+ACK = {"type": "ack", "sessionId": "s", "messageId": "t1"}
+
+
+def test_frame_check_accepts_a_complete_turn():
+    frames = [ACK, _frame(1, "delta", text="a"), _frame(2, "message"), _frame(3, "done")]
+    assert load.check_frames(_session(frames), [frames[2], frames[3]], 1)["problems"] == []
+
+
+@pytest.mark.parametrize(
+    ("frames", "problem"),
+    [
+        ([ACK, _frame(1, "delta"), _frame(3, "message"), _frame(4, "done")], "seq gaps"),
+        ([ACK, _frame(2, "message"), _frame(1, "delta"), _frame(3, "done")], "not a repeat"),
+        ([ACK, _frame(1, "message"), _frame(2, "done"), _frame(2, "done")], "repeated frames"),
+        ([ACK, _frame(1, "message")], "{'message': 1}"),
+        ([ACK, ACK, _frame(1, "message"), _frame(2, "done")], "acks"),
+    ],
+)
+def test_frame_check_finds_gaps_disorder_repeats_and_missing_frames(frames, problem):
+    problems = load.check_frames(_session(frames), [], 1)["problems"]
+    assert any(problem in p for p in problems), problems
+
+
+def test_frame_check_after_a_resume_allows_lost_deltas_but_not_lost_kept_frames():
+    done = _frame(4, "done")
+    frames = [ACK, _frame(1, "delta"), _frame(3, "message"), done, done]  # delta 2 went to the old connection
+    assert load.check_frames(_session(frames, resumed=True), [frames[2], done], 1)["problems"] == []
+    lost = load.check_frames(_session(frames[:3], resumed=True), [frames[2], done], 1)["problems"]
+    assert any("kept frames not received" in p for p in lost)
