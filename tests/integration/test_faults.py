@@ -29,6 +29,7 @@ from order_agent.agent.service import Agent
 from order_agent.db.dataset import load_dataset, read_dataset
 from order_agent.db.migrate import migrate
 from order_agent.db.pool import Database
+from order_agent.edge import handlers
 from order_agent.edge.handlers import _management_client
 from order_agent.local.postgres import EmbeddedPostgres
 from order_agent.model import bedrock
@@ -211,6 +212,29 @@ def test_a_throttled_session_lock_is_a_clear_retryable_error(agent_settings, tau
     throttle.left = 0
     assert chat.say("hi").final.text == "Hello! How can I help?"
     chat.script_done()
+
+
+def _is_message_mark(body):
+    return body.get("Item", {}).get("PK", {}).get("S", "").startswith("MSG_")
+
+
+def test_a_throttled_edge_store_is_a_clear_retryable_error(few_aws_retries, edge, agent_settings, tau_fresh):  # noqa: F811
+    gateway, model = edge([{"text": "Hello! How can I help?"}])
+    store_client = handlers._shared_edge.store.client
+    throttle = _Throttle(store_client, "PutItem", left=100, code="ThrottlingException", when=_is_message_mark)
+    session = f"ws-{uuid.uuid4()}"
+    with connect(gateway.url) as ws:
+        message_id = _send(ws, session, "hi")
+        failed = _until(ws)
+        unanswered = model.remaining
+        throttle.left = 0  # the throttling is over: the client's retry of the same message runs it
+        _send(ws, session, "hi", message_id=message_id)
+        retried = _until(ws)
+    assert throttle.hits == 3  # every attempt botocore made was throttled
+    assert [(f["type"], f["code"], f["retryable"]) for f in failed] == [("error", "unavailable", True)]
+    assert "send your message again" in failed[0]["message"] and unanswered == 1
+    assert [f["type"] for f in retried if f["type"] in {"ack", "message", "done"}] == ["ack", "message", "done"]
+    assert retried[0]["duplicate"] is False and model.remaining == 0
 
 
 # -- the model ----------------------------------------------------------------------------------------

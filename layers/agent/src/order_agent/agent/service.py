@@ -18,20 +18,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from langgraph.types import Command
 
 from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage
 from order_agent.agent.graph import Turn, build_graph
-from order_agent.agent.store import SessionLock, checkpointer
+from order_agent.agent.store import STORE_ERRORS, SessionLock, checkpointer
 from order_agent.model import ModelError, ModelProvider, make_provider
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import ToolRunner
 
 logger = logging.getLogger(__name__)
-
-# Failures of the conversation store (DynamoDB, S3 offload); the model and the tools raise none.
-STORE_ERRORS = (ClientError, BotoCoreError)
 
 
 @dataclass

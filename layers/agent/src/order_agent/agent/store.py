@@ -9,12 +9,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from order_agent.settings import Settings
 
 if TYPE_CHECKING:
     from langgraph_checkpoint_aws import DynamoDBSaver
+
+# Failures of the conversation store (DynamoDB, S3 offload) that outlast botocore's retries.
+STORE_ERRORS = (ClientError, BotoCoreError)
 
 # DynamoDBSaver's items have keys CHECKPOINT_*, WRITES_* and CHUNK_*; ours cannot collide.
 _LOCK_PREFIX = "LOCK_"

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import ValidationError
 
 from order_agent.agent.events import AgentEvent
-from order_agent.agent.store import SessionLock
+from order_agent.agent.store import STORE_ERRORS, SessionLock
 from order_agent.edge.protocol import (
     ACTIONS,
     CLIENT_MESSAGE,
@@ -212,13 +212,25 @@ class Edge:
             return OK
         try:
             self.store.claim_session(message.sessionId, context.connection_id, _principal(event))
+            if message.action == "resume":
+                self._resume(message, poster)
+            else:
+                self._send(message, poster)
         except SessionOwnedByAnother:
             poster.post(_error("forbidden", "This conversation belongs to another user.", message.sessionId))
-            return OK
-        if message.action == "resume":
-            self._resume(message, poster)
-        else:
-            self._send(message, poster)
+        except STORE_ERRORS as exc:
+            # The edge's own records (session, message marks, outbox) could not be read or written
+            # even after botocore's retries. Nothing was answered: an in-progress mark left behind
+            # is taken over once stale, so the client's retry with the same messageId runs the turn.
+            logger.warning("conversation store failed", extra={"session_id": message.sessionId, "error": str(exc)})
+            poster.post(
+                ErrorFrame(
+                    code="unavailable",
+                    message="Sorry, something went wrong on our side. Please send your message again in a moment.",
+                    retryable=True,
+                    sessionId=message.sessionId,
+                ).model_dump()
+            )
         return OK
 
     def _read(self, body: str) -> SendMessage | Resume | Any | ErrorFrame:
@@ -292,7 +304,14 @@ class Edge:
         if outcome.error is not None and outcome.error.retryable:
             self.store.forget_message(session, turn_id)  # nothing happened: the same messageId may come again
         else:
-            self.store.finish_message(session, turn_id, stream.lasting)
+            try:
+                self.store.finish_message(session, turn_id, stream.lasting)
+            except STORE_ERRORS as exc:
+                # The answer reached the client and is in the outbox; only the duplicate-delivery
+                # record is missing, and its in-progress mark expires with the lock's lease.
+                logger.warning(
+                    "could not record the answered message", extra={"session_id": session, "error": str(exc)}
+                )
 
     def _resume(self, message: Resume, poster: Poster) -> None:
         session = message.sessionId
