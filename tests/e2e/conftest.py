@@ -38,19 +38,35 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# Collects Content-Security-Policy violations: the page must run under the CloudFront CSP as is.
-CSP_PROBE = """
+# Collects Content-Security-Policy violations (the page must run under the CloudFront CSP as is)
+# and records the page's WebSockets and what it sends on them, for the tests to check.
+PAGE_PROBE = """
 window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', (e) => {
   window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || 'inline'));
 });
+window.__sockets = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(url, protocols) {
+    super(url, protocols);
+    this.__record = { url: String(url), sent: [] };
+    window.__sockets.push(this.__record);
+  }
+  send(data) {
+    this.__record.sent.push(JSON.parse(data));
+    return super.send(data);
+  }
+};
 """
 
 
 def chromium_executable() -> str:
     path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        pytest.fail("Chromium is not installed: `make test` installs it (apt-get install chromium); or set CHROMIUM_PATH")
+        pytest.fail(
+            "Chromium is not installed: `make test` installs it (apt-get install chromium); or set CHROMIUM_PATH"
+        )
     return path
 
 
@@ -61,9 +77,12 @@ class DevStack:
     site: SiteServer
     port: int
 
-    def restart_gateway(self) -> None:
-        """Stop the gateway (every connection closes, as in a deployment) and start it on the same port."""
+    def stop_gateway(self) -> None:
+        """Every connection closes (as in a deployment or an outage); new ones are refused."""
         self.gateway.stop()
+
+    def start_gateway(self) -> None:
+        """The gateway again, on the same port (the page's configured URL)."""
         self.gateway, _ = start_gateway(self.settings, ROOT / "lambdas", port=self.port)
 
 
@@ -105,7 +124,7 @@ def new_page(browser, dev_stack: DevStack) -> Iterator[Any]:
     def make(**context_options: Any) -> Any:
         context = browser.new_context(**{"viewport": {"width": 1100, "height": 820}, **context_options})
         context.set_default_timeout(15_000)
-        context.add_init_script(CSP_PROBE)
+        context.add_init_script(PAGE_PROBE)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "chat-site"
 EMAIL = "aarav.anderson9752@example.com"
@@ -96,6 +95,9 @@ def test_customer_authenticates_checks_status_and_cancels_with_the_quick_reply(n
     # The screen reader heard the reply (the polite live region), not the raw stream.
     expect(page.get_by_test_id("announcer")).not_to_be_empty()
     shot(page, "04-cancelled")
+    page.set_viewport_size({"width": 1100, "height": 1500})
+    replies(page).nth(1).scroll_into_view_if_needed()
+    shot(page, "chat-site")  # the README's screenshot (docs/chat-site.png) is a copy of this one
 
 
 def test_a_reload_mid_conversation_resumes_the_same_conversation(new_page):
@@ -109,6 +111,8 @@ def test_a_reload_mid_conversation_resumes_the_same_conversation(new_page):
     send(page, f"What is the status of {ORDER}?")
     page.reload()
     online(page)
+    first = sockets(page)[0]["sent"][0]  # the reloaded page's first words: resume this conversation
+    assert first["action"] == "resume" and first["sessionId"] == session_id and first["lastSeq"] > 0
     wait_for_replies(page, 2)
     expect(page.get_by_test_id("user-message")).to_have_count(2)
     assert page.evaluate("JSON.parse(sessionStorage.getItem('order-agent.conversation')).sessionId") == session_id
@@ -119,20 +123,40 @@ def test_a_reload_mid_conversation_resumes_the_same_conversation(new_page):
     shot(page, "05-after-reload")
 
 
+def sockets(page: Page) -> list[dict]:
+    """The page's WebSockets, oldest first, with what it sent on each (recorded by the page probe)."""
+    return page.evaluate("window.__sockets")
+
+
 def test_the_gateway_restarting_mid_conversation_reconnects_and_resumes(new_page, dev_stack):
     page = new_page()
     online(page)
     send(page, f"My email is {EMAIL}")
     wait_for_replies(page, 1)
+    last_seq = page.evaluate("JSON.parse(sessionStorage.getItem('order-agent.conversation')).lastSeq")
+    assert last_seq > 0
 
-    dev_stack.restart_gateway()
-    # The page sees the connection drop, backs off, reconnects and resumes by itself.
-    online(page)
+    dev_stack.stop_gateway()
+    status = page.get_by_test_id("connection-status")
+    expect(status).to_have_attribute("data-status", "offline")
+    expect(status).to_contain_text("Offline")
+    expect(status.get_by_role("button", name="Retry now")).to_be_visible()
+    # Written while offline: kept as "sending" and sent once the connection is back.
     send(page, f"Where is my order {ORDER}?")
+    expect(page.get_by_test_id("user-message").nth(1)).to_have_attribute("data-status", "sending")
+    shot(page, "06-offline")
+
+    dev_stack.start_gateway()
+    # The page reconnects (backoff) and resumes by itself, then sends what waited.
+    online(page)
     wait_for_replies(page, 2)
+    reconnected = sockets(page)[-1]
+    assert len(sockets(page)) >= 2
+    assert reconnected["sent"][0]["action"] == "resume" and reconnected["sent"][0]["lastSeq"] == last_seq
+    assert reconnected["sent"][1]["action"] == "sendMessage"
     expect(replies(page).nth(1).locator(".order-card")).to_contain_text(ORDER)  # still authenticated: same session
     expect(page.get_by_test_id("user-message").nth(1)).to_have_attribute("data-status", "sent")
-    shot(page, "06-after-gateway-restart")
+    shot(page, "07-after-gateway-restart")
 
 
 def test_a_message_over_the_limit_gets_a_clear_error_and_keeps_the_text(new_page):
@@ -144,7 +168,7 @@ def test_a_message_over_the_limit_gets_a_clear_error_and_keeps_the_text(new_page
     expect(failed).to_have_attribute("data-status", "failed")
     expect(failed.get_by_role("alert")).to_contain_text("Messages are limited to 4000 characters (4001 sent)")
     expect(failed.get_by_role("button", name="Retry")).to_have_count(0)  # not retryable: it would fail again
-    shot(page, "07-too-long")
+    shot(page, "08-too-long")
 
     failed.get_by_role("button", name="Edit").click()
     expect(page.get_by_label("Your message")).to_have_value(text)  # nothing is lost
@@ -160,7 +184,7 @@ def test_phone_layout_in_dark_mode(new_page):
     background = page.evaluate("getComputedStyle(document.querySelector('.app')).backgroundColor")
     assert background != "rgb(255, 255, 255)", "dark mode did not apply"
     expect(page.get_by_label("Your message")).to_be_in_viewport()
-    shot(page, "08-phone-dark")
+    shot(page, "09-phone-dark")
 
 
 def test_the_site_is_served_with_the_cloudfront_headers(dev_stack):

@@ -42,7 +42,10 @@ export function renderMarkdown(text: string): string {
 
 /** Plain text of markdown (for announcements): markup characters removed. */
 export function plainText(text: string): string {
-  return text.replace(/[*_`#>|]+/g, "").replace(/\[([^\]]*)\]\([^)]*\)/g, "$1");
+  return text
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/\*\*|\*|`/g, "")
+    .replace(/^\s*(?:#{1,6}|>)\s+/gm, "");
 }
 
 /** Where the complete sentences of a growing text end: the live region announces up to here. */

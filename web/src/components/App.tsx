@@ -101,7 +101,8 @@ export function ChatView({ chat, config }: { chat: Chat; config: SiteConfig }) {
             ref={input}
             className="composer__input"
             rows={1}
-            placeholder={busy ? "The agent is replying…" : "Write a message… (Enter sends, Shift+Enter for a new line)"}
+            placeholder={busy ? "The agent is replying…" : "Write a message…"}
+            aria-describedby="composer-hint"
             value={draft}
             onChange={(event) => setDraft(event.target.value)}
             onKeyDown={onKeyDown}
@@ -113,6 +114,9 @@ export function ChatView({ chat, config }: { chat: Chat; config: SiteConfig }) {
             </svg>
           </button>
         </form>
+        <p id="composer-hint" className="composer__hint">
+          Enter sends, Shift+Enter starts a new line.
+        </p>
         {turn && <p className="sr-only">The agent is replying.</p>}
       </footer>
     </div>
