@@ -97,7 +97,7 @@ chat: setup ## chat with the agent in the terminal (local PostgreSQL + emulator;
 layers: setup ## build the Lambda layers and function packages into build/lambda (prints sizes; fails over budget)
 	$(BIN)/python scripts/build_layers.py --arch $(LAYER_ARCH) --python $(LAYER_PYTHON)
 
-plan: layers ## terraform plan for ENV (dev or prod); needs AWS credentials and terraform/envs/$(ENV)/terraform.tfvars
+plan: layers web ## terraform plan for ENV (dev or prod; builds the chat site for site_dir); needs AWS credentials and terraform/envs/$(ENV)/terraform.tfvars
 	cd $(TF_DIR) && terraform init -input=false && terraform plan -input=false -out=tfplan
 
 apply: ## apply the plan made by `make plan ENV=...`
