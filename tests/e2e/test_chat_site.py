@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,6 +189,7 @@ def test_phone_layout_in_dark_mode(new_page):
 
 
 def test_the_site_is_served_with_the_cloudfront_headers(dev_stack):
+    import urllib.error
     import urllib.request
 
     base = dev_stack.site.url
@@ -207,3 +209,11 @@ def test_the_site_is_served_with_the_cloudfront_headers(dev_stack):
     with urllib.request.urlopen(base + "config.json") as config:  # noqa: S310
         assert config.headers["Cache-Control"] == "no-store"
         assert json.load(config) == {"websocketUrl": dev_stack.gateway.url, "auth": {"mode": "none"}}
+    head = urllib.request.Request(base + "config.json", method="HEAD")  # noqa: S310
+    with urllib.request.urlopen(head) as config:  # noqa: S310
+        assert config.status == 200 and config.read() == b""
+    with urllib.request.urlopen(base + "orders/W9300146") as route:  # noqa: S310 - a client-side route
+        assert route.read().decode() == html  # the app shell, as CloudFront's 404 → index.html
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(base + "assets/index-00000000.js")  # noqa: S310
+    assert missing.value.code == 404  # a missing asset is not answered with HTML

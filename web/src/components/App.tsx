@@ -128,8 +128,13 @@ function ConnectionStatus({ state, onRetry, config }: { state: ChatState; onRetr
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     if (connection.status !== "offline") return;
-    const timer = setInterval(() => setNow(Date.now()), 1000);
-    return () => clearInterval(timer);
+    const tick = () => setNow(Date.now());
+    const first = setTimeout(tick, 0); // `now` may be old: the countdown must start from the present
+    const timer = setInterval(tick, 1000);
+    return () => {
+      clearTimeout(first);
+      clearInterval(timer);
+    };
   }, [connection.status]);
   let label: string;
   switch (connection.status) {

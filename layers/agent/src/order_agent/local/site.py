@@ -112,21 +112,28 @@ class _SiteHandler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", cache)
 
     def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def _serve(self, *, body: bool) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/config.json":
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(self.config_json)))
             self.end_headers()
-            self.wfile.write(self.config_json)
+            if body:
+                self.wfile.write(self.config_json)
             return
         target = Path(self.translate_path(path))
         if not target.is_file() and not path.startswith("/assets/"):
             self.path = "/index.html"  # single-page app routes, as CloudFront's 403/404 → index.html
-        super().do_GET()
-
-    def do_HEAD(self) -> None:
-        self.do_GET()
+        if body:
+            super().do_GET()
+        else:
+            super().do_HEAD()
 
 
 class SiteServer:
