@@ -23,7 +23,15 @@ LOAD_SESSIONS ?= 200
 LOAD_TURNS ?= 5
 LOAD_ARGS ?=
 
-.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat layers bench load plan apply destroy clean
+# The chat site (web/): Node.js >= 20 with npm; packages from web/package-lock.json (npm ci).
+WEB := web
+WEB_STAMP := $(WEB)/node_modules/.installed
+PROTOCOL_TS := $(WEB)/src/protocol.generated.ts
+PROTOCOL_SCHEMA = $(BIN)/python -c 'import json; from order_agent.edge.protocol import json_schemas; print(json.dumps(json_schemas(), indent=2, sort_keys=True))'
+CHROMIUM ?= chromium
+
+.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat layers bench load plan apply destroy clean \
+	web web-test web-protocol chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,7 +48,7 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt layers/agent/pyproject.t
 
 setup: $(STAMP) ## create .venv with the pinned dependencies and the order_agent package
 
-dev: setup ## start everything locally (PostgreSQL with τ data, AWS emulator, WebSocket gateway); Ctrl-C stops it
+dev: setup ## start everything locally (PostgreSQL with τ data, AWS emulator, WebSocket gateway, chat site); Ctrl-C stops it
 	@$(BIN)/python scripts/dev.py
 
 lint: setup ## ruff: lint and format check
@@ -51,8 +59,31 @@ format: setup ## ruff: fix what can be fixed and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint ## lint, then every test (starts its own PostgreSQL unless DATABASE_URL is set)
+test: lint web-test web chromium ## lint, the chat site's checks, then every test incl. the browser tests (starts its own PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/pytest
+
+$(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	@command -v npm >/dev/null || { echo "the chat site needs Node.js >= 20 with npm" >&2; exit 1; }
+	cd $(WEB) && npm ci --no-audit --no-fund
+	@touch $(WEB_STAMP)
+
+web: $(WEB_STAMP) ## build the chat site into web/dist (type check, then Vite: hashed files under assets/)
+	cd $(WEB) && npm run build --silent
+
+web-protocol: setup $(WEB_STAMP) ## regenerate the chat site's protocol types from the server's pydantic models
+	$(PROTOCOL_SCHEMA) | node $(WEB)/scripts/gen-protocol.mjs > $(PROTOCOL_TS)
+
+web-test: setup $(WEB_STAMP) ## the chat site's checks: protocol types up to date, eslint, tsc, Vitest
+	@$(PROTOCOL_SCHEMA) | node $(WEB)/scripts/gen-protocol.mjs | diff -u $(PROTOCOL_TS) - \
+		|| { echo "$(PROTOCOL_TS) is out of date with order_agent/edge/protocol.py: run make web-protocol" >&2; exit 1; }
+	cd $(WEB) && npm run --silent lint && npm run --silent typecheck && npm test --silent
+
+chromium: ## install the Debian chromium package for the browser tests when it is missing (Playwright drives it)
+	@command -v $(CHROMIUM) >/dev/null || { \
+		echo "installing chromium (apt-get) for the browser tests ..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@command -v $(CHROMIUM) >/dev/null || { echo "chromium could not be installed" >&2; exit 1; }
 
 db-up: setup ## start the local PostgreSQL (kept running) and print its DATABASE_URL
 	@$(BIN)/python scripts/local_postgres.py start --data-dir $(LOCAL_PG_DIR)
@@ -78,7 +109,7 @@ bench: setup ## measure overhead per turn, round trips, TTFT, cold start, layer 
 load: setup ## LOAD_SESSIONS concurrent WebSocket conversations x LOAD_TURNS; checks exactly-once frames and writes
 	$(BIN)/python scripts/load.py --sessions $(LOAD_SESSIONS) --turns $(LOAD_TURNS) $(LOAD_ARGS)
 
-plan: layers ## terraform plan for ENV (dev or prod); needs AWS credentials and terraform/envs/$(ENV)/terraform.tfvars
+plan: layers web ## terraform plan for ENV (dev or prod; builds the chat site for site_dir); needs AWS credentials and terraform/envs/$(ENV)/terraform.tfvars
 	cd $(TF_DIR) && terraform init -input=false && terraform plan -input=false -out=tfplan
 
 apply: ## apply the plan made by `make plan ENV=...`
@@ -87,5 +118,5 @@ apply: ## apply the plan made by `make plan ENV=...`
 destroy: ## destroy everything of ENV (prod has deletion protection: turn it off in its tfvars first)
 	cd $(TF_DIR) && terraform destroy -input=false
 
-clean: ## remove the virtualenv and caches (not the local database)
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+clean: ## remove the virtualenv, caches and the chat site's build (not the local database)
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts $(WEB)/node_modules $(WEB)/dist

@@ -1,16 +1,19 @@
 """`make dev`: the whole system on one machine, offline, until Ctrl-C.
 
 Starts the embedded PostgreSQL (.local/postgres) with the τ retail data loaded, an AWS emulator
-(moto) with terraform/envs/local applied to it, and the local API Gateway running the handlers in lambdas/,
-then prints the WebSocket URL and how to chat. Ctrl-C stops everything it started.
+(moto) with terraform/envs/local applied to it, the local API Gateway running the handlers in lambdas/,
+and the chat site (web/dist, built first if needed) with its config.json, then prints the URLs.
+Ctrl-C stops everything it started.
 MODEL_PROVIDER picks the model (default: offline; `bedrock` with AWS credentials for Claude).
-Ports: DEV_GATEWAY_PORT (default 8765) and DEV_AWS_PORT (default 4566, LocalStack's edge port).
+Ports: DEV_GATEWAY_PORT (default 8765), DEV_WEB_PORT (default 8766) and DEV_AWS_PORT (default 4566,
+LocalStack's edge port).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -40,6 +43,18 @@ def provision_emulator(endpoint_url: str) -> dict[str, str]:
         "CHECKPOINT_TABLE": outputs["checkpoint_table_name"],
         "CHECKPOINT_BUCKET": outputs["checkpoint_bucket_name"],
     }
+
+
+def serve_site(websocket_url: str):
+    """The chat site on DEV_WEB_PORT, built first if needed; None (and why) when it cannot be."""
+    from order_agent.local.site import SiteNotBuilt, SiteServer, build_site
+
+    try:
+        dist = build_site(ROOT / "web")
+    except (SiteNotBuilt, OSError, subprocess.CalledProcessError) as exc:
+        print(f"chat site not served ({exc}); the terminal chat still works", flush=True)
+        return None
+    return SiteServer(dist, websocket_url).start(int(os.environ.get("DEV_WEB_PORT", "8766")))
 
 
 def main() -> int:
@@ -81,9 +96,13 @@ def main() -> int:
         port = int(os.environ.get("DEV_GATEWAY_PORT", "8765"))
         gateway, _ = start_gateway(settings, ROOT / "lambdas", port=port)
         started.append(("gateway", gateway.stop))
+        site = serve_site(gateway.url)
+        if site is not None:
+            started.append(("chat site", site.stop))
         print(
             f"""
 order-support agent, local stack (model: {settings.model_provider})
+  Chat site  {site.url if site else "(not served)"}
   WebSocket  {gateway.url}
   Chat       .venv/bin/order-agent chat --url {gateway.url}
   PostgreSQL {settings.database_url}

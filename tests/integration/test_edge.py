@@ -191,6 +191,8 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(edge, agent_settings, 
         frame = json.loads(ws.recv(timeout=10))
         assert (frame["type"], frame["code"], frame["retryable"]) == ("error", code, False)
         assert frame["message"]
+        if code == "text_too_long":  # names the refused message, so a client marks exactly that one
+            assert (frame["sessionId"], frame["turnId"], frame["seq"]) == ("s1", "m1", None)
         ws.send(json.dumps({"action": "ping"}))  # and the connection is still usable
         assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
     assert model.calls == []

@@ -278,6 +278,7 @@ class Edge:
                 code="text_too_long",
                 retryable=False,
                 sessionId=message.sessionId,
+                turnId=message.messageId,  # the client marks exactly this message as not sent
                 message=f"Messages are limited to {self.settings.max_message_chars} characters "
                 f"({len(message.text)} sent).",
             )

@@ -56,7 +56,8 @@ ACTIONS = ("sendMessage", "ping", "resume")
 
 
 class _Frame(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Serialised frames always carry every field: their schema says so (the TypeScript types need a required `type`).
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class QuickReplyModel(_Frame):
@@ -147,5 +148,6 @@ SERVER_FRAME = TypeAdapter(ServerFrame)
 
 
 def json_schemas() -> dict[str, Any]:
-    """JSON Schemas of what the client sends and what it receives."""
-    return {"client": CLIENT_MESSAGE.json_schema(), "server": SERVER_FRAME.json_schema()}
+    """JSON Schemas of what the client sends (what the server accepts) and what it receives (frames as
+    the server serialises them: every field present, so defaults such as `type` are required)."""
+    return {"client": CLIENT_MESSAGE.json_schema(), "server": SERVER_FRAME.json_schema(mode="serialization")}

@@ -1,0 +1,185 @@
+// The conversation hook: state (reduce), the connection, and the browser storage that lets a
+// reload continue the same conversation (sessionStorage: it survives reloads, not closing the tab,
+// so a shared computer does not keep a customer's conversation).
+import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
+
+import { connectUrl, SignInRequired } from "./auth";
+import type { SiteConfig } from "./config";
+import { ChatConnection, type Timings } from "./connection";
+import type { ClientMessage, ServerFrame } from "./protocol.generated";
+import { type ChatState, type Entry, initialState, reduce, unsent } from "./state";
+
+const STORE = "order-agent.conversation";
+const ACK_TIMEOUT_MS = 15_000;
+const RESUME_POLL_MS = [1_000, 2_000, 4_000, 8_000]; // while the server runs a turn we lost track of
+
+export function newId(): string {
+  return crypto.randomUUID();
+}
+
+interface Saved {
+  sessionId: string;
+  entries: Entry[];
+  seqs: number[];
+  lastSeq: number;
+  status: ChatState["status"];
+  offlineModel: boolean;
+}
+
+export function loadState(): ChatState {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(STORE) ?? "null") as Saved | null;
+    if (saved && typeof saved.sessionId === "string" && Array.isArray(saved.entries)) {
+      // Replies restored after a reload were read out before: the live region starts silent.
+      const announced = Object.fromEntries(
+        saved.entries.filter((e) => e.kind === "agent").map((e) => [e.turnId, Number.MAX_SAFE_INTEGER]),
+      );
+      return { ...initialState(saved.sessionId), ...saved, announced };
+    }
+  } catch {
+    // unreadable: start a new conversation
+  }
+  return initialState(newId());
+}
+
+function save(state: ChatState): void {
+  const saved: Saved = {
+    sessionId: state.sessionId,
+    entries: state.entries,
+    seqs: state.seqs,
+    lastSeq: state.lastSeq,
+    status: state.status,
+    offlineModel: state.offlineModel,
+  };
+  try {
+    sessionStorage.setItem(STORE, JSON.stringify(saved));
+  } catch {
+    // storage full or disabled: the conversation still works, a reload starts anew
+  }
+}
+
+export interface Chat {
+  state: ChatState;
+  send: (text: string, confirmHash?: string | null) => void;
+  retry: (id: string) => void;
+  remove: (id: string) => void;
+  newConversation: () => void;
+  reconnect: () => void;
+}
+
+export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
+  const [state, dispatch] = useReducer(reduce, undefined, loadState);
+  const stateRef = useRef(state); // for callbacks of the connection, which outlive renders
+  const connectionRef = useRef<ChatConnection | null>(null);
+  const ackTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
+  const resumePoll = useRef<{ timer?: ReturnType<typeof setTimeout>; attempt: number }>({ attempt: 0 });
+
+  useEffect(() => {
+    stateRef.current = state;
+    save(state);
+  }, [state]);
+
+  const transmit = useCallback((message: ClientMessage & { action: "sendMessage" }) => {
+    const sent = connectionRef.current?.send(message) ?? false;
+    if (!sent) return; // goes out on the next connection (onOpen)
+    clearTimeout(ackTimers.current.get(message.messageId));
+    ackTimers.current.set(
+      message.messageId,
+      setTimeout(() => dispatch({ type: "sendTimedOut", id: message.messageId }), ACK_TIMEOUT_MS),
+    );
+  }, []);
+
+  const resume = useCallback(() => {
+    const { sessionId, lastSeq } = stateRef.current;
+    connectionRef.current?.send({ action: "resume", sessionId, lastSeq });
+  }, []);
+
+  const onFrame = useCallback(
+    (frame: ServerFrame) => {
+      if (frame.type === "ack") {
+        clearTimeout(ackTimers.current.get(frame.messageId));
+        ackTimers.current.delete(frame.messageId);
+      }
+      dispatch({ type: "frame", frame });
+      if (frame.type === "done" || (frame.type === "error" && frame.seq != null)) connectionRef.current?.turnEnded();
+      if (frame.type === "session" && frame.sessionId === stateRef.current.sessionId) {
+        // A turn still runs on the server: its frames may have been posted to the dropped
+        // connection, so ask again until it has finished (bounded backoff).
+        const poll = resumePoll.current;
+        clearTimeout(poll.timer);
+        if (frame.turnInProgress) {
+          const delay = RESUME_POLL_MS[Math.min(poll.attempt++, RESUME_POLL_MS.length - 1)];
+          poll.timer = setTimeout(resume, delay);
+        } else {
+          poll.attempt = 0;
+        }
+      }
+    },
+    [resume],
+  );
+
+  useEffect(() => {
+    const connection = new ChatConnection({
+      url: () => connectUrl(config.websocketUrl, config.auth),
+      onFrame,
+      onState: (connectionState) => dispatch({ type: "connection", connection: connectionState }),
+      onOpen: (send) => {
+        const current = stateRef.current;
+        send({ action: "resume", sessionId: current.sessionId, lastSeq: current.lastSeq });
+        for (const entry of unsent(current)) {
+          transmit({ action: "sendMessage", sessionId: current.sessionId, messageId: entry.id, text: entry.text, ...(entry.confirmHash ? { confirmHash: entry.confirmHash } : {}) });
+        }
+      },
+      canRecycle: () => !stateRef.current.turnInProgress && !stateRef.current.entries.some((e) => e.kind === "agent" && !e.finished),
+      timings,
+    });
+    connectionRef.current = connection;
+    connection.start();
+    const online = () => connection.retryNow();
+    window.addEventListener("online", online);
+    const timers = ackTimers.current;
+    const poll = resumePoll.current;
+    return () => {
+      window.removeEventListener("online", online);
+      connection.stop();
+      for (const timer of timers.values()) clearTimeout(timer);
+      clearTimeout(poll.timer);
+    };
+  }, [config, onFrame, transmit, timings]);
+
+  const send = useCallback(
+    (text: string, confirmHash?: string | null) => {
+      const id = newId();
+      dispatch({ type: "send", id, text, ...(confirmHash ? { confirmHash } : {}) });
+      transmit({ action: "sendMessage", sessionId: stateRef.current.sessionId, messageId: id, text, ...(confirmHash ? { confirmHash } : {}) });
+    },
+    [transmit],
+  );
+
+  const retry = useCallback(
+    (id: string) => {
+      const entry = stateRef.current.entries.find((e) => e.kind === "user" && e.id === id);
+      if (!entry || entry.kind !== "user") return;
+      dispatch({ type: "retry", id });
+      // The same messageId: if the first attempt did reach the server, it answers once.
+      transmit({ action: "sendMessage", sessionId: stateRef.current.sessionId, messageId: id, text: entry.text, ...(entry.confirmHash ? { confirmHash: entry.confirmHash } : {}) });
+    },
+    [transmit],
+  );
+
+  const remove = useCallback((id: string) => dispatch({ type: "remove", id }), []);
+
+  const newConversation = useCallback(() => {
+    clearTimeout(resumePoll.current.timer);
+    dispatch({ type: "reset", sessionId: newId() });
+  }, []);
+
+  const reconnect = useCallback(() => connectionRef.current?.retryNow(), []);
+
+  return useMemo(
+    () => ({ state, send, retry, remove, newConversation, reconnect }),
+    [state, send, retry, remove, newConversation, reconnect],
+  );
+}
+
+export { SignInRequired };

@@ -1,0 +1,164 @@
+import { act, fireEvent, render, screen, within } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { App } from "../src/components/App";
+import type { SiteConfig } from "../src/config";
+import { renderMarkdown } from "../src/markdown";
+import type { ServerFrame } from "../src/protocol.generated";
+import { FakeSocket } from "./fakeSocket";
+
+const CONFIG: SiteConfig = { websocketUrl: "ws://gateway.test/local", auth: { mode: "none" } };
+const HASH = "b".repeat(64);
+
+async function openApp() {
+  render(<App config={CONFIG} />);
+  await act(async () => {
+    await Promise.resolve();
+  });
+  const socket = FakeSocket.latest();
+  act(() => socket.open());
+  return socket;
+}
+
+function receive(socket: FakeSocket, ...frames: ServerFrame[]) {
+  act(() => frames.forEach((frame) => socket.receive(frame)));
+}
+
+describe("the chat page", () => {
+  beforeEach(() => {
+    FakeSocket.reset();
+    vi.stubGlobal("WebSocket", FakeSocket);
+  });
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("sends on Enter, not on Shift+Enter, and renders the streamed reply with its order card", async () => {
+    const socket = await openApp();
+    const resume = socket.sent[0];
+    expect(resume).toMatchObject({ action: "resume", lastSeq: 0 });
+    const sessionId = (resume as { sessionId: string }).sessionId;
+
+    const box = screen.getByLabelText("Your message");
+    fireEvent.change(box, { target: { value: "Where is #W1?" } });
+    fireEvent.keyDown(box, { key: "Enter", shiftKey: true });
+    expect(socket.sent).toHaveLength(1);
+    fireEvent.keyDown(box, { key: "Enter" });
+    const send = socket.sent[1] as { action: string; messageId: string; text: string };
+    expect(send).toMatchObject({ action: "sendMessage", sessionId, text: "Where is #W1?" });
+    expect(screen.getByText("Sending…")).toBeTruthy();
+
+    const turnId = send.messageId;
+    receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: false }, { type: "typing", sessionId, turnId });
+    expect(screen.getByTestId("typing")).toBeTruthy();
+    expect(screen.getByText("Sent ✓")).toBeTruthy();
+
+    receive(socket, { type: "delta", sessionId, turnId, seq: 1, text: "Order #W1 is " });
+    expect(screen.queryByTestId("typing")).toBeNull();
+    const order = {
+      order_id: "#W1",
+      status: "processed",
+      items: [{ name: "Desk Lamp", item_id: "1", price: 20.5, options: { color: "black" } }],
+      fulfillments: [{ tracking_id: ["TRACK123"], item_ids: ["1"] }],
+      payment_history: [{ transaction_type: "payment", amount: 20.5, payment_method_id: "card" }],
+    };
+    receive(
+      socket,
+      { type: "message", sessionId, turnId, seq: 2, text: "Order #W1 is **processed**.", stage: "entry_intent", order, quickReplies: [], modelProvider: "offline" },
+      { type: "done", sessionId, turnId, seq: 3, modelCalls: 1, usage: {} },
+    );
+    const log = screen.getByRole("log", { name: "Conversation" });
+    expect(log.getAttribute("aria-live")).toBe("off");
+    expect(within(log).getByText("processed", { selector: "strong" })).toBeTruthy();
+    const card = within(log).getByRole("region", { name: "Order #W1" });
+    expect(within(card).getByTestId("order-status").textContent).toBe("processed");
+    expect(card.textContent).toContain("TRACK123");
+    expect(card.textContent).toContain("$20.50");
+    expect(screen.getByTestId("offline-note")).toBeTruthy();
+    expect(screen.getByTestId("announcer").textContent).toBe("Order #W1 is processed.");
+  });
+
+  it("sends a quick reply with its confirmation hash, and starts a new conversation on request", async () => {
+    const socket = await openApp();
+    const sessionId = (socket.sent[0] as { sessionId: string }).sessionId;
+    receive(
+      socket,
+      { type: "message", sessionId, turnId: "t0", seq: 1, text: "Cancel #W1?", stage: "order_confirmation", order: null, modelProvider: "bedrock",
+        quickReplies: [{ label: "Yes", text: "yes", confirmHash: HASH, action: "send" }, { label: "No", text: "no", confirmHash: null, action: "send" }] },
+      { type: "done", sessionId, turnId: "t0", seq: 2, modelCalls: 1, usage: {} },
+    );
+    expect(screen.queryByTestId("offline-note")).toBeNull();
+    fireEvent.click(screen.getByRole("button", { name: "Yes" }));
+    expect(socket.sent.at(-1)).toMatchObject({ action: "sendMessage", sessionId, text: "yes", confirmHash: HASH });
+    expect(screen.queryByRole("button", { name: "Yes" })).toBeNull(); // answered
+
+    fireEvent.click(screen.getByRole("button", { name: "New conversation" }));
+    expect(screen.queryByText("Cancel #W1?")).toBeNull();
+    fireEvent.change(screen.getByLabelText("Your message"), { target: { value: "hello" } });
+    fireEvent.keyDown(screen.getByLabelText("Your message"), { key: "Enter" });
+    const next = socket.sent.at(-1) as { sessionId: string };
+    expect(next.sessionId).not.toBe(sessionId);
+  });
+
+  it("keeps an unsent message and sends it with the same id after reconnecting and resuming", async () => {
+    vi.useFakeTimers();
+    try {
+      const socket = await openApp();
+      act(() => socket.drop());
+      expect(screen.getByTestId("connection-status").dataset.status).toBe("offline");
+      fireEvent.change(screen.getByLabelText("Your message"), { target: { value: "are you there?" } });
+      fireEvent.click(screen.getByRole("button", { name: "Send" }));
+      expect(screen.getByText("Sending…")).toBeTruthy();
+      await act(async () => {
+        await vi.advanceTimersByTimeAsync(1000);
+      });
+      const next = FakeSocket.latest();
+      expect(next).not.toBe(socket);
+      act(() => next.open());
+      expect(next.sent.map((m) => m.action)).toEqual(["resume", "sendMessage"]);
+      expect(next.sent[1]).toMatchObject({ text: "are you there?" });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("restores the conversation after a reload and resumes after the last seq", async () => {
+    const socket = await openApp();
+    const sessionId = (socket.sent[0] as { sessionId: string }).sessionId;
+    receive(
+      socket,
+      { type: "message", sessionId, turnId: "t0", seq: 4, text: "Hello again.", stage: "entry_intent", order: null, quickReplies: [], modelProvider: "offline" },
+      { type: "done", sessionId, turnId: "t0", seq: 5, modelCalls: 1, usage: {} },
+    );
+    const { unmount } = { unmount: () => act(() => document.body.replaceChildren()) };
+    unmount();
+    const reloaded = await openApp();
+    expect(reloaded.sent[0]).toEqual({ action: "resume", sessionId, lastSeq: 5 });
+    expect(screen.getAllByText("Hello again.")).toHaveLength(1);
+    expect(screen.getByTestId("announcer").textContent).toBe(""); // not read out again
+  });
+
+  it("offers Retry for a retryable failure and resends the same messageId", async () => {
+    const socket = await openApp();
+    const sessionId = (socket.sent[0] as { sessionId: string }).sessionId;
+    fireEvent.change(screen.getByLabelText("Your message"), { target: { value: "hi" } });
+    fireEvent.keyDown(screen.getByLabelText("Your message"), { key: "Enter" });
+    const first = socket.sent.at(-1) as { messageId: string };
+    receive(socket, { type: "error", code: "busy", message: "Still answering.", retryable: true, sessionId, turnId: first.messageId, seq: null });
+    expect(screen.getByRole("alert").textContent).toContain("Still answering.");
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    expect(socket.sent.at(-1)).toMatchObject({ action: "sendMessage", messageId: first.messageId, text: "hi" });
+  });
+});
+
+describe("markdown", () => {
+  it("renders formatting but no raw HTML, scripts, handlers or javascript: links", () => {
+    const html = renderMarkdown('**bold** <img src=x onerror="alert(1)"> <script>alert(1)</script> [x](javascript:alert(1)) [ok](https://example.com)');
+    expect(html).toContain("<strong>bold</strong>");
+    const dom = document.createElement("div");
+    dom.innerHTML = html;
+    expect(dom.querySelector("img, script, [onerror]")).toBeNull(); // raw HTML is shown as text, never parsed
+    expect(dom.textContent).toContain('<img src=x onerror="alert(1)">');
+    const links = [...dom.querySelectorAll("a")];
+    expect(links.map((a) => a.getAttribute("href"))).toEqual([null, "https://example.com"]);
+    expect(links.every((a) => a.rel === "noopener noreferrer" && a.target === "_blank")).toBe(true);
+  });
+});
