@@ -5,7 +5,7 @@
 sends hashed files under `assets/` as immutable for a year and everything else `no-cache`
 (`config.json` `no-store`), serves `index.html` for paths that are not files (the single-page
 app's routes), and sends the same Content-Security-Policy and security headers, so a page that
-breaks the CSP (an inline style or script) breaks here first.
+breaks the CSP (an inline style or script) breaks here first; tests/unit/test_site_headers.py keeps the two in step.
 """
 
 from __future__ import annotations
