@@ -17,7 +17,7 @@ TF_DIR = terraform/envs/$(ENV)
 LAYER_ARCH ?= arm64
 LAYER_PYTHON ?= 3.13
 
-.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat layers plan apply destroy clean
+.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay eval chat layers plan apply destroy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ db-reset: setup ## drop, migrate and load DATASET (tau-retail or demo) into DATA
 
 tau-replay: setup ## replay every τ-bench retail task against the reference tools (in a scratch database)
 	@DATABASE_URL="$(DB_URL)" $(BIN)/order-agent eval tau-replay
+
+eval: setup ## the scenario suite, scored like τ-bench (EVAL_ARGS, e.g. --ci, --trials 3; MODEL_PROVIDER=bedrock for Claude)
+	@DATABASE_URL="$(DB_URL)" $(BIN)/order-agent eval scenarios $(EVAL_ARGS)
 
 chat: setup ## chat with the agent in the terminal (local PostgreSQL + emulator; MODEL_PROVIDER, default offline)
 	@$(BIN)/python scripts/local_chat.py

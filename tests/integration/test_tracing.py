@@ -14,7 +14,6 @@ from mlflow.entities import SpanStatusCode
 
 from order_agent.agent.service import Agent
 from order_agent.local.aws import free_port
-from order_agent.local.mlflow_server import MlflowServer
 from order_agent.model.base import Usage
 from order_agent.model.scripted import ScriptedProvider
 from order_agent.settings import Settings
@@ -39,13 +38,6 @@ SCRIPT = [
     {"expect": {"stage": "resolution"}, "text": "Done: the order is cancelled. Anything else?", "usage": USAGE,
      "model_id": MODEL_ID},
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

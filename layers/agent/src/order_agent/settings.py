@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     mlflow_experiment_name: str = Field(
         default="order-agent", description="The one MLflow experiment of the application's traces (created if absent)."
     )
+    mlflow_experiment_id: str | None = Field(
+        default=None,
+        description="The experiment's id, when known (Terraform sets it): saves looking the name up per process.",
+    )
     trace_redact_pii: bool = Field(
         default=True,
         description="Replace emails, names, addresses, zip codes and payment method ids in traces before export.",

@@ -328,6 +328,8 @@ def _configure(settings: Settings) -> str:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = ours
+    if settings.mlflow_experiment_id:
+        return settings.mlflow_experiment_id
     if (uri, name) not in _configured:
         # One REST call per process (two when the experiment is new): set_experiment creates it.
         _configured[(uri, name)] = mlflow.set_experiment(name).experiment_id
