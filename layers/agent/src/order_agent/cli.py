@@ -161,6 +161,10 @@ def _scenarios(args: argparse.Namespace) -> int:
     provider = "bedrock" if settings.model_provider == "bedrock" else args.provider
     local_aws = None
     if not settings.aws_endpoint_url:  # conversation state in an emulator of our own
+        import os
+
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")  # the emulator takes any credentials
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         local_aws = LocalAws()
         local = {"aws_endpoint_url": local_aws.url, "checkpoint_table": "eval-conversations", "checkpoint_bucket": None}
         settings = settings.model_copy(update=local)

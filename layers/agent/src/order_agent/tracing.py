@@ -308,6 +308,7 @@ class TraceExporter:
 
 
 _configured: dict[tuple[str, str], str] = {}  # (tracking URI, experiment name) -> experiment id
+_tracking_uri: str | None = None  # what this module last gave mlflow.set_tracking_uri
 
 
 def _configure(settings: Settings) -> str:
@@ -320,7 +321,9 @@ def _configure(settings: Settings) -> str:
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.trace_export_max_retries)
     import mlflow
 
-    if mlflow.get_tracking_uri() != uri:
+    global _tracking_uri
+    # Not mlflow.get_tracking_uri(): with no URI set it looks for ./mlruns through full mlflow's file store.
+    if _tracking_uri != uri:
         ours = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(uri)
         # MLflow also writes the URI to the environment, where it is one of our settings: put it back.
@@ -328,6 +331,7 @@ def _configure(settings: Settings) -> str:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:
             os.environ["MLFLOW_TRACKING_URI"] = ours
+        _tracking_uri = uri
     if settings.mlflow_experiment_id:
         return settings.mlflow_experiment_id
     if (uri, name) not in _configured:
