@@ -30,7 +30,7 @@ PROTOCOL_TS := $(WEB)/src/protocol.generated.ts
 PROTOCOL_SCHEMA = $(BIN)/python -c 'import json; from order_agent.edge.protocol import json_schemas; print(json.dumps(json_schemas(), indent=2, sort_keys=True))'
 CHROMIUM ?= chromium
 
-.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay chat layers bench load plan apply destroy clean \
+.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay eval chat layers bench load plan apply destroy clean \
 	web web-test web-protocol chromium
 
 help: ## list the targets
@@ -96,6 +96,9 @@ db-reset: setup ## drop, migrate and load DATASET (tau-retail or demo) into DATA
 
 tau-replay: setup ## replay every τ-bench retail task against the reference tools (in a scratch database)
 	@DATABASE_URL="$(DB_URL)" $(BIN)/order-agent eval tau-replay
+
+eval: setup ## the scenario suite, scored like τ-bench (EVAL_ARGS, e.g. --ci, --trials 3; MODEL_PROVIDER=bedrock for Claude)
+	@DATABASE_URL="$(DB_URL)" $(BIN)/order-agent eval scenarios $(EVAL_ARGS)
 
 chat: setup ## chat with the agent in the terminal (local PostgreSQL + emulator; MODEL_PROVIDER, default offline)
 	@$(BIN)/python scripts/local_chat.py

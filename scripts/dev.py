@@ -1,12 +1,13 @@
 """`make dev`: the whole system on one machine, offline, until Ctrl-C.
 
 Starts the embedded PostgreSQL (.local/postgres) with the τ retail data loaded, an AWS emulator
-(moto) with terraform/envs/local applied to it, the local API Gateway running the handlers in lambdas/,
-and the chat site (web/dist, built first if needed) with its config.json, then prints the URLs.
-Ctrl-C stops everything it started.
+(moto) with terraform/envs/local applied to it, a local MLflow tracking server (.local/mlflow; every turn's
+trace, grouped by session), the local API Gateway running the handlers in lambdas/, and the chat site
+(web/dist, built first if needed) with its config.json, then prints the URLs. Ctrl-C stops everything
+it started.
 MODEL_PROVIDER picks the model (default: offline; `bedrock` with AWS credentials for Claude).
-Ports: DEV_GATEWAY_PORT (default 8765), DEV_WEB_PORT (default 8766) and DEV_AWS_PORT (default 4566,
-LocalStack's edge port).
+Ports: DEV_GATEWAY_PORT (default 8765), DEV_WEB_PORT (default 8766), DEV_MLFLOW_PORT (default 5000) and
+DEV_AWS_PORT (default 4566, LocalStack's edge port).
 """
 
 from __future__ import annotations
@@ -57,6 +58,19 @@ def serve_site(websocket_url: str):
     return SiteServer(dist, websocket_url).start(int(os.environ.get("DEV_WEB_PORT", "8766")))
 
 
+def start_mlflow(started: list) -> str:
+    """A local tracking server for the traces, unless MLFLOW_TRACKING_URI points elsewhere already."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    from order_agent.local.mlflow_server import MlflowServer
+
+    print("starting the MLflow tracking server (.local/mlflow) ...", flush=True)
+    server = MlflowServer(ROOT / ".local" / "mlflow", port=int(os.environ.get("DEV_MLFLOW_PORT", "5000")))
+    started.append(("MLflow", server.stop))
+    os.environ["MLFLOW_TRACKING_URI"] = server.url
+    return server.url
+
+
 def main() -> int:
     from order_agent.db.dataset import count_dataset, load_dataset, read_dataset
     from order_agent.db.migrate import migrate
@@ -85,6 +99,7 @@ def main() -> int:
         started.append(("AWS emulator", aws.stop))
         os.environ["AWS_ENDPOINT_URL"] = aws.url
         os.environ.update(provision_emulator(aws.url))
+        mlflow_url = start_mlflow(started)
         get_settings.cache_clear()
         settings = get_settings()
 
@@ -107,6 +122,7 @@ order-support agent, local stack (model: {settings.model_provider})
   Chat       .venv/bin/order-agent chat --url {gateway.url}
   PostgreSQL {settings.database_url}
   AWS        {aws.url}   (DynamoDB table {settings.checkpoint_table})
+  MLflow     {mlflow_url}   (traces: experiment {settings.mlflow_experiment_name}, grouped by session)
 Ctrl-C stops everything.""",
             flush=True,
         )

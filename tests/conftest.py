@@ -18,6 +18,7 @@ from order_agent.db.migrate import migrate
 from order_agent.db.pool import Database
 from order_agent.db.scratch import create_scratch_database, drop_database
 from order_agent.local.aws import LocalAws, create_conversation_store
+from order_agent.local.mlflow_server import MlflowServer
 from order_agent.local.postgres import EmbeddedPostgres
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
@@ -139,3 +140,13 @@ def tau_fresh(tau_db: Database) -> Database:
     """The τ retail data as loaded, for a test that changes it."""
     restore_snapshot(tau_db)
     return tau_db
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real `mlflow server` (SQLite and artifacts in a temporary directory) on a free loopback port."""
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -66,8 +66,9 @@ locals {
     DATABASE_SECRET_ARN = var.database_secret_arn
     DATABASE_HOST       = var.database_host
     DATABASE_NAME       = var.database_name
-    # MLflow tracing (read by mlflow itself, not by order_agent.settings): export within the
-    # invocation, because Lambda freezes the process after it; no call to MLflow's telemetry host.
+    # MLflow tracing (order_agent.tracing; unset URI: no tracing). The agent also sets the last two
+    # itself: export within the invocation, because Lambda freezes the process after it; no call
+    # to MLflow's telemetry host.
     MLFLOW_TRACKING_URI               = var.mlflow_tracking_uri
     MLFLOW_EXPERIMENT_ID              = var.mlflow_experiment_id
     MLFLOW_ENABLE_ASYNC_TRACE_LOGGING = "false"

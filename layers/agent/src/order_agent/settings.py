@@ -9,8 +9,29 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveInt
+from pydantic import BaseModel, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens of one model (Bedrock on-demand list prices)."""
+
+    input: NonNegativeFloat  # uncached input (Converse `inputTokens`)
+    output: NonNegativeFloat
+    cache_read: NonNegativeFloat = 0.0  # `cacheReadInputTokens`
+    cache_write: NonNegativeFloat = 0.0  # `cacheWriteInputTokens`
+
+
+# Bedrock on-demand prices of the Claude models the agent is set up for (us-east-1, 5-minute cache
+# writes). Cross-region inference profiles (`us.`, `eu.`, `global.` ...) are looked up without their
+# prefix. The offline and scripted providers cost nothing.
+DEFAULT_MODEL_PRICES: dict[str, ModelPrice] = {
+    "anthropic.claude-sonnet-4-6": ModelPrice(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75),
+    "anthropic.claude-sonnet-4-5-20250929-v1:0": ModelPrice(input=3.0, output=15.0, cache_read=0.30, cache_write=3.75),
+    "anthropic.claude-haiku-4-5-20251001-v1:0": ModelPrice(input=1.0, output=5.0, cache_read=0.10, cache_write=1.25),
+    "offline": ModelPrice(input=0.0, output=0.0),
+    "scripted": ModelPrice(input=0.0, output=0.0),
+}
 
 
 class Settings(BaseSettings):
@@ -111,6 +132,48 @@ class Settings(BaseSettings):
         default=None,
         description="@connections endpoint override (the local gateway); default https://{domainName}/{stage}.",
     )
+
+    # -- tracing (MLflow) and cost ----------------------------------------------------------------------
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking server: a URL, or in AWS the SageMaker tracking server ARN. Unset: no tracing.",
+    )
+    mlflow_experiment_name: str = Field(
+        default="order-agent", description="The one MLflow experiment of the application's traces (created if absent)."
+    )
+    mlflow_experiment_id: str | None = Field(
+        default=None,
+        description="The experiment's id, when known (Terraform sets it): saves looking the name up per process.",
+    )
+    trace_redact_pii: bool = Field(
+        default=True,
+        description="Replace emails, names, addresses, zip codes and payment method ids in traces before export.",
+    )
+    trace_export_timeout_s: PositiveInt = Field(
+        default=5, description="Limit of one request to the tracking server (MLFLOW_HTTP_REQUEST_TIMEOUT)."
+    )
+    trace_export_max_retries: NonNegativeInt = Field(
+        default=0,
+        description="Retries of a failed request to the tracking server (MLFLOW_HTTP_REQUEST_MAX_RETRIES); "
+        "0: a lost trace costs the turn nothing more.",
+    )
+    prompt_version: str | None = Field(
+        default=None,
+        description="Label of the prompts and policy on every trace; default: a hash of the prompt files.",
+    )
+    model_prices: dict[str, ModelPrice] = Field(
+        default={},
+        description="Prices added to or replacing the built-in table (DEFAULT_MODEL_PRICES), USD per million tokens, "
+        'as JSON: `{"<model id>": {"input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75}}`.',
+    )
+
+    def price_of(self, model_id: str) -> ModelPrice | None:
+        """The price of a model id; an inference profile (`us.anthropic...`) costs what its model costs."""
+        prices = {**DEFAULT_MODEL_PRICES, **self.model_prices}
+        if model_id in prices:
+            return prices[model_id]
+        _, _, unprefixed = model_id.partition(".")
+        return prices.get(unprefixed) if unprefixed else None
 
 
 @lru_cache(maxsize=1)

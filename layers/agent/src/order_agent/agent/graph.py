@@ -20,21 +20,31 @@ the write, so every rule is checked before the customer is asked).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Annotated, Any, Literal, TypedDict
 
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from order_agent.agent.confirmation import classify_confirmation
 from order_agent.agent.events import Emit, QuickReply, TextDelta
-from order_agent.model.base import END_CONVERSATION, END_CONVERSATION_SPEC, ModelProvider, ModelRequest, Usage
+from order_agent.model.base import (
+    END_CONVERSATION,
+    END_CONVERSATION_SPEC,
+    ModelProvider,
+    ModelRequest,
+    ModelResponse,
+    Usage,
+)
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolKind, ToolResult, ToolRunner, request_hash
 from order_agent.tools.registry import REGISTRY
+from order_agent.tracing import AGENT, CHAT_MODEL, COST_KEY, MODEL_KEY, PROVIDER_KEY, USAGE_KEY, span
 
 HANDOFF_TOOL = "transfer_to_human_agents"
 TOOL_LIMIT_TEXT = (
@@ -73,12 +83,21 @@ def add_messages(existing: list[dict[str, Any]] | None, new: list[dict[str, Any]
     return [*existing, *new]
 
 
+def add_spend(existing: dict[str, float] | None, new: dict[str, float]) -> dict[str, float]:
+    """The conversation's tokens and cost so far: every model call adds its own."""
+    total = dict(existing or {})
+    for key, value in new.items():
+        total[key] = total.get(key, 0) + value
+    return total
+
+
 class AgentState(TypedDict, total=False):
     messages: Annotated[list[dict[str, Any]], add_messages]  # the Converse transcript
     ctx: dict[str, Any]  # ConversationContext
     status: Literal["open", "closed", "handed_off"]
     pending: Proposal | None
     route: str  # the decision of the node that ran last
+    spend: Annotated[dict[str, float], add_spend]  # tokens and cost_usd of the whole conversation
 
 
 @dataclass
@@ -97,6 +116,9 @@ class Turn:
     tool_calls: int = 0
     tool_rounds: int = 0
     usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    cost_known: bool = True  # False when a model id has no price in the settings
+    customer_id: str | None = None  # the verified customer, once known
     texts: list[str] = field(default_factory=list)
     stage: str = "entry_intent"
     order: dict[str, Any] | None = None
@@ -147,7 +169,11 @@ def _converse(
         stage=stage,
         context={"customer_id": ctx.customer_id},
     )
-    response = turn.model.converse(request, on_text=lambda text: turn.emit(TextDelta(text=text)))
+    with span("converse", CHAT_MODEL, {"stage": stage, "messages": messages}) as record:
+        response = turn.model.converse(request, on_text=lambda text: turn.emit(TextDelta(text=text)))
+        cost = _cost(turn, response)
+        record.outputs = {"content": response.content, "stop_reason": response.stop_reason}
+        record.attributes.update(_model_attributes(turn, response, cost))
     turn.model_calls += 1
     turn.usage = turn.usage + response.usage
     turn.stage = stage
@@ -156,7 +182,13 @@ def _converse(
     # The customer-facing text of the turn is the latest call's: text written alongside read
     # tools is narration that the reply supersedes.
     turn.texts = [response.text] if response.text else []
-    update: dict[str, Any] = {"messages": added, "ctx": ctx.model_dump(), "status": "open", "route": END}
+    update: dict[str, Any] = {
+        "messages": added,
+        "ctx": ctx.model_dump(),
+        "status": "open",
+        "route": END,
+        "spend": {**response.usage.as_dict(), "cost_usd": sum(cost) if cost else 0.0},
+    }
     uses = response.tool_uses
     if not uses:
         return update
@@ -209,6 +241,38 @@ def _converse(
         return {**update, "messages": [*added, answered, limit], "ctx": ctx.model_dump()}
     turn.tool_rounds += 1
     return {**update, "messages": [*added, answered], "ctx": ctx.model_dump(), "route": "entry_intent"}
+
+
+def _cost(turn: Turn, response: ModelResponse) -> tuple[float, float] | None:
+    """(input, output) cost of one call in USD, added to the turn's; None for a model without a price."""
+    price = turn.settings.price_of(response.model_id or turn.model.name)
+    if price is None:
+        turn.cost_known = False
+        return None
+    cost = response.usage.cost_usd(price)
+    turn.cost_usd += sum(cost)
+    return cost
+
+
+def _model_attributes(turn: Turn, response: ModelResponse, cost: tuple[float, float] | None) -> dict[str, Any]:
+    usage = response.usage
+    attributes: dict[str, Any] = {
+        USAGE_KEY: {
+            "input_tokens": usage.input_tokens,  # uncached input, as Converse counts it
+            "output_tokens": usage.output_tokens,
+            "total_tokens": usage.input_tokens + usage.output_tokens,
+            "cache_read_input_tokens": usage.cache_read_tokens,
+            "cache_creation_input_tokens": usage.cache_write_tokens,
+        },
+        MODEL_KEY: response.model_id,
+        PROVIDER_KEY: turn.model.name,
+        "stop_reason": response.stop_reason,
+        "latency_ms": round(response.latency_ms, 1),
+        "time_to_first_token_ms": None if response.first_token_ms is None else round(response.first_token_ms, 1),
+    }
+    if cost is not None:
+        attributes[COST_KEY] = {"input_cost": cost[0], "output_cost": cost[1], "total_cost": sum(cost)}
+    return attributes
 
 
 def _propose(turn: Turn, ctx: ConversationContext, use: dict[str, Any], preview: ToolResult, text: str) -> dict:
@@ -332,13 +396,35 @@ def route_after_model(state: AgentState) -> str:
     return state.get("route", END)
 
 
+Node = Callable[[AgentState, Runtime[Turn]], dict[str, Any]]
+
+
+def traced(name: str, node: Node) -> Node:
+    """The node as an AGENT span of the turn's trace. The interrupt with which order_confirmation
+    waits for the customer is how that node pauses, not a failure."""
+
+    def run(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+        pending = state.get("pending")
+        inputs = {"status": state.get("status", "open"), "pending": pending["tool"] if pending else None}
+        with span(name, AGENT, inputs, expected=(GraphBubbleUp,)) as record:
+            update = node(state, runtime)
+            record.outputs = {key: update[key] for key in ("route", "status") if key in update}
+        customer_id = (update.get("ctx") or {}).get("customer_id")
+        if customer_id:
+            runtime.context.customer_id = customer_id
+        return update
+
+    run.__name__ = name
+    return run
+
+
 def build_graph() -> StateGraph:
     graph = StateGraph(AgentState, context_schema=Turn)
-    graph.add_node("entry_intent", entry_intent)
-    graph.add_node("order_confirmation", order_confirmation)
-    graph.add_node("resolution", resolution)
-    graph.add_node("conversation_closed", conversation_closed)
-    graph.add_node("handed_off", handed_off)
+    graph.add_node("entry_intent", traced("entry_intent", entry_intent))
+    graph.add_node("order_confirmation", traced("order_confirmation", order_confirmation))
+    graph.add_node("resolution", traced("resolution", resolution))
+    graph.add_node("conversation_closed", traced("conversation_closed", conversation_closed))
+    graph.add_node("handed_off", traced("handed_off", handed_off))
     graph.add_conditional_edges(START, route_new_message, ["entry_intent", "conversation_closed", "handed_off"])
     targets = ["entry_intent", "order_confirmation", "resolution", END]
     for node in ("entry_intent", "order_confirmation", "resolution"):

@@ -10,11 +10,16 @@ or an `error`. The checkpoint is written once, when the turn ends (durability "e
 that fails stops at the step that failed; the next message for the session (normally the
 client's retry) finishes it from there, and writes are idempotent, so a repeated "yes" never
 applies a change twice.
+
+Each turn is traced (order_agent.tracing) when MLFLOW_TRACKING_URI is set: recorded while it
+runs, exported after the reply was emitted and the session lock released, so neither the
+customer nor their next message waits for MLflow. `TurnOutcome.trace_export_ms` is that time.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +31,7 @@ from order_agent.agent.store import STORE_ERRORS, SessionLock, checkpointer
 from order_agent.model import ModelError, ModelProvider, make_provider
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import ToolRunner
+from order_agent.tracing import ExportResult, TraceExporter, TurnTrace
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +43,10 @@ class TurnOutcome:
     final: FinalMessage | None
     done: Done | None
     error: ErrorEvent | None
+    cost_usd: float | None = None  # this turn's model cost (None: a model without a price)
+    conversation_cost_usd: float | None = None  # the conversation's, this turn included
+    trace: TurnTrace | None = None  # the recorded spans (tracing on, or record_traces)
+    export: ExportResult | None = None  # the trace's export to MLflow: id, duration, error
 
 
 class Agent:
@@ -48,12 +58,17 @@ class Agent:
         runner: ToolRunner | None = None,
         saver: Any = None,
         lock: SessionLock | None = None,
+        record_traces: bool = False,
     ) -> None:
+        """`record_traces`: record every turn's spans in `TurnOutcome.trace` even with tracing off
+        (the evaluation harness checks them)."""
         self.settings = settings or get_settings()
         self.model = model or make_provider(self.settings)
         self.runner = runner or ToolRunner(settings=self.settings)
         self.graph = build_graph().compile(checkpointer=saver or checkpointer(self.settings))
         self.lock = lock or SessionLock(self.settings)
+        self.traces = TraceExporter(self.settings)
+        self.record_traces = record_traces
 
     def state(self, session_id: str) -> dict[str, Any]:
         """The session's durable state (transcript, context, status, pending proposal)."""
@@ -70,6 +85,35 @@ class Agent:
     ) -> TurnOutcome:
         if not session_id or not text.strip():
             return self._fail(emit, "invalid_message", "A message needs a session id and some text.", False)
+        text = text.strip()
+        trace = (
+            TurnTrace(self.settings, session_id, text, message_id)
+            if self.traces.enabled or self.record_traces
+            else None
+        )
+        outcome: TurnOutcome | None = None
+        try:
+            with trace.recording() if trace else nullcontext():
+                outcome = self._locked_turn(session_id, text, emit, message_id, confirm_hash, trace)
+                if trace is not None and outcome.error is not None:
+                    trace.root.outputs = outcome.error.model_dump()
+                    trace.root.error = f"{outcome.error.code}: {outcome.error.message}"
+        finally:
+            # After the reply (and even after a crash, whose trace matters most): export now, in
+            # this invocation, so a Lambda frozen after returning loses nothing.
+            export = self.traces.export(trace) if trace is not None and self.traces.enabled else None
+        outcome.trace, outcome.export = trace, export
+        return outcome
+
+    def _locked_turn(
+        self,
+        session_id: str,
+        text: str,
+        emit: Emit,
+        message_id: str | None,
+        confirm_hash: str | None,
+        trace: TurnTrace | None,
+    ) -> TurnOutcome:
         try:
             token = self.lock.acquire(session_id)
         except STORE_ERRORS as exc:
@@ -79,7 +123,7 @@ class Agent:
                 emit, "busy", "I'm still answering your previous message; please send this one again in a moment.", True
             )
         try:
-            return self._run(session_id, text.strip(), emit, message_id, confirm_hash)
+            return self._run(session_id, text, emit, message_id, confirm_hash, trace)
         except STORE_ERRORS as exc:
             # The checkpoint could not be read or saved (throttled beyond botocore's retries, an
             # outage). The saved state is the one before this turn; a write the turn made is
@@ -92,7 +136,13 @@ class Agent:
                 logger.warning("could not release the lock of session %s", session_id, exc_info=True)
 
     def _run(
-        self, session_id: str, text: str, emit: Emit, message_id: str | None, confirm_hash: str | None
+        self,
+        session_id: str,
+        text: str,
+        emit: Emit,
+        message_id: str | None,
+        confirm_hash: str | None,
+        trace: TurnTrace | None,
     ) -> TurnOutcome:
         config = {"configurable": {"thread_id": session_id}}
         turn = Turn(
@@ -106,6 +156,8 @@ class Agent:
             confirm_hash=confirm_hash,
         )
         snapshot = self.graph.get_state(config)
+        turn.customer_id = (snapshot.values.get("ctx") or {}).get("customer_id")
+        spent_before = float((snapshot.values.get("spend") or {}).get("cost_usd", 0.0))
         if snapshot.interrupts:  # a proposal is waiting for this answer
             run_input: Any = Command(resume={"text": text, "confirm_hash": confirm_hash})
         elif snapshot.next:
@@ -119,6 +171,8 @@ class Agent:
             self.graph.invoke(run_input, config, context=turn, durability="exit")
         except ModelError as exc:
             logger.warning("model call failed in session %s: %s %s", session_id, exc.code, exc.message)
+            if trace is not None:
+                trace.customer_id = turn.customer_id
             return self._fail(
                 emit,
                 "model_unavailable",
@@ -140,7 +194,31 @@ class Agent:
         )
         emit(final)
         emit(done)
-        return TurnOutcome(final, done, None)
+        cost = turn.cost_usd if turn.cost_known else None
+        conversation_cost = spent_before + turn.cost_usd if turn.cost_known else None
+        if trace is not None:
+            self._describe(trace, turn, final, done, cost, conversation_cost)
+        return TurnOutcome(final, done, None, cost, conversation_cost)
+
+    @staticmethod
+    def _describe(
+        trace: TurnTrace,
+        turn: Turn,
+        final: FinalMessage,
+        done: Done,
+        cost: float | None,
+        conversation_cost: float | None,
+    ) -> None:
+        """What the turn's trace says about it as a whole (its root span and tags)."""
+        trace.customer_id = turn.customer_id
+        trace.root.outputs = {"text": final.text, "stage": final.stage, "order_id": (final.order or {}).get("order_id")}
+        trace.root.attributes.update(
+            model_calls=done.model_calls, tool_rounds=done.tool_rounds, tool_calls=done.tool_calls, usage=done.usage
+        )
+        trace.tags["stage"] = final.stage
+        if cost is not None:
+            trace.tags["turn_cost_usd"] = f"{cost:.6f}"
+            trace.tags["conversation_cost_usd"] = f"{conversation_cost:.6f}"
 
     def _store_failed(self, emit: Emit, session_id: str, exc: Exception) -> TurnOutcome:
         logger.warning("conversation store failed in session %s: %s", session_id, exc)

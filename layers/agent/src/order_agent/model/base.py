@@ -50,6 +50,17 @@ class Usage:
             self.cache_write_tokens + other.cache_write_tokens,
         )
 
+    def cost_usd(self, price: Any) -> tuple[float, float]:
+        """(input cost, output cost) in USD at a `ModelPrice`. Converse counts cached input apart from
+        `inputTokens`, and each kind has its own price."""
+        per_token = 1e-6
+        input_cost = (
+            self.input_tokens * price.input
+            + self.cache_read_tokens * price.cache_read
+            + self.cache_write_tokens * price.cache_write
+        ) * per_token
+        return input_cost, self.output_tokens * price.output * per_token
+
     def as_dict(self) -> dict[str, int]:
         return {
             "inputTokens": self.input_tokens,

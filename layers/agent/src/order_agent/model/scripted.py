@@ -15,6 +15,7 @@ or the short form:
       tool_uses: [...]                                       # several
       usage: {inputTokens: 900, outputTokens: 40, cacheReadInputTokens: 800}
       stop_reason: end_turn                                  # default: tool_use when tools are used
+      model_id: us.anthropic.claude-sonnet-4-6               # default: scripted (priced at 0)
 
 Tool-use ids are generated (`scripted-<call>-<n>`) unless given.
 """
@@ -81,6 +82,8 @@ class ScriptedProvider:
         return len(self.steps) - len(self.calls)
 
     def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
+        started = time.perf_counter()
+        first_token_ms: float | None = None
         index = len(self.calls)
         self.calls.append(request)
         if index >= len(self.steps):
@@ -103,8 +106,17 @@ class ScriptedProvider:
                 for start in range(0, len(block["text"]), 16):  # streamed in small pieces, like a model
                     if start:
                         time.sleep(self.chunk_delay_s)
+                    if first_token_ms is None:
+                        first_token_ms = (time.perf_counter() - started) * 1000
                     on_text(block["text"][start : start + 16])
-        return ModelResponse(content=content, stop_reason=stop_reason, usage=usage, model_id="scripted")
+        return ModelResponse(
+            content=content,
+            stop_reason=stop_reason,
+            usage=usage,
+            model_id=step.get("model_id", "scripted"),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            first_token_ms=first_token_ms,
+        )
 
     @staticmethod
     def _check(index: int, expect: dict[str, Any], request: ModelRequest) -> None:

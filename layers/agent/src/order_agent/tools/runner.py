@@ -32,6 +32,7 @@ from order_agent.settings import Settings, get_settings
 from order_agent.tools import retail  # noqa: F401  (registers the tools)
 from order_agent.tools.context import ConversationContext, ToolCall
 from order_agent.tools.registry import REGISTRY, ToolDefinition, ToolError, ToolKind
+from order_agent.tracing import TOOL, span
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,22 @@ class ToolRunner:
     ) -> ToolResult:
         """Run a tool. With `dry_run`, a write runs to the end and is rolled back: every rule is
         checked and the result previews the change (the agent shows it before asking to confirm)."""
+        with span(name, TOOL, {"arguments": arguments, "dry_run": dry_run}) as record:
+            record.attributes.update(dry_run=dry_run, authenticated_before=ctx.authenticated)
+            result = self._run(ctx, name, arguments, idempotency_key, dry_run)
+            record.outputs = (
+                {"ok": True, "content": result.content, "replayed": result.replayed}
+                if result.ok
+                else {"ok": False, "error": result.error_code, "message": result.error_message}
+            )
+            record.attributes["ok"] = result.ok
+            if not result.ok:
+                record.error = f"{result.error_code}: {result.error_message}"
+        return result
+
+    def _run(
+        self, ctx: ConversationContext, name: str, arguments: Any, idempotency_key: str | None, dry_run: bool
+    ) -> ToolResult:
         try:
             definition = REGISTRY.get(name)
             if definition is None:

@@ -1,0 +1,212 @@
+"""Traces in a real MLflow tracking server (started here), read back through the MLflow client:
+one trace per turn with AGENT, TOOL and CHAT_MODEL spans, token usage and cost, session grouping,
+redaction of personal data — and conversations that go on when the server is down."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import SpanStatusCode
+
+from order_agent.agent.service import Agent
+from order_agent.local.aws import free_port
+from order_agent.model.base import Usage
+from order_agent.model.scripted import ScriptedProvider
+from order_agent.settings import Settings
+from order_agent.tools import ToolRunner
+from order_agent.tracing import Redactor, SpanRecord
+
+EMAIL = "aarav.anderson9752@example.com"
+CUSTOMER = "aarav_anderson_8794"
+PENDING = "#W9300146"
+GIFT_CARD = "gift_card_7245904"
+MODEL_ID = "us.anthropic.claude-sonnet-4-6"
+USAGE = {"inputTokens": 120, "outputTokens": 40, "cacheReadInputTokens": 2000, "cacheWriteInputTokens": 300}
+
+SCRIPT = [
+    {"text": "Happy to help. What is the email on your account?", "usage": USAGE, "model_id": MODEL_ID},
+    {"tool_use": {"name": "find_user_id_by_email", "input": {"email": EMAIL}}, "usage": USAGE, "model_id": MODEL_ID},
+    {"tool_use": {"name": "get_user_details", "input": {"user_id": CUSTOMER}}, "usage": USAGE, "model_id": MODEL_ID},
+    {"tool_use": {"name": "get_order_details", "input": {"order_id": PENDING}}, "usage": USAGE, "model_id": MODEL_ID},
+    {"text": f"Aarav, order {PENDING} is pending. I will cancel it and refund $153.23 to {GIFT_CARD}. Go ahead?",
+     "tool_use": {"name": "cancel_pending_order", "input": {"order_id": PENDING, "reason": "no longer needed"}},
+     "usage": USAGE, "model_id": MODEL_ID},
+    {"expect": {"stage": "resolution"}, "text": "Done: the order is cancelled. Anything else?", "usage": USAGE,
+     "model_id": MODEL_ID},
+]  # fmt: skip
+
+
+@pytest.fixture
+def traced(agent_settings, mlflow_server, tau_fresh):
+    """A conversation factory with tracing to the test server (its own experiment per test)."""
+    experiment = f"test-{uuid.uuid4().hex[:8]}"
+
+    def make(**settings):
+        options = {"mlflow_tracking_uri": mlflow_server.url, "mlflow_experiment_name": experiment, **settings}
+        settings = agent_settings.model_copy(update=options)
+        model = ScriptedProvider(SCRIPT, first_token_delay_s=0.005)
+        return Agent(settings, model=model, runner=ToolRunner(tau_fresh, settings)), f"test-{uuid.uuid4()}"
+
+    return make
+
+
+def _converse(agent, session):
+    outcomes = []
+    for text in ["I'd like to cancel an order", f"It's {EMAIL}, order {PENDING}", "yes"]:
+        outcome = agent.handle_message(session, text, lambda event: None)
+        assert outcome.done is not None, outcome.error
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _spans(trace, span_type):
+    return [span for span in trace.data.spans if span.span_type == span_type]
+
+
+def test_every_turn_is_one_trace_with_its_spans_usage_cost_and_session(traced, mlflow_server):
+    agent, session = traced()
+    outcomes = _converse(agent, session)
+    assert all(o.export.error is None and o.export.trace_id for o in outcomes)
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    traces = [client.get_trace(o.export.trace_id) for o in outcomes]
+    assert len({t.info.trace_id for t in traces}) == 3
+
+    # the session groups the conversation; the customer is named once verified
+    experiment = client.get_experiment_by_name(agent.settings.mlflow_experiment_name)
+    found = client.search_traces(
+        locations=[experiment.experiment_id], filter_string=f"metadata.`mlflow.trace.session` = '{session}'"
+    )
+    assert {t.info.trace_id for t in found} == {t.info.trace_id for t in traces}
+    assert [t.info.trace_metadata.get("mlflow.trace.user") for t in traces] == [None, CUSTOMER, CUSTOMER]
+    assert all(t.info.tags["prompt_version"].startswith("prompts-") for t in traces)
+    assert traces[1].info.tags["customer_id"] == CUSTOMER
+
+    # turn 2: the node, its tools (in order, the write as a dry run) and one model call per round
+    second = traces[1]
+    root = next(s for s in second.data.spans if s.parent_id is None)
+    assert (root.name, root.span_type) == ("turn", "AGENT")
+    nodes = sorted((s for s in _spans(second, "AGENT") if s.parent_id == root.span_id), key=lambda s: s.start_time_ns)
+    # one span per node visit: entry_intent once per tool round, then the proposal waits for the customer
+    assert [n.name for n in nodes] == ["entry_intent"] * 4 + ["order_confirmation"]
+    assert nodes[-1].attributes["interrupted"] == "GraphInterrupt"  # waits, not fails
+    assert nodes[-1].status.status_code == SpanStatusCode.OK
+    tools = sorted(_spans(second, "TOOL"), key=lambda s: s.start_time_ns)
+    assert [t.name for t in tools] == ["find_user_id_by_email", "get_user_details", "get_order_details",
+                                       "cancel_pending_order"]  # fmt: skip
+    assert [t.parent_id for t in tools] == [n.span_id for n in nodes[:4]]  # each visit runs the tool its call asked for
+    assert tools[-1].inputs["dry_run"] is True and tools[-1].outputs["ok"] is True
+    models = _spans(second, "CHAT_MODEL")
+    assert len(models) == outcomes[1].done.model_calls == 4
+
+    # each model call: usage with the cache, stop reason, model id, latency, first token, cost
+    call = models[0]
+    assert call.attributes["mlflow.chat.tokenUsage"] == {
+        "input_tokens": 120, "output_tokens": 40, "total_tokens": 160,
+        "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 300,
+    }  # fmt: skip
+    assert call.attributes["mlflow.llm.model"] == MODEL_ID
+    assert call.attributes["stop_reason"] == "tool_use"
+    assert call.attributes["latency_ms"] >= 0
+    price = agent.settings.price_of(MODEL_ID)
+    usage = Usage(120, 40, 2000, 300)
+    one_call = sum(usage.cost_usd(price))
+    assert call.attributes["mlflow.llm.cost"]["total_cost"] == pytest.approx(one_call)
+    texts = [m for m in models if m.outputs["content"] and "text" in m.outputs["content"][0]]
+    assert texts and all(m.attributes["time_to_first_token_ms"] > 0 for m in texts)
+    assert all(m.attributes["time_to_first_token_ms"] is None for m in models if m not in texts)
+
+    # cost per turn and per conversation
+    assert outcomes[1].cost_usd == pytest.approx(4 * one_call)
+    assert float(second.info.tags["turn_cost_usd"]) == pytest.approx(4 * one_call, abs=1e-6)
+    assert outcomes[2].conversation_cost_usd == pytest.approx(6 * one_call)
+    assert float(traces[2].info.tags["conversation_cost_usd"]) == pytest.approx(6 * one_call, abs=1e-6)
+
+    # turn 3: the confirmation resumes the waiting node, then the write runs for real
+    third = traces[2]
+    assert [s.name for s in _spans(third, "TOOL")] == ["cancel_pending_order"]
+    assert _spans(third, "TOOL")[0].inputs["dry_run"] is False
+    assert {s.name for s in _spans(third, "AGENT")} >= {"order_confirmation", "resolution"}
+    for outcome in outcomes:
+        print(f"trace export: {outcome.export.duration_ms:.0f} ms")
+
+
+def _serialised(trace) -> str:
+    return json.dumps([{"inputs": s.inputs, "outputs": s.outputs} for s in trace.data.spans], default=str)
+
+
+# Email, names, address, zip, payment method. Case-sensitive: the τ customer id (aarav_anderson_8794), kept
+# as the trace's user, spells the name in lower case.
+PERSONAL = [EMAIL, "Aarav", "Anderson", "931 Maple Drive", "Philadelphia", "19031", GIFT_CARD]
+
+
+def test_personal_data_is_redacted_before_export(traced, mlflow_server):
+    agent, session = traced()
+    outcomes = _converse(agent, session)
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    exported = "".join(_serialised(client.get_trace(o.export.trace_id)) for o in outcomes)
+    recorded = json.dumps([[s.inputs, s.outputs] for o in outcomes for s in o.trace.root.walk()], default=str)
+    for value in PERSONAL:
+        assert value in recorded, f"{value} is not in this conversation: the test proves nothing"
+        assert value not in exported, f"{value} reached MLflow"
+    assert "[EMAIL]" in exported and "[PAYMENT_METHOD]" in exported and "[REDACTED]" in exported
+    assert PENDING in exported  # order ids are not personal data: the trace stays readable
+
+
+def test_redaction_can_be_switched_off(traced, mlflow_server):
+    agent, session = traced(trace_redact_pii=False)
+    outcomes = _converse(agent, session)
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    exported = "".join(_serialised(client.get_trace(o.export.trace_id)) for o in outcomes)
+    for value in PERSONAL:
+        assert value in exported
+
+
+def test_free_text_is_redacted_with_what_the_turn_revealed():
+    said = SpanRecord("turn", "AGENT", inputs={"text": "I'm yusuf rossi, zip 19122, card paypal_7644869"})
+    looked_up = SpanRecord(
+        "find_user_id_by_name_zip", "TOOL", {"arguments": {"first_name": "Yusuf", "last_name": "Rossi", "zip": "19122"}}
+    )
+    redact = Redactor([said, looked_up])
+    assert redact(said.inputs) == {"text": "I'm [REDACTED] [REDACTED], zip [REDACTED], card [PAYMENT_METHOD]"}
+    assert redact(looked_up.inputs)["arguments"] == {"first_name": "[REDACTED]", "last_name": "[REDACTED]",
+                                                     "zip": "[REDACTED]"}  # fmt: skip
+    methods = {"payment_methods": {"credit_card_1": {"brand": "visa"}, "credit_card_2": {"brand": "amex"}}}
+    assert len(redact(methods)["payment_methods"]) == 2  # two ids, two entries
+
+
+def _cancel_without_tracking_server(agent_settings, tau_fresh, uri, **options):
+    settings = agent_settings.model_copy(update={"mlflow_tracking_uri": uri, **options})
+    agent = Agent(settings, model=ScriptedProvider(SCRIPT), runner=ToolRunner(tau_fresh, settings))
+    outcomes = _converse(agent, f"test-{uuid.uuid4()}")
+    with tau_fresh.transaction() as cur:
+        cur.execute("SELECT status FROM orders WHERE order_id = %s", (PENDING,))
+        assert cur.fetchone()["status"] == "cancelled"
+    assert outcomes[-1].final.stage == "resolution"
+    return outcomes
+
+
+def test_a_tracking_server_that_is_down_does_not_break_the_conversation(agent_settings, tau_fresh):
+    outcomes = _cancel_without_tracking_server(agent_settings, tau_fresh, f"http://127.0.0.1:{free_port()}")
+    assert all(o.export.trace_id is None and o.export.error for o in outcomes)
+    print("export to a closed port:", ", ".join(f"{o.export.duration_ms:.0f} ms" for o in outcomes))
+
+
+def test_an_unresponsive_tracking_server_costs_at_most_its_timeout(agent_settings, tau_fresh):
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        outcomes = _cancel_without_tracking_server(agent_settings, tau_fresh, uri, trace_export_timeout_s=1)
+    assert all(o.export.trace_id is None and o.export.error for o in outcomes)
+    print("export to a silent server:", ", ".join(f"{o.export.duration_ms:.0f} ms" for o in outcomes))
+
+
+def test_tracing_off_records_nothing(agent_settings, tau_fresh):
+    assert Settings().mlflow_tracking_uri is None  # the default: no tracing
+    agent = Agent(agent_settings, model=ScriptedProvider(SCRIPT[:1]), runner=ToolRunner(tau_fresh, agent_settings))
+    outcome = agent.handle_message(f"test-{uuid.uuid4()}", "hello", lambda event: None)
+    assert outcome.trace is None and outcome.export is None
