@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pytest
+from mlflow import MlflowClient
 from websockets.sync.client import connect
 
 from order_agent.agent.service import Agent
@@ -141,16 +142,18 @@ class SensitiveScan:
 
     needles: dict[str, str]  # what it is → the exact value that must not appear
     texts: list[tuple[str, str]] = field(default_factory=list)
+    ignore_case: bool = True
 
     def add(self, source: str, texts: Iterable[str]) -> None:
         self.texts.extend((source, text) for text in texts)
 
     def findings(self) -> list[str]:
         found = []
+        fold = str.lower if self.ignore_case else str
         for source, text in self.texts:
-            lowered = text.lower()
+            folded = fold(text)
             found += [f"{what} in {source}: {text[:200]!r}" for what, value in self.needles.items()
-                      if value.lower() in lowered]  # fmt: skip
+                      if fold(value) in folded]  # fmt: skip
             found += [f"JWT in {source}" for _ in re.finditer(r"eyJ[\w-]{10,}\.eyJ[\w-]{10,}\.", text)]
         return found
 
@@ -160,15 +163,26 @@ def chat_factory(agent_settings, tau_fresh):
     return lambda steps: Chat(agent_settings, tau_fresh, steps)
 
 
-def test_logs_carry_no_secrets_or_personal_data(agent_settings, tau_fresh, jwt_issuer, caplog, capfd, monkeypatch):  # noqa: F811
+def test_logs_and_traces_carry_no_secrets_or_personal_data(
+    agent_settings,
+    tau_fresh,
+    jwt_issuer,  # noqa: F811
+    mlflow_server,
+    caplog,
+    capfd,
+    monkeypatch,
+):
     secret_key = "fAkEsEcReT/kEy+0123456789abcdefXYZ"
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFAKEKEY0123SECRT")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret_key)
     password = "pg-Pa55w0rd-never-logged"
     # Trust authentication ignores the password, so the URL works; it must still never be logged.
     url = agent_settings.database_url.replace("user=postgres", f"user=postgres password={password}")
+    experiment = f"security-{uuid.uuid4().hex[:8]}"
     settings = agent_settings.model_copy(update={"database_url": url, "auth_mode": "jwt", "jwt_jwks_url": jwt_issuer["url"],
-                                                 "jwt_issuer": jwt_issuer["issuer"], "jwt_audience": "chat-client"})  # fmt: skip
+                                                 "jwt_issuer": jwt_issuer["issuer"], "jwt_audience": "chat-client",
+                                                 "mlflow_tracking_uri": mlflow_server.url,
+                                                 "mlflow_experiment_name": experiment})  # fmt: skip
     token = jwt_issuer["token"](sub="cognito-sub-8794")  # the subject is an opaque id, fine to log
     user = export_dataset(tau_fresh)["users"][CUSTOMER]
     caplog.set_level(logging.DEBUG, logger="order_agent")
@@ -196,6 +210,7 @@ def test_logs_carry_no_secrets_or_personal_data(agent_settings, tau_fresh, jwt_i
     finally:
         gateway.stop()
         database.close()
+        tau_fresh.discard_idle()  # the terminated backends included the fixture's pooled connections
     payment_ids = list(user["payment_methods"])
     scan = SensitiveScan({
         "AWS secret key": secret_key, "AWS access key": "AKIAFAKEKEY0123SECRT", "database password": password,
@@ -211,6 +226,19 @@ def test_logs_carry_no_secrets_or_personal_data(agent_settings, tau_fresh, jwt_i
     assert len(scan.texts) > 3  # something was logged, so the scan means something
     assert scan.findings() == []
     assert model.remaining == 0
+
+    # The exported traces (redaction on, the default): span inputs and outputs, tags and metadata.
+    # Case-sensitive here: the τ customer id (aarav_anderson_8794), kept on the trace as its user,
+    # spells the name in lower case.
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    traces = client.search_traces(locations=[client.get_experiment_by_name(experiment).experiment_id])
+    assert len(traces) == 3  # one per turn, so the scan means something
+    in_traces = SensitiveScan({k: v for k, v in scan.needles.items()}, ignore_case=False)
+    for trace in traces:
+        full = client.get_trace(trace.info.trace_id)
+        in_traces.add("trace spans", [json.dumps([s.to_dict() for s in full.data.spans], default=str)])
+        in_traces.add("trace info", [json.dumps(full.info.to_dict(), default=str)])
+    assert in_traces.findings() == []
 
 
 def test_the_scan_finds_what_it_looks_for():

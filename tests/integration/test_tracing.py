@@ -174,6 +174,10 @@ def test_free_text_is_redacted_with_what_the_turn_revealed():
     assert redact(said.inputs) == {"text": "I'm [REDACTED] [REDACTED], zip [REDACTED], card [PAYMENT_METHOD]"}
     assert redact(looked_up.inputs)["arguments"] == {"first_name": "[REDACTED]", "last_name": "[REDACTED]",
                                                      "zip": "[REDACTED]"}  # fmt: skip
+    # a name the customer types before any look-up reveals it
+    assert Redactor([])("Hi, I'm Ana Lopez, cancel my order") == "Hi, I'm [NAME], cancel my order"
+    assert Redactor([])("Hola, me llamo María José Pérez") == "Hola, me llamo [NAME]"
+    assert Redactor([])("I'm not sure where order #W1 is") == "I'm not sure where order #W1 is"
     methods = {"payment_methods": {"credit_card_1": {"brand": "visa"}, "credit_card_2": {"brand": "amex"}}}
     assert len(redact(methods)["payment_methods"]) == 2  # two ids, two entries
 

@@ -167,6 +167,13 @@ _LEARNED_KEYS = frozenset({"email", "first_name", "last_name", "address1", "addr
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # τ-retail payment method ids: credit_card_9513926, paypal_7644869, gift_card_7245904.
 PAYMENT_METHOD_PATTERN = re.compile(r"\b(?:credit_card|debit_card|paypal|gift_card|bank_account|apple_pay)_\d+\b")
+# A customer introducing themselves before any look-up has revealed their name ("Hi, I'm Ana
+# Lopez", "my name is ...", "me llamo ..."): the capitalised words that follow. A heuristic: a name
+# typed in lower case and never looked up is not caught.
+NAME_INTRODUCTION_PATTERN = re.compile(
+    r"(?i:\b(?:i'?m|i am|my name is|my name's|this is|me llamo|mi nombre es|soy)\s+)"
+    r"([A-ZÀ-Þ][\w'-]+(?:\s+[A-ZÀ-Þ][\w'-]+){0,2})"
+)
 
 
 class Redactor:
@@ -200,6 +207,7 @@ class Redactor:
     def text(self, value: str) -> str:
         value = EMAIL_PATTERN.sub("[EMAIL]", value)
         value = PAYMENT_METHOD_PATTERN.sub("[PAYMENT_METHOD]", value)
+        value = NAME_INTRODUCTION_PATTERN.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + "[NAME]", value)
         return self._known.sub(REDACTED, value) if self._known else value
 
     def __call__(self, value: Any) -> Any:
