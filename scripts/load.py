@@ -196,6 +196,8 @@ async def run_session(url: str, target: Target, turns: int, resume: bool, start_
                     hashes = [q["confirmHash"] for q in frame.get("quickReplies", []) if q.get("confirmHash")]
                     confirm_hash = hashes[0] if hashes else None
                     turn["stage"] = frame["stage"]
+                    turn["reply"] = frame["text"]
+                    turn["confirm_offered"] = confirm_hash is not None
                 elif kind == "done" and frame.get("turnId") == message_id:
                     turn["done"] = now
                 elif kind == "error" and frame.get("turnId") in (None, message_id):
@@ -270,6 +272,11 @@ def check_frames(result: SessionResult, outbox: list[dict[str, Any]], turns: int
             problems.append(f"turn {turn['message_id'][:8]}: {dict(kinds)}")
         if mine and mine[-1]["type"] != "done":
             problems.append(f"turn {turn['message_id'][:8]}: done is not its last frame")
+    first = result.turns[0] if result.turns else None
+    if first and first["done"] is not None and not first.get("confirm_offered"):
+        # The "Yes" then confirms nothing and the write check fails too: say why (e.g. a tool
+        # error such as `busy` in turn 1).
+        problems.append(f"turn 1 made no proposal: {first.get('reply', '')[:120]!r}")
     acks = Counter(f["messageId"] for f in result.frames if f.get("type") == "ack")
     if any(n != 1 for n in acks.values()) or len(acks) != len(result.turns):
         problems.append(f"acks {dict(acks)}")
@@ -346,6 +353,33 @@ def pick_targets(db: Any, sessions: int) -> list[Target]:
         rows = cur.fetchall()
     run = uuid.uuid4().hex[:6]
     return [Target(f"load-{run}-{i:04d}", row["email"], row["order_id"]) for i, row in enumerate(rows)]
+
+
+def problem_sessions(
+    sessions: list[SessionResult], frame_checks: dict[str, Any], database_problems: list[str], limit: int = 10
+) -> list[dict[str, Any]]:
+    """What the clients saw in (up to `limit`) sessions a check flagged, to find the cause."""
+    flagged = [
+        s
+        for s in sessions
+        if s.errors
+        or frame_checks[s.target.session]["problems"]
+        or any(p.startswith((s.target.session, s.target.order_id)) for p in database_problems)
+    ]
+    return [
+        {
+            "session": s.target.session,
+            "order_id": s.target.order_id,
+            "resumed": s.resumed,
+            "errors": s.errors,
+            "turns": [
+                {k: v for k, v in t.items() if k in ("message_id", "stage", "reply", "confirm_offered")}
+                for t in s.turns
+            ],
+            "frames": [{k: v for k, v in f.items() if k not in ("sessionId", "usage")} for f in s.frames],
+        }
+        for s in flagged[:limit]
+    ]
 
 
 def report(results: dict[str, Any]) -> str:
@@ -464,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": dict(errors),
         "frame_problems": [f"{session}: {p}" for session, c in frame_checks.items() for p in c["problems"]],
         "database_problems": database_problems,
+        "problem_sessions": problem_sessions(sessions, frame_checks, database_problems),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "took_s": round(time.monotonic() - started, 1),
     }
