@@ -21,6 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from langgraph.types import Command
 
+from order_agent.agent.checkpoints import reads_reused
 from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage
 from order_agent.agent.graph import Turn, build_graph
 from order_agent.agent.store import SessionLock, checkpointer
@@ -83,7 +84,8 @@ class Agent:
                 emit, "busy", "I'm still answering your previous message; please send this one again in a moment.", True
             )
         try:
-            return self._run(session_id, text.strip(), emit, message_id, confirm_hash)
+            with reads_reused():  # the graph starts from the checkpoint _run reads: one read per turn
+                return self._run(session_id, text.strip(), emit, message_id, confirm_hash)
         except STORE_ERRORS as exc:
             # The checkpoint could not be read or saved (throttled beyond botocore's retries, an
             # outage). The saved state is the one before this turn; a write the turn made is

@@ -27,12 +27,12 @@ def dynamodb_client(settings: Settings) -> Any:
 def checkpointer(settings: Settings) -> DynamoDBSaver:
     # Imported here: it loads LangGraph, which the $connect/$disconnect functions (SessionLock users
     # through the edge) never need.
-    from langgraph_checkpoint_aws import DynamoDBSaver
+    from order_agent.agent.checkpoints import TurnDynamoDBSaver
 
     offload = None
     if settings.checkpoint_bucket:
         offload = {"bucket_name": settings.checkpoint_bucket, "endpoint_url": settings.aws_endpoint_url}
-    return DynamoDBSaver(
+    return TurnDynamoDBSaver(
         table_name=settings.checkpoint_table,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,

@@ -103,6 +103,7 @@ class TurnStream:
         self.buffer = ""
         self.last_post = 0.0
         self.lasting: list[dict[str, Any]] = []
+        self.finished = False  # the customer message is marked done, with the lasting frames
 
     def _next_seq(self) -> int:
         if self.seq is None:
@@ -152,7 +153,13 @@ class TurnStream:
             frame = ErrorFrame(**common, code=event.code, message=event.message, retryable=event.retryable).model_dump()
         self.lasting.append(frame)
         if event.type in {"done", "error"}:  # the turn's last frame: keep them for resume first
-            self.store.record_frames(self.session_id, self.lasting, self.seq)
+            # ... and mark the message done in the same request, unless the client may send it
+            # again (a retryable error: `Edge._send` forgets it instead)
+            finished = event.type == "done" or not event.retryable
+            self.store.record_frames(
+                self.session_id, self.lasting, self.seq, finished_message=self.turn_id if finished else None
+            )
+            self.finished = finished
         self.poster.post(frame)
 
 
@@ -291,7 +298,7 @@ class Edge:
             raise
         if outcome.error is not None and outcome.error.retryable:
             self.store.forget_message(session, turn_id)  # nothing happened: the same messageId may come again
-        else:
+        elif not stream.finished:  # a turn refused before it started (nothing recorded yet)
             self.store.finish_message(session, turn_id, stream.lasting)
 
     def _resume(self, message: Resume, poster: Poster) -> None:

@@ -97,25 +97,44 @@ class EdgeStore:
         item = self._session(session_id)
         return int(item["last_seq"]["N"]) if "last_seq" in item else 0
 
-    def record_frames(self, session_id: str, frames: list[dict[str, Any]], last_seq: int) -> None:
-        """Keep a turn's lasting frames for resume and move the session's seq forward."""
-        for frame in frames:
-            self.client.put_item(
-                TableName=self.table,
-                Item={
-                    "PK": {"S": f"OUTBOX_{session_id}"},
-                    "SK": {"S": f"{frame['seq']:012d}"},
-                    "frame": {"S": json.dumps(frame)},
-                    "ttl": self._ttl(),
-                },
-            )
-        self.client.update_item(
-            TableName=self.table,
-            Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
-            UpdateExpression="SET last_seq = :s",
-            ConditionExpression="attribute_not_exists(last_seq) OR last_seq < :s",
-            ExpressionAttributeValues={":s": {"N": str(last_seq)}},
+    def record_frames(
+        self, session_id: str, frames: list[dict[str, Any]], last_seq: int, finished_message: str | None = None
+    ) -> None:
+        """Keep a turn's lasting frames for resume and move the session's seq forward; with
+        `finished_message`, also mark that customer message done with these frames (what
+        `finish_message` does). One request: a transaction, so the outbox, the seq and the mark
+        never disagree."""
+        ttl = self._ttl()
+        actions: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": {
+                        "PK": {"S": f"OUTBOX_{session_id}"},
+                        "SK": {"S": f"{frame['seq']:012d}"},
+                        "frame": {"S": json.dumps(frame)},
+                        "ttl": ttl,
+                    },
+                }
+            }
+            for frame in frames
+        ]
+        actions.append(
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
+                    "UpdateExpression": "SET last_seq = :s",
+                    "ConditionExpression": "attribute_not_exists(last_seq) OR last_seq < :s",
+                    "ExpressionAttributeValues": {":s": {"N": str(last_seq)}},
+                }
+            }
         )
+        if finished_message is not None:
+            actions.append(
+                {"Put": {"TableName": self.table, "Item": self._done_item(session_id, finished_message, frames)}}
+            )
+        self.client.transact_write_items(TransactItems=actions)
 
     def frames_after(self, session_id: str, seq: int, limit: int = 200) -> list[dict[str, Any]]:
         items = self.client.query(
@@ -156,16 +175,16 @@ class EdgeStore:
         return {"state": "in_progress"}
 
     def finish_message(self, session_id: str, message_id: str, frames: list[dict[str, Any]]) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item={
-                "PK": {"S": f"MSG_{session_id}"},
-                "SK": {"S": message_id},
-                "state": {"S": "done"},
-                "frames": {"S": json.dumps(frames)},
-                "ttl": self._ttl(),
-            },
-        )
+        self.client.put_item(TableName=self.table, Item=self._done_item(session_id, message_id, frames))
+
+    def _done_item(self, session_id: str, message_id: str, frames: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "PK": {"S": f"MSG_{session_id}"},
+            "SK": {"S": message_id},
+            "state": {"S": "done"},
+            "frames": {"S": json.dumps(frames)},
+            "ttl": self._ttl(),
+        }
 
     def forget_message(self, session_id: str, message_id: str) -> None:
         """The turn did not happen (busy, model unavailable): the client may send it again."""
