@@ -288,7 +288,7 @@ def check_frames(result: SessionResult, outbox: list[dict[str, Any]], turns: int
         if mine and mine[-1]["type"] != "done":
             problems.append(f"turn {turn['message_id'][:8]}: done is not its last frame")
     first = result.turns[0] if result.turns else None
-    if first and first["done"] is not None and not first.get("confirm_offered"):
+    if first and first.get("done") is not None and not first.get("confirm_offered"):
         # The "Yes" then confirms nothing and the write check fails too: say why (e.g. a tool
         # error such as `busy` in turn 1).
         problems.append(f"turn 1 made no proposal: {first.get('reply', '')[:120]!r}")

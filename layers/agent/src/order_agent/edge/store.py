@@ -102,39 +102,37 @@ class EdgeStore:
     ) -> None:
         """Keep a turn's lasting frames for resume and move the session's seq forward; with
         `finished_message`, also mark that customer message done with these frames (what
-        `finish_message` does). One request: a transaction, so the outbox, the seq and the mark
-        never disagree."""
+        `finish_message` does). Two requests: the items in one batch, then the seq (conditional),
+        so a seq a client sees always has its frames kept. Not a transaction: those cost twice
+        the write capacity (and moto copies the whole table for each one)."""
         ttl = self._ttl()
-        actions: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": {
-                        "PK": {"S": f"OUTBOX_{session_id}"},
-                        "SK": {"S": f"{frame['seq']:012d}"},
-                        "frame": {"S": json.dumps(frame)},
-                        "ttl": ttl,
-                    },
-                }
-            }
+        items = [
+            {"PK": {"S": f"OUTBOX_{session_id}"}, "SK": {"S": f"{frame['seq']:012d}"},
+             "frame": {"S": json.dumps(frame)}, "ttl": ttl}
             for frame in frames
-        ]
-        actions.append(
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": {"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
-                    "UpdateExpression": "SET last_seq = :s",
-                    "ConditionExpression": "attribute_not_exists(last_seq) OR last_seq < :s",
-                    "ExpressionAttributeValues": {":s": {"N": str(last_seq)}},
-                }
-            }
-        )
+        ]  # fmt: skip
         if finished_message is not None:
-            actions.append(
-                {"Put": {"TableName": self.table, "Item": self._done_item(session_id, finished_message, frames)}}
-            )
-        self.client.transact_write_items(TransactItems=actions)
+            items.append(self._done_item(session_id, finished_message, frames))
+        self._batch_put(items)
+        self.client.update_item(
+            TableName=self.table,
+            Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
+            UpdateExpression="SET last_seq = :s",
+            ConditionExpression="attribute_not_exists(last_seq) OR last_seq < :s",
+            ExpressionAttributeValues={":s": {"N": str(last_seq)}},
+        )
+
+    def _batch_put(self, items: list[dict[str, Any]], attempts: int = 8) -> None:
+        """BatchWriteItem (up to 25 items), sending again what DynamoDB left unprocessed (throttling)."""
+        for start in range(0, len(items), 25):
+            pending = {self.table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+            for attempt in range(attempts):
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError(f"DynamoDB left {len(pending[self.table])} items unprocessed after {attempts} tries")
 
     def frames_after(self, session_id: str, seq: int, limit: int = 200) -> list[dict[str, Any]]:
         items = self.client.query(
