@@ -91,6 +91,19 @@ class Poster:
                     self.connection_id = current
             return False
 
+    def reconnected(self) -> bool:
+        """After posting stopped (the client was gone), whether the session has a new connection
+        now, which then becomes this poster's. A turn asks once its lasting frames are recorded:
+        a `resume` that read the outbox before that missed them, and gets them this way."""
+        with self._lock:
+            if not self.gone or self.session_id is None:
+                return False
+            current = self.store.session_connection(self.session_id)
+            if current is None or current == self.connection_id:
+                return False
+            self.connection_id, self.gone = current, False
+            return True
+
 
 class TurnStream:
     """Turns the agent's events into frames: deltas coalesced, seq numbered, lasting ones kept."""
@@ -160,6 +173,10 @@ class TurnStream:
                 self.session_id, self.lasting, self.seq, finished_message=self.turn_id if finished else None
             )
             self.finished = finished
+            if self.poster.gone and self.poster.reconnected():
+                for kept in self.lasting:  # a repeat of one that arrived is dropped by its seq
+                    self.poster.post(kept)
+                return
         self.poster.post(frame)
 
 
