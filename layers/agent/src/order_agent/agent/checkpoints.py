@@ -3,7 +3,7 @@
 A turn reads the checkpoint twice: `Agent` asks for the state (is a proposal waiting? did the last
 turn stop part-way?) to choose the run input, and then the graph loads the same checkpoint when
 it starts. Each read is 2-3 DynamoDB requests (the latest checkpoint, its pending writes, chunks).
-Inside `reads_reused()` the second read of the same checkpoint is served from the first. That is
+Inside `store.reads_reused()` the second read of the same checkpoint is served from the first. That is
 safe because the caller holds the session lock, so nothing else writes the session meanwhile;
 any write through this saver forgets what was read, and each read gets its own copy (LangGraph
 updates a loaded checkpoint in place as the run goes).
@@ -13,29 +13,13 @@ Loaded lazily (by `store.checkpointer`): it imports LangGraph, which $connect/$d
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
 from langgraph_checkpoint_aws import DynamoDBSaver
 
-# (thread_id, checkpoint_ns, checkpoint_id or None) -> the tuple read; None outside reads_reused()
-_reads: contextvars.ContextVar[dict[tuple[str, str, str | None], CheckpointTuple | None] | None] = (
-    contextvars.ContextVar("checkpoint_reads", default=None)
-)
-
-
-@contextlib.contextmanager
-def reads_reused() -> Iterator[None]:
-    """Within this block (one turn, under the session lock) a checkpoint is fetched once."""
-    token = _reads.set({})
-    try:
-        yield
-    finally:
-        _reads.reset(token)
+from order_agent.agent.store import checkpoint_reads as _reads
 
 
 def _key(config: Any) -> tuple[str, str, str | None]:

@@ -21,10 +21,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from langgraph.types import Command
 
-from order_agent.agent.checkpoints import reads_reused
 from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage
 from order_agent.agent.graph import Turn, build_graph
-from order_agent.agent.store import SessionLock, checkpointer
+from order_agent.agent.store import SessionLock, checkpointer, reads_reused
 from order_agent.model import ModelError, ModelProvider, make_provider
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import ToolRunner

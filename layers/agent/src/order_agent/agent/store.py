@@ -4,8 +4,11 @@ never run at the same time."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import secrets
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -18,6 +21,24 @@ if TYPE_CHECKING:
 
 # DynamoDBSaver's items have keys CHECKPOINT_*, WRITES_* and CHUNK_*; ours cannot collide.
 _LOCK_PREFIX = "LOCK_"
+
+
+# The checkpoints read in this turn, by (thread_id, checkpoint_ns, checkpoint_id or None), for
+# TurnDynamoDBSaver (agent/checkpoints.py); None outside reads_reused(). Here, not there: that
+# module loads LangGraph's DynamoDB saver, which importing the agent service does not need.
+checkpoint_reads: contextvars.ContextVar[dict[tuple[str, str, str | None], Any] | None] = contextvars.ContextVar(
+    "checkpoint_reads", default=None
+)
+
+
+@contextlib.contextmanager
+def reads_reused() -> Iterator[None]:
+    """Within this block (one turn, under the session lock) the checkpointer fetches a checkpoint once."""
+    token = checkpoint_reads.set({})
+    try:
+        yield
+    finally:
+        checkpoint_reads.reset(token)
 
 
 def dynamodb_client(settings: Settings) -> Any:
