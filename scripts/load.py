@@ -44,6 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from perf_common import LAMBDAS, ROOT, PerfStack, summary_ms
 
+# A turn must finish within this time of its ack (the handler started it). Before the ack the
+# message waits for a free handler, a queue of this test's own making: the run's time limit
+# bounds that wait, and the ack latency reports it (saturation), instead of failing the turn.
 TURN_TIMEOUT_S = 120
 MAX_SESSIONS = 400  # distinct pending orders in the τ retail data: 423
 
@@ -146,7 +149,9 @@ def customer_turns(target: Target, count: int) -> list[tuple[str, bool]]:
     return [script[i] if i < len(script) else ("hello?", False) for i in range(count)]
 
 
-async def run_session(url: str, target: Target, turns: int, resume: bool, start_delay: float) -> SessionResult:
+async def run_session(
+    url: str, target: Target, turns: int, resume: bool, start_delay: float, run_deadline: float
+) -> SessionResult:
     from websockets.asyncio.client import connect
 
     result = SessionResult(target)
@@ -164,13 +169,16 @@ async def run_session(url: str, target: Target, turns: int, resume: bool, start_
             turn = {"message_id": message_id, "sent": sent, "first_delta": None, "done": None, "ack": None}
             result.turns.append(turn)
             await ws.send(json.dumps(payload))
-            deadline = sent + TURN_TIMEOUT_S
+            deadline = run_deadline  # until the ack: queued for a handler
             drop = resume and index == 0
             while turn["done"] is None:
                 try:
                     raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
                 except TimeoutError:
-                    result.errors.append(f"turn {index + 1}: no done within {TURN_TIMEOUT_S} s")
+                    if turn["ack"] is None:
+                        result.errors.append(f"turn {index + 1}: no ack within the time limit")
+                    else:
+                        result.errors.append(f"turn {index + 1}: no done within {TURN_TIMEOUT_S} s of its ack")
                     return result
                 frame = json.loads(raw)
                 now = time.monotonic()
@@ -182,6 +190,7 @@ async def run_session(url: str, target: Target, turns: int, resume: bool, start_
                 last_seq = max(last_seq, frame.get("seq") or 0)
                 if kind == "ack" and frame.get("messageId") == message_id:
                     turn["ack"] = now
+                    deadline = min(run_deadline, now + TURN_TIMEOUT_S)
                 elif kind == "delta" and frame.get("turnId") == message_id and turn["first_delta"] is None:
                     turn["first_delta"] = now
                     if drop:  # the client loses its connection mid-stream, comes back and resumes
@@ -196,6 +205,8 @@ async def run_session(url: str, target: Target, turns: int, resume: bool, start_
                     hashes = [q["confirmHash"] for q in frame.get("quickReplies", []) if q.get("confirmHash")]
                     confirm_hash = hashes[0] if hashes else None
                     turn["stage"] = frame["stage"]
+                    turn["reply"] = frame["text"]
+                    turn["confirm_offered"] = confirm_hash is not None
                 elif kind == "done" and frame.get("turnId") == message_id:
                     turn["done"] = now
                 elif kind == "error" and frame.get("turnId") in (None, message_id):
@@ -211,10 +222,16 @@ async def run_clients(
 ) -> tuple[list[SessionResult], float]:
     rng = random.Random(8)  # noqa: S311 - reproducible start times, not secrets
     started = time.monotonic()
+    run_deadline = started + max(time_limit - 5, time_limit * 0.9)  # sessions say what they waited for
     tasks = [
         asyncio.create_task(
             run_session(
-                url, t, turns, bool(resume_every) and i % resume_every == resume_every - 1, rng.uniform(0, ramp_s)
+                url,
+                t,
+                turns,
+                bool(resume_every) and i % resume_every == resume_every - 1,
+                rng.uniform(0, ramp_s),
+                run_deadline,
             )
         )
         for i, t in enumerate(targets)
@@ -270,6 +287,11 @@ def check_frames(result: SessionResult, outbox: list[dict[str, Any]], turns: int
             problems.append(f"turn {turn['message_id'][:8]}: {dict(kinds)}")
         if mine and mine[-1]["type"] != "done":
             problems.append(f"turn {turn['message_id'][:8]}: done is not its last frame")
+    first = result.turns[0] if result.turns else None
+    if first and first.get("done") is not None and not first.get("confirm_offered"):
+        # The "Yes" then confirms nothing and the write check fails too: say why (e.g. a tool
+        # error such as `busy` in turn 1).
+        problems.append(f"turn 1 made no proposal: {first.get('reply', '')[:120]!r}")
     acks = Counter(f["messageId"] for f in result.frames if f.get("type") == "ack")
     if any(n != 1 for n in acks.values()) or len(acks) != len(result.turns):
         problems.append(f"acks {dict(acks)}")
@@ -346,6 +368,33 @@ def pick_targets(db: Any, sessions: int) -> list[Target]:
         rows = cur.fetchall()
     run = uuid.uuid4().hex[:6]
     return [Target(f"load-{run}-{i:04d}", row["email"], row["order_id"]) for i, row in enumerate(rows)]
+
+
+def problem_sessions(
+    sessions: list[SessionResult], frame_checks: dict[str, Any], database_problems: list[str], limit: int = 10
+) -> list[dict[str, Any]]:
+    """What the clients saw in (up to `limit`) sessions a check flagged, to find the cause."""
+    flagged = [
+        s
+        for s in sessions
+        if s.errors
+        or frame_checks[s.target.session]["problems"]
+        or any(p.startswith((s.target.session, s.target.order_id)) for p in database_problems)
+    ]
+    return [
+        {
+            "session": s.target.session,
+            "order_id": s.target.order_id,
+            "resumed": s.resumed,
+            "errors": s.errors,
+            "turns": [
+                {k: v for k, v in t.items() if k in ("message_id", "stage", "reply", "confirm_offered")}
+                for t in s.turns
+            ],
+            "frames": [{k: v for k, v in f.items() if k not in ("sessionId", "usage")} for f in s.frames],
+        }
+        for s in flagged[:limit]
+    ]
 
 
 def report(results: dict[str, Any]) -> str:
@@ -464,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": dict(errors),
         "frame_problems": [f"{session}: {p}" for session, c in frame_checks.items() for p in c["problems"]],
         "database_problems": database_problems,
+        "problem_sessions": problem_sessions(sessions, frame_checks, database_problems),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "took_s": round(time.monotonic() - started, 1),
     }

@@ -97,3 +97,29 @@ def test_an_expired_lock_can_be_taken_over(agent_settings):
     assert lock.acquire(session) is None
     lock.release(session, fresh)
     assert lock.acquire(session)
+
+
+def test_a_turn_fetches_its_checkpoint_once(agent_settings, tau_fresh, monkeypatch):
+    # Agent reads the state to choose the run input and the graph then starts from the same
+    # checkpoint: one fetch from DynamoDB, not two (each is 2-3 requests). The confirmation turn
+    # resumes the interrupt from that one read and runs the write once.
+    from langgraph_checkpoint_aws import DynamoDBSaver
+
+    from order_agent.model.scripted import ScriptedProvider
+
+    fetches = []
+    original = DynamoDBSaver.get_tuple
+    monkeypatch.setattr(DynamoDBSaver, "get_tuple", lambda self, config: fetches.append(1) or original(self, config))
+    report = {"expect": {"stage": "resolution", "tool_status": "success"}, "text": "Order #W9300146 is cancelled."}
+    agent = Agent(agent_settings, model=ScriptedProvider([*IDENTIFY, *CANCEL_PROPOSAL, report]),
+                  runner=ToolRunner(tau_fresh, agent_settings))  # fmt: skip
+    session = f"reads-{uuid.uuid4()}"
+    per_turn = []
+    for text in ("I want to cancel an order", f"{EMAIL} {PENDING}", "yes"):
+        fetches.clear()
+        outcome = agent.handle_message(session, text, lambda event: None)
+        assert outcome.error is None
+        per_turn.append(len(fetches))
+    assert per_turn == [1, 1, 1]
+    assert outcome.final.text == report["text"] and _order_status(tau_fresh, PENDING) == "cancelled"
+    assert agent.state(session)["pending"] is None  # the next turn starts from what this one saved

@@ -114,6 +114,71 @@ def test_resume_after_the_connection_drops_mid_stream(edge, tau_fresh):
     assert _order_status(tau_fresh, PENDING) == "cancelled"  # the turn completed without its client
 
 
+class _PausingModel:
+    """The last scripted answer streams its first piece, waits until the client has dropped, streams
+    the rest (to a closed connection: the poster stops), then waits until the client has resumed."""
+
+    def __init__(self, inner, pause_call):
+        self.inner, self.pause_call, self.name = inner, pause_call, inner.name
+        self.dropped, self.posted, self.resumed = threading.Event(), threading.Event(), threading.Event()
+
+    def converse(self, request, on_text=None):
+        if len(self.inner.calls) != self.pause_call:
+            return self.inner.converse(request, on_text)
+        pieces = []
+
+        def text(piece):
+            pieces.append(piece)
+            if len(pieces) == 2:
+                assert self.dropped.wait(10)
+                time.sleep(0.2)  # past the delta coalescing window: this piece is posted, and fails
+            on_text(piece)
+            if len(pieces) == 2:
+                self.posted.set()
+
+        response = self.inner.converse(request, text)
+        assert self.resumed.wait(10)
+        return response
+
+
+def test_a_resume_before_the_turn_ends_still_gets_its_answer(edge, agent_settings, tau_fresh):
+    # The client drops mid-stream; the next post fails before it reconnects, so the poster stops.
+    # Its `resume` reads the outbox while the turn still runs (nothing of it kept yet). The turn's
+    # message and done must still reach the new connection.
+    steps = [*IDENTIFY, *CANCEL_PROPOSAL, REPORT]
+    model = _PausingModel(ScriptedProvider(steps), pause_call=len(steps) - 1)
+    agent = Agent(agent_settings, model=model, runner=ToolRunner(tau_fresh, agent_settings))
+    gateway, _ = start_gateway(agent_settings, LAMBDAS, agent=agent)
+    try:
+        session = f"ws-{uuid.uuid4()}"
+        with connect(gateway.url) as ws:
+            _send(ws, session, "cancel please")
+            _until(ws)
+            _send(ws, session, f"{EMAIL} {PENDING}")
+            _until(ws)
+            yes = _send(ws, session, "yes")
+            seen = []
+            while not any(f["type"] == "delta" for f in seen):
+                seen.append(json.loads(ws.recv(timeout=10)))
+        model.dropped.set()
+        assert model.posted.wait(10)  # the poster has stopped: no connection of the session left
+        last_seq = max(f["seq"] for f in seen if "seq" in f)
+        with connect(gateway.url) as ws:
+            ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": last_seq}))
+            frames = [json.loads(ws.recv(timeout=10))]
+            while frames[-1]["type"] != "session":
+                frames.append(json.loads(ws.recv(timeout=10)))
+            assert frames[-1]["turnInProgress"] and not any(f.get("turnId") == yes for f in frames)
+            model.resumed.set()
+            frames += _until(ws)
+        mine = [f["type"] for f in frames if f.get("turnId") == yes and f["type"] != "delta"]
+        assert mine == ["message", "done"]
+        assert next(f for f in frames if f["type"] == "message")["text"] == REPORT["text"]
+        assert _order_status(tau_fresh, PENDING) == "cancelled"
+    finally:
+        gateway.stop()
+
+
 def test_resume_shows_a_pending_confirmation(edge):
     gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL])
     session = f"ws-{uuid.uuid4()}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -166,8 +167,30 @@ def test_connections_killed_by_the_server_are_replaced(runner, demo_db, new_ctx)
     assert result.ok, result.error_message
 
 
+def test_a_thread_waits_for_a_pooled_connection_instead_of_failing(demo_db, demo_settings, new_ctx):
+    # Threads of one process share the pool (the local gateway's handlers, like concurrent
+    # Lambdas): when all connections are out, a tool call waits for one to come back. psycopg2's
+    # own pool raised PoolError at once, which the customer saw as "the order database is busy".
+    settings = demo_settings.model_copy(update={"db_pool_max": 1, "db_pool_wait_s": 30})
+    db = Database(settings)
+    runner = ToolRunner(db, settings)
+    results = []
+    try:
+        with db.connection():  # the only connection is taken
+            waiting = threading.Thread(
+                target=lambda: results.append(runner.run(new_ctx(BEN), "get_order_details", {"order_id": "#W1000004"}))
+            )
+            waiting.start()
+            time.sleep(0.5)  # the tool call is now waiting for the connection (not a timing assertion)
+            assert not results
+        waiting.join(30)
+        assert [(r.ok, r.error_code) for r in results] == [(True, None)]
+    finally:
+        db.close()
+
+
 def test_an_exhausted_pool_is_a_retryable_busy_error(demo_db, demo_settings, new_ctx):
-    settings = demo_settings.model_copy(update={"db_pool_max": 1})
+    settings = demo_settings.model_copy(update={"db_pool_max": 1, "db_pool_wait_s": 0.2})
     db = Database(settings)
     runner = ToolRunner(db, settings)
     try:

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
         default=4, description="Most connections one process opens (Lambda handles one request at a time)."
     )
     db_connect_timeout_s: PositiveInt = Field(default=5, description="Seconds to wait for a new connection.")
+    db_pool_wait_s: NonNegativeFloat = Field(
+        default=5,
+        description="Seconds a thread waits for a pooled connection when all DB_POOL_MAX are in use, then 'busy'.",
+    )
     db_statement_timeout_ms: PositiveInt = Field(default=5000, description="Server-side limit for one SQL statement.")
     db_lock_timeout_ms: PositiveInt = Field(default=3000, description="Server-side limit for waiting on a row lock.")
     auth_max_failed_attempts: PositiveInt = Field(

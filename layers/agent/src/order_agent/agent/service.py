@@ -27,7 +27,7 @@ from langgraph.types import Command
 
 from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage
 from order_agent.agent.graph import Turn, build_graph
-from order_agent.agent.store import STORE_ERRORS, SessionLock, checkpointer
+from order_agent.agent.store import STORE_ERRORS, SessionLock, checkpointer, reads_reused
 from order_agent.model import ModelError, ModelProvider, make_provider
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import ToolRunner
@@ -123,7 +123,8 @@ class Agent:
                 emit, "busy", "I'm still answering your previous message; please send this one again in a moment.", True
             )
         try:
-            return self._run(session_id, text, emit, message_id, confirm_hash, trace)
+            with reads_reused():  # the graph starts from the checkpoint _run reads: one read per turn
+                return self._run(session_id, text, emit, message_id, confirm_hash, trace)
         except STORE_ERRORS as exc:
             # The checkpoint could not be read or saved (throttled beyond botocore's retries, an
             # outage). The saved state is the one before this turn; a write the turn made is

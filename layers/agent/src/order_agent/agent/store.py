@@ -4,8 +4,11 @@ never run at the same time."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import secrets
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -23,6 +26,24 @@ STORE_ERRORS = (ClientError, BotoCoreError)
 _LOCK_PREFIX = "LOCK_"
 
 
+# The checkpoints read in this turn, by (thread_id, checkpoint_ns, checkpoint_id or None), for
+# TurnDynamoDBSaver (agent/checkpoints.py); None outside reads_reused(). Here, not there: that
+# module loads LangGraph's DynamoDB saver, which importing the agent service does not need.
+checkpoint_reads: contextvars.ContextVar[dict[tuple[str, str, str | None], Any] | None] = contextvars.ContextVar(
+    "checkpoint_reads", default=None
+)
+
+
+@contextlib.contextmanager
+def reads_reused() -> Iterator[None]:
+    """Within this block (one turn, under the session lock) the checkpointer fetches a checkpoint once."""
+    token = checkpoint_reads.set({})
+    try:
+        yield
+    finally:
+        checkpoint_reads.reset(token)
+
+
 def dynamodb_client(settings: Settings) -> Any:
     return boto3.client("dynamodb", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
 
@@ -30,12 +51,12 @@ def dynamodb_client(settings: Settings) -> Any:
 def checkpointer(settings: Settings) -> DynamoDBSaver:
     # Imported here: it loads LangGraph, which the $connect/$disconnect functions (SessionLock users
     # through the edge) never need.
-    from langgraph_checkpoint_aws import DynamoDBSaver
+    from order_agent.agent.checkpoints import TurnDynamoDBSaver
 
     offload = None
     if settings.checkpoint_bucket:
         offload = {"bucket_name": settings.checkpoint_bucket, "endpoint_url": settings.aws_endpoint_url}
-    return DynamoDBSaver(
+    return TurnDynamoDBSaver(
         table_name=settings.checkpoint_table,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,

@@ -24,6 +24,31 @@ from order_agent.settings import Settings, get_settings
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
+class WaitingConnectionPool(psycopg2.pool.ThreadedConnectionPool):
+    """psycopg2's pool raises PoolError at once when all `maxconn` connections are out. Threads of
+    one process share it (the local gateway runs handlers in a thread pool, like concurrent
+    Lambdas), so a thread waits up to `wait_s` for a connection to come back instead: a burst
+    then costs a short wait, not a `busy` tool error."""
+
+    def __init__(self, minconn: int, maxconn: int, wait_s: float, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(maxconn)
+        self._wait_s = wait_s
+        super().__init__(minconn, maxconn, **kwargs)
+
+    def getconn(self, key: Any = None) -> Any:
+        if not self._slots.acquire(timeout=self._wait_s):
+            raise psycopg2.pool.PoolError(f"no free connection within {self._wait_s:g} s")
+        try:
+            return super().getconn(key)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def putconn(self, conn: Any = None, key: Any = None, close: bool = False) -> None:
+        super().putconn(conn, key, close)
+        self._slots.release()  # only after a successful return: a rejected connection held no slot
+
+
 class Database:
     """A thread-safe pool plus the two ways the code uses a connection."""
 
@@ -32,7 +57,7 @@ class Database:
         self._settings = settings
         # A psycopg2 connection subclass, e.g. one that counts round trips (the benchmarks).
         self._connection_factory = connection_factory
-        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._pool: WaitingConnectionPool | None = None
         self._pool_lock = threading.Lock()
 
     def connect_arguments(self) -> dict[str, Any]:
@@ -52,13 +77,13 @@ class Database:
             arguments["connection_factory"] = self._connection_factory
         return arguments
 
-    def _get_pool(self) -> psycopg2.pool.ThreadedConnectionPool:
+    def _get_pool(self) -> WaitingConnectionPool:
         # Created on first use: constructing a Database never fails, even with the server down.
         with self._pool_lock:
             if self._pool is None:
                 s = self._settings
-                self._pool = psycopg2.pool.ThreadedConnectionPool(
-                    s.db_pool_min, s.db_pool_max, **self.connect_arguments()
+                self._pool = WaitingConnectionPool(
+                    s.db_pool_min, s.db_pool_max, s.db_pool_wait_s, **self.connect_arguments()
                 )
             return self._pool
 

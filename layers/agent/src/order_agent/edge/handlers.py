@@ -91,6 +91,19 @@ class Poster:
                     self.connection_id = current
             return False
 
+    def reconnected(self) -> bool:
+        """After posting stopped (the client was gone), whether the session has a new connection
+        now, which then becomes this poster's. A turn asks once its lasting frames are recorded:
+        a `resume` that read the outbox before that missed them, and gets them this way."""
+        with self._lock:
+            if not self.gone or self.session_id is None:
+                return False
+            current = self.store.session_connection(self.session_id)
+            if current is None or current == self.connection_id:
+                return False
+            self.connection_id, self.gone = current, False
+            return True
+
 
 class TurnStream:
     """Turns the agent's events into frames: deltas coalesced, seq numbered, lasting ones kept."""
@@ -103,6 +116,7 @@ class TurnStream:
         self.buffer = ""
         self.last_post = 0.0
         self.lasting: list[dict[str, Any]] = []
+        self.finished = False  # the customer message is marked done, with the lasting frames
 
     def _next_seq(self) -> int:
         if self.seq is None:
@@ -152,7 +166,17 @@ class TurnStream:
             frame = ErrorFrame(**common, code=event.code, message=event.message, retryable=event.retryable).model_dump()
         self.lasting.append(frame)
         if event.type in {"done", "error"}:  # the turn's last frame: keep them for resume first
-            self.store.record_frames(self.session_id, self.lasting, self.seq)
+            # ... and mark the message done in the same request, unless the client may send it
+            # again (a retryable error: `Edge._send` forgets it instead)
+            finished = event.type == "done" or not event.retryable
+            self.store.record_frames(
+                self.session_id, self.lasting, self.seq, finished_message=self.turn_id if finished else None
+            )
+            self.finished = finished
+            if self.poster.gone and self.poster.reconnected():
+                for kept in self.lasting:  # a repeat of one that arrived is dropped by its seq
+                    self.poster.post(kept)
+                return
         self.poster.post(frame)
 
 
@@ -304,12 +328,12 @@ class Edge:
             raise
         if outcome.error is not None and outcome.error.retryable:
             self.store.forget_message(session, turn_id)  # nothing happened: the same messageId may come again
-        else:
+        elif not stream.finished:  # a turn refused before it started (nothing recorded yet)
             try:
                 self.store.finish_message(session, turn_id, stream.lasting)
             except STORE_ERRORS as exc:
-                # The answer reached the client and is in the outbox; only the duplicate-delivery
-                # record is missing, and its in-progress mark expires with the lock's lease.
+                # The answer reached the client; only the duplicate-delivery record is missing,
+                # and its in-progress mark expires with the lock's lease.
                 logger.warning(
                     "could not record the answered message", extra={"session_id": session, "error": str(exc)}
                 )

@@ -97,18 +97,23 @@ class EdgeStore:
         item = self._session(session_id)
         return int(item["last_seq"]["N"]) if "last_seq" in item else 0
 
-    def record_frames(self, session_id: str, frames: list[dict[str, Any]], last_seq: int) -> None:
-        """Keep a turn's lasting frames for resume and move the session's seq forward."""
-        for frame in frames:
-            self.client.put_item(
-                TableName=self.table,
-                Item={
-                    "PK": {"S": f"OUTBOX_{session_id}"},
-                    "SK": {"S": f"{frame['seq']:012d}"},
-                    "frame": {"S": json.dumps(frame)},
-                    "ttl": self._ttl(),
-                },
-            )
+    def record_frames(
+        self, session_id: str, frames: list[dict[str, Any]], last_seq: int, finished_message: str | None = None
+    ) -> None:
+        """Keep a turn's lasting frames for resume and move the session's seq forward; with
+        `finished_message`, also mark that customer message done with these frames (what
+        `finish_message` does). Two requests: the items in one batch, then the seq (conditional),
+        so a seq a client sees always has its frames kept. Not a transaction: those cost twice
+        the write capacity (and moto copies the whole table for each one)."""
+        ttl = self._ttl()
+        items = [
+            {"PK": {"S": f"OUTBOX_{session_id}"}, "SK": {"S": f"{frame['seq']:012d}"},
+             "frame": {"S": json.dumps(frame)}, "ttl": ttl}
+            for frame in frames
+        ]  # fmt: skip
+        if finished_message is not None:
+            items.append(self._done_item(session_id, finished_message, frames))
+        self._batch_put(items)
         self.client.update_item(
             TableName=self.table,
             Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
@@ -116,6 +121,18 @@ class EdgeStore:
             ConditionExpression="attribute_not_exists(last_seq) OR last_seq < :s",
             ExpressionAttributeValues={":s": {"N": str(last_seq)}},
         )
+
+    def _batch_put(self, items: list[dict[str, Any]], attempts: int = 8) -> None:
+        """BatchWriteItem (up to 25 items), sending again what DynamoDB left unprocessed (throttling)."""
+        for start in range(0, len(items), 25):
+            pending = {self.table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
+            for attempt in range(attempts):
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError(f"DynamoDB left {len(pending[self.table])} items unprocessed after {attempts} tries")
 
     def frames_after(self, session_id: str, seq: int, limit: int = 200) -> list[dict[str, Any]]:
         items = self.client.query(
@@ -156,16 +173,16 @@ class EdgeStore:
         return {"state": "in_progress"}
 
     def finish_message(self, session_id: str, message_id: str, frames: list[dict[str, Any]]) -> None:
-        self.client.put_item(
-            TableName=self.table,
-            Item={
-                "PK": {"S": f"MSG_{session_id}"},
-                "SK": {"S": message_id},
-                "state": {"S": "done"},
-                "frames": {"S": json.dumps(frames)},
-                "ttl": self._ttl(),
-            },
-        )
+        self.client.put_item(TableName=self.table, Item=self._done_item(session_id, message_id, frames))
+
+    def _done_item(self, session_id: str, message_id: str, frames: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "PK": {"S": f"MSG_{session_id}"},
+            "SK": {"S": message_id},
+            "state": {"S": "done"},
+            "frames": {"S": json.dumps(frames)},
+            "ttl": self._ttl(),
+        }
 
     def forget_message(self, session_id: str, message_id: str) -> None:
         """The turn did not happen (busy, model unavailable): the client may send it again."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
+from typing import Any
 
 import boto3
 
@@ -24,11 +26,9 @@ def free_port() -> int:
 
 class LocalAws:
     def __init__(self, port: int | None = None) -> None:
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
         self.port = port or free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = _serial_moto_server(self.port)
         self._server.start()
 
     @property
@@ -37,6 +37,33 @@ class LocalAws:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def _serial_moto_server(port: int) -> Any:
+    """moto's ThreadedMotoServer, answering one request at a time. Its backends are not
+    thread-safe: under concurrent writes a Query or a TransactWriteItems (which deep-copies the
+    table) iterates a dict that another request changes, fails with "dictionary changed size
+    during iteration" and answers 500. One process serves all requests under the GIL anyway."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class SerialMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto's own, with the app behind a lock
+            app = DomainDispatcherApplication(create_backend_app)
+            lock = threading.Lock()
+
+            def serial_app(environ: Any, start_response: Any) -> list[bytes]:
+                with lock:
+                    return list(app(environ, start_response))  # the body too is built under the lock
+
+            self._server = make_server(
+                self._ip_address, self._port, serial_app, True, request_handler=MotoRequestHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return SerialMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
 
 def create_conversation_store(settings: Settings) -> None:

@@ -29,8 +29,9 @@ uvicorn (its `websockets` sans-I/O protocol):
   410 + `x-amzn-ErrorType: GoneException` for unknown, closed or still-connecting connections,
   413 + `PayloadTooLargeException` over 131,072 bytes, 204 for DELETE (close code 1000).
 
-Handlers are blocking functions, run in a thread pool: concurrently across connections, but one
-event at a time per connection, in arrival order, `$disconnect` last.
+Handlers are blocking functions, run in a thread pool per function (route, authorizer; each
+`handler_workers` threads, as each Lambda function has its own concurrency): concurrently across
+connections, but one event at a time per connection, in arrival order, `$disconnect` last.
 
 Known differences from API Gateway (besides speed, scale and billing):
 - Ordering: API Gateway does not serialise a connection's messages; two quick messages can run
@@ -296,7 +297,7 @@ class LocalGateway:
         self._connections: dict[str, _Connection] = {}
         self._workers: set[asyncio.Task] = set()
         self._background: set[asyncio.Task] = set()  # timer-started closes: asyncio keeps only weak refs
-        self._executor: ThreadPoolExecutor | None = None
+        self._executors: dict[str, ThreadPoolExecutor] = {}  # one per function (route), like Lambda
         self._executor_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: Any = None  # uvicorn.Server, imported lazily (a development dependency)
@@ -383,8 +384,8 @@ class LocalGateway:
         if self._thread.is_alive():
             self._server.force_exit = True
             self._thread.join(2)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in self._executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
         self._thread = None
 
     async def _close_all(self, timeout: float) -> None:
@@ -426,11 +427,15 @@ class LocalGateway:
             raise RuntimeError("gateway not started")
         return self.port
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self, function: str) -> ThreadPoolExecutor:
+        """The function's own `handler_workers` threads: each route is a Lambda function with its own
+        concurrency, so a backlog of messages does not hold up `$connect` (handshakes) or `$disconnect`."""
         with self._executor_lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self.config.handler_workers, thread_name_prefix="lambda")
-            return self._executor
+            if function not in self._executors:
+                self._executors[function] = ThreadPoolExecutor(
+                    self.config.handler_workers, thread_name_prefix=f"lambda-{function}"
+                )
+            return self._executors[function]
 
     # ---- ASGI ------------------------------------------------------------------------------
 
@@ -727,7 +732,7 @@ class LocalGateway:
             log_group_name=f"/aws/lambda/{name}",
         )
         payload = json.loads(json.dumps(event))  # a fresh JSON document per invocation, as Lambda gets
-        return await asyncio.get_running_loop().run_in_executor(self._pool(), handler, payload, context)
+        return await asyncio.get_running_loop().run_in_executor(self._pool(name), handler, payload, context)
 
     # ---- HTTP: the @connections management API ---------------------------------------------
 
