@@ -319,6 +319,19 @@ _configured: dict[tuple[str, str], str] = {}  # (tracking URI, experiment name) 
 _tracking_uri: str | None = None  # what this module last gave mlflow.set_tracking_uri
 
 
+def set_tracking_uri(uri: str) -> None:
+    """`mlflow.set_tracking_uri`, without its side effect: MLflow also writes the URI to the
+    environment, where MLFLOW_TRACKING_URI is one of our settings (and would outlive the call)."""
+    import mlflow
+
+    ours = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if ours is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = ours
+
+
 def _configure(settings: Settings) -> str:
     """Point MLflow at the settings' server and experiment (once per process and pair)."""
     uri, name = settings.mlflow_tracking_uri or "", settings.mlflow_experiment_name
@@ -332,13 +345,7 @@ def _configure(settings: Settings) -> str:
     global _tracking_uri
     # Not mlflow.get_tracking_uri(): with no URI set it looks for ./mlruns through full mlflow's file store.
     if _tracking_uri != uri:
-        ours = os.environ.get("MLFLOW_TRACKING_URI")
-        mlflow.set_tracking_uri(uri)
-        # MLflow also writes the URI to the environment, where it is one of our settings: put it back.
-        if ours is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = ours
+        set_tracking_uri(uri)
         _tracking_uri = uri
     if settings.mlflow_experiment_id:
         return settings.mlflow_experiment_id

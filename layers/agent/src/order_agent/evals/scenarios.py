@@ -43,6 +43,7 @@ from order_agent.model.base import Usage
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolKind, ToolRunner
 from order_agent.tools.registry import REGISTRY
+from order_agent.tracing import set_tracking_uri
 
 SCENARIO_DIR = Path("evals/scenarios")  # relative to the repository root, where `make eval` runs
 CONFIRMATION_STAGE = "order_confirmation"
@@ -417,7 +418,7 @@ def log_to_mlflow(report: SuiteReport, tracking_uri: str, experiment: str, run_n
     def passed(outputs: dict[str, Any]) -> bool:
         return bool(outputs["passed"])
 
-    mlflow.set_tracking_uri(tracking_uri)
+    set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
     data = [
         {"inputs": {"scenario": r.scenario, "provider": r.provider, "trial": r.trial}, "outputs": r.as_outputs()}
