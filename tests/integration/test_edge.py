@@ -63,6 +63,14 @@ def _until(ws, kinds=("done", "error"), timeout=30):
     raise AssertionError(f"no {kinds} frame within {timeout}s: {frames}")
 
 
+def _reach_the_cancellation_proposal(ws, session):
+    """The first two turns of a cancellation: the request, then the email and order (the proposal)."""
+    _send(ws, session, "cancel please")
+    _until(ws)
+    _send(ws, session, f"{EMAIL} {PENDING}")
+    return _until(ws)
+
+
 def test_a_full_cancellation_streams_frames_in_order(edge, tau_fresh):
     long_text = CANCEL_PROPOSAL[1]["text"]
     gateway, model = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.02)
@@ -93,10 +101,7 @@ def test_resume_after_the_connection_drops_mid_stream(edge, tau_fresh):
     gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.05)
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _send(ws, session, "cancel please")
-        _until(ws)
-        _send(ws, session, f"{EMAIL} {PENDING}")
-        _until(ws)
+        _reach_the_cancellation_proposal(ws, session)
         _send(ws, session, "yes")
         seen = []
         while not any(f["type"] == "delta" for f in seen):
@@ -152,10 +157,7 @@ def test_a_resume_before_the_turn_ends_still_gets_its_answer(edge, agent_setting
     try:
         session = f"ws-{uuid.uuid4()}"
         with connect(gateway.url) as ws:
-            _send(ws, session, "cancel please")
-            _until(ws)
-            _send(ws, session, f"{EMAIL} {PENDING}")
-            _until(ws)
+            _reach_the_cancellation_proposal(ws, session)
             yes = _send(ws, session, "yes")
             seen = []
             while not any(f["type"] == "delta" for f in seen):

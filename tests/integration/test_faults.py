@@ -38,7 +38,7 @@ from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
 
 from .test_agent_conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, Chat, _order_status, _scalar
-from .test_edge import REPORT, _send, _until, edge  # noqa: F401  (edge is a fixture)
+from .test_edge import REPORT, _reach_the_cancellation_proposal, _send, _until, edge  # noqa: F401  (edge is a fixture)
 
 CANCELLED_REPORT = {"expect": {"stage": "resolution", "tool_result": "cancel_pending_order", "tool_status": "success"},
                     "text": "Order #W9300146 is cancelled and the refund is on its way."}  # fmt: skip
@@ -342,10 +342,7 @@ def test_a_client_gone_mid_stream_stops_the_posting_not_the_turn(edge, agent_set
     session = f"ws-{uuid.uuid4()}"
     try:
         with connect(gateway.url) as ws:
-            _send(ws, session, "cancel please")
-            _until(ws)
-            _send(ws, session, f"{EMAIL} {PENDING}")
-            _until(ws)
+            _reach_the_cancellation_proposal(ws, session)
             _send(ws, session, "yes")
             while json.loads(ws.recv(timeout=10))["type"] != "delta":
                 pass
@@ -376,10 +373,7 @@ def test_the_same_lambda_event_delivered_twice_runs_once(edge, agent_settings, t
     gateway.config.routes["sendMessage"] = recording
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _send(ws, session, "cancel please")
-        _until(ws)
-        _send(ws, session, f"{EMAIL} {PENDING}")
-        _until(ws)
+        _reach_the_cancellation_proposal(ws, session)
         _send(ws, session, "yes")
         first = _until(ws)
         # Lambda's at-least-once delivery: the very same event again, twice at once
