@@ -38,7 +38,12 @@ class EmbeddedPostgres:
         return self._server.get_uri()
 
     def stop(self) -> None:
-        self._server.stop()
+        if self._server.cleanup_mode == "stop":
+            # Stops it once and forgets this process's handle: a plain stop() would leave the
+            # exit hook to stop it a second time, failing loudly on the missing PID file.
+            self._server.cleanup()
+        else:
+            self._server.stop()
 
     def cleanup(self) -> None:
         """Stop (and delete, if asked) now instead of at interpreter exit."""
