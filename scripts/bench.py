@@ -2,13 +2,15 @@
 written as JSON (build/bench/latest.json). Nothing is asserted: timings on shared machines are noisy,
 so read medians, and ratios measured in the same run.
 
-    .venv/bin/python scripts/bench.py [--repetitions 5] [--first-token-ms 300] [--chunk-ms 20]
+    .venv/bin/python scripts/bench.py [--suite ci|all|representative] [--no-tracing] [--repetitions 5]
+        [--first-token-ms 300] [--chunk-ms 20]
         [--cold-start-repetitions 7] [--db-calls 200] [--build-layers] [--out build/bench/latest.json]
 
 What it measures (the README's Performance section explains each figure):
-- turns: the conversations (scripted model, zero latency) through the local gateway and the real
-  handlers, PostgreSQL with the τ retail data and DynamoDB in the emulator; per turn the handler's
-  time minus the model's (orchestration overhead) and its split, DynamoDB requests, frames posted,
+- turns: the conversations (the scenario suite's scripted transcripts by default; zero model latency)
+  through the local gateway and the real handlers, PostgreSQL with the τ retail data, DynamoDB in
+  the emulator and traces exported to a local MLflow server; per turn the handler's time minus the
+  model's (orchestration overhead) and its split (tracing export included), DynamoDB requests, frames posted,
   SQL round trips per tool call, model calls, tokens per conversation (estimated);
 - time to first text at the WebSocket client with a model that streams at a given pace, minus the
   model's own time to its first text;
@@ -54,14 +56,17 @@ from perf_common import (  # scripts/ is not a package: imported from its folder
     estimated_tokens,
     instrumented_edge,
     representative_conversations,
+    scenario_conversations,
     summary_ms,
 )
 
 from order_agent.db.pool import Database
+from order_agent.evals.scenarios import ENDED_STAGES
 
 TTFT_BUDGET_MS = 100
 COLD_START_BUDGET = 1.3
 TURN_TIMEOUT_S = 60
+TRACING_OFF = "n/a (tracing not enabled)"
 
 
 class BenchError(RuntimeError):
@@ -100,6 +105,37 @@ def _turn(ws: Any, session: str, text: str, confirm_hash: str | None) -> dict[st
             }
 
 
+def converse(
+    ws: Any, session: str, conversation: Conversation, scripted: Any, recorder: Recorder
+) -> list[dict[str, Any]]:
+    """One conversation as the scenario harness drives it: the next line, or `confirms` when a
+    proposal awaits the answer; until the script is used up or the conversation closed or handed off."""
+    seen: list[dict[str, Any]] = []
+    lines = iter(conversation.says)
+    text, confirm_hash = next(lines), None
+    while text is not None and len(seen) < conversation.max_turns:
+        try:
+            seen.append(_turn(ws, session, text, confirm_hash))
+        except BenchError as exc:
+            raise BenchError(f"{conversation.name}, turn {len(seen) + 1}: {exc}") from exc
+        # The client has `done` before the handler returns (the trace is exported after the reply):
+        # a customer types for longer than that, so the next turn must not wait for this one's export.
+        recorder.finished([seen[-1]["message_id"]])
+        message = next(f for f in seen[-1]["frames"] if f["type"] == "message")
+        if message["stage"] in ENDED_STAGES or scripted.remaining <= 0:
+            break
+        replies = message.get("quickReplies", [])
+        if any(q.get("confirmHash") for q in replies):  # a proposal awaits the answer
+            # As in the chat: the answer matching a quick reply is that button (the Yes one carries
+            # the confirmHash); any other answer ("sí", "no, thanks") is typed and classified.
+            answer = conversation.confirms.strip().casefold()
+            button = next((q for q in replies if answer in (q["text"].casefold(), q["label"].casefold())), None)
+            text, confirm_hash = conversation.confirms, button.get("confirmHash") if button else None
+        else:
+            text, confirm_hash = next(lines, None), None
+    return seen
+
+
 def run_conversations(
     stack: PerfStack, conversations: list[Conversation], repetitions: int, first_token_s: float, chunk_s: float
 ) -> dict[str, Any]:
@@ -132,13 +168,7 @@ def run_conversations(
                     model = InstrumentedModel(scripted, recorder)
                     agent.model = model
                     session = f"bench-{conversation.name}-{uuid.uuid4().hex[:8]}"
-                    confirm_hash = None
-                    seen = []
-                    for customer in conversation.turns:
-                        seen.append(_turn(ws, session, customer.text, confirm_hash if customer.confirm else None))
-                        message = next(f for f in seen[-1]["frames"] if f["type"] == "message")
-                        replies = [q["confirmHash"] for q in message.get("quickReplies", []) if q.get("confirmHash")]
-                        confirm_hash = replies[0] if replies else None
+                    seen = converse(ws, session, conversation, scripted, recorder)
                     if scripted.remaining:
                         raise BenchError(f"{conversation.name}: {scripted.remaining} scripted responses unused")
                     if repetition < 0:
@@ -187,7 +217,7 @@ def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
     parts = {}
     for part in (*PARTS, "graph and the rest"):
         if part == TRACING and not run["tracing"]:
-            parts[part] = "n/a (tracing not enabled)"
+            parts[part] = TRACING_OFF
             continue
         values = [r.rest_s if part == "graph and the rest" else r.parts[part] for r in records]
         parts[part] = summary_ms(values)
@@ -219,6 +249,7 @@ def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
             "by_origin_mean": by_origin,
         },
         "s3_requests_per_turn_mean": round(counts["s3"] / len(records), 2),
+        "trace_exports": {"turns": counts["trace exports"], "failed": counts["trace export errors"]},
         "frames_posted_per_turn_mean": round(counts["frames posted"] / len(records), 2),
         "sql_round_trips_per_tool_call": {
             tool: {"mean": round(statistics.fmean(v), 2), "min": min(v), "max": max(v), "calls": len(v)}
@@ -467,6 +498,9 @@ def table(results: dict[str, Any]) -> str:
             "floor: 1 read + 1 write (checkpoint)",
         )
         add("S3 requests per turn (mean)", str(t["s3_requests_per_turn_mean"]))
+        if t["overhead_split_ms"][TRACING] != TRACING_OFF:
+            e = t["trace_exports"]
+            add("traces exported to MLflow (failed)", f"{e['turns']} ({e['failed']})", "one per turn, none failed")
         add("frames posted per turn (mean)", str(t["frames_posted_per_turn_mean"]))
         for tool, s in t["sql_round_trips_per_tool_call"].items():
             add(f"SQL round trips: {tool}", f"{s['mean']} ({s['min']}-{s['max']}, {s['calls']} calls)")
@@ -538,7 +572,20 @@ def table(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--suite",
+        choices=("ci", "all", "representative"),
+        default="ci",
+        help="the conversations: the scenario suite's CI scenarios with a scripted transcript, all scenarios "
+        "with one, or five hand-made representative conversations",
+    )
     parser.add_argument("--conversations", type=int, default=None, help="use only the first N conversations")
+    parser.add_argument(
+        "--no-tracing",
+        dest="tracing",
+        action="store_false",
+        help="no MLflow server and no trace export (default: tracing on, to a local MLflow server)",
+    )
     parser.add_argument("--repetitions", type=int, default=5, help="passes over the conversations (zero latency)")
     parser.add_argument("--ttft-repetitions", type=int, default=2, help="passes with the paced model")
     parser.add_argument("--first-token-ms", type=float, default=300, help="paced model: wait before the first text")
@@ -562,9 +609,17 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine()}
-    conversations = representative_conversations()[: args.conversations]
-    results["conversations"] = [c.name for c in conversations]
-    with PerfStack(args.database_url, args.aws_endpoint, prefix="bench") as stack:
+    tracing = "on: a local MLflow server" if args.tracing else "off (--no-tracing)"
+    print(f"stack: PostgreSQL, DynamoDB emulator, tracing {tracing}", file=sys.stderr, flush=True)
+    with PerfStack(args.database_url, args.aws_endpoint, prefix="bench", tracing=args.tracing) as stack:
+        if args.suite == "representative":
+            conversations = representative_conversations()
+        else:
+            conversations = scenario_conversations(stack, args.suite)
+        conversations = conversations[: args.conversations]
+        results["suite"] = args.suite
+        results["tracing"] = tracing
+        results["conversations"] = [c.name for c in conversations]
         print(f"turns: {len(conversations)} conversations x {args.repetitions}", file=sys.stderr, flush=True)
         results["turns"] = summarise_turns(run_conversations(stack, conversations, args.repetitions, 0, 0))
         print(f"time to first text: x {args.ttft_repetitions}", file=sys.stderr, flush=True)

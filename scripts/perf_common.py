@@ -21,6 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,11 +67,15 @@ def summary_ms(seconds: list[float]) -> dict[str, float | int | None]:
 
 class PerfStack:
     """PostgreSQL with the τ retail data in a scratch database (an embedded server unless a server
-    URL is given), and the AWS emulator with the conversation table; all removed on exit."""
+    URL is given), and the AWS emulator with the conversation table; with `tracing`, a real MLflow
+    tracking server too (the settings' MLFLOW_TRACKING_URI, experiment "bench"); all removed on exit."""
 
-    def __init__(self, server_url: str | None = None, aws_endpoint: str | None = None, *, prefix: str) -> None:
+    def __init__(
+        self, server_url: str | None = None, aws_endpoint: str | None = None, *, prefix: str, tracing: bool = False
+    ) -> None:
         self._server_url = server_url
         self._aws_endpoint = aws_endpoint
+        self._tracing = tracing
         self.prefix = prefix
         self._stack = contextlib.ExitStack()
         self.settings: Any = None
@@ -82,12 +87,22 @@ class PerfStack:
         from order_agent.db.pool import Database
         from order_agent.db.scratch import create_scratch_database, drop_database
         from order_agent.local.aws import LocalAws, create_conversation_store
+        from order_agent.local.mlflow_server import MlflowServer
         from order_agent.local.postgres import EmbeddedPostgres
         from order_agent.settings import Settings
 
         try:
             for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
                 os.environ.setdefault(key, "testing")  # the emulator accepts any credentials
+            mlflow_server: Future | None = None
+            if self._tracing:
+                # It takes ~12 s to start: in the background, while the τ data loads.
+                data = self._stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{self.prefix}-mlflow-"))
+                executor = ThreadPoolExecutor(1)
+                self._stack.callback(executor.shutdown)
+                mlflow_server = executor.submit(MlflowServer, Path(data))
+                # Stopped (after waiting for its start) before its directory is removed.
+                self._stack.callback(lambda: mlflow_server.exception() or mlflow_server.result().stop())
             server_url = self._server_url
             if server_url is None:
                 tmp = self._stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{self.prefix}-pg-"))
@@ -106,6 +121,10 @@ class PerfStack:
                 aws_endpoint_url=endpoint,
                 checkpoint_table=f"{self.prefix}-{secrets.token_hex(3)}",
                 checkpoint_bucket=f"{self.prefix}-offload-{secrets.token_hex(3)}",
+                # Explicitly off without `tracing`: an MLFLOW_TRACKING_URI of the environment is not ours.
+                mlflow_tracking_uri=mlflow_server.result().url if mlflow_server else None,
+                mlflow_experiment_name=self.prefix,
+                mlflow_experiment_id=None,
             )
             create_conversation_store(self.settings)
             self.db = Database(self.settings)
@@ -329,12 +348,24 @@ def instrument_runner(runner: Any, recorder: Recorder) -> None:
     runner.run = run
 
 
-def instrument_tracing(recorder: Recorder, settings: Any) -> bool:
-    """Time the per-turn trace export as TRACING. Tracing (MLflow) is not part of the agent yet,
-    so this reports False and the bench prints "n/a (tracing not enabled)". When it lands, wrap
-    its per-turn export function here with `recorder.wrap(module, "<export function>", TRACING)`
-    when tracing is configured, and return True."""
-    return False
+def instrument_tracing(recorder: Recorder, agent: Any) -> bool:
+    """Time the agent's per-turn trace export (after the reply frames, inside the handler) as
+    TRACING, and count failed exports; False when tracing is off (no MLFLOW_TRACKING_URI)."""
+    exporter = agent.traces
+    if not exporter.enabled:
+        return False
+    original = exporter.export
+
+    def export(trace: Any) -> Any:
+        with recorder.part(TRACING):
+            result = original(trace)
+        recorder.count("trace exports")
+        if result.error is not None:
+            recorder.count("trace export errors")
+        return result
+
+    exporter.export = export
+    return True
 
 
 @contextlib.contextmanager
@@ -360,7 +391,7 @@ def instrumented_edge(edge: Any, recorder: Recorder) -> Iterator[dict[str, Any]]
     s3 = getattr(saver.storage, "s3_client", None)  # only with offload configured
     for client in {id(c): c for c in [*clients, s3] if c is not None}.values():
         recorder.count_aws_requests(client)
-    tracing = instrument_tracing(recorder, edge.settings)
+    tracing = instrument_tracing(recorder, agent)
 
     original_post = handlers.Poster.post
 
@@ -394,19 +425,18 @@ def instrumented_edge(edge: Any, recorder: Recorder) -> Iterator[dict[str, Any]]
 
 
 @dataclass(frozen=True)
-class CustomerTurn:
-    text: str
-    confirm: bool = False  # answer with the Yes quick reply's confirmHash of the previous proposal
-
-
-@dataclass(frozen=True)
 class Conversation:
-    """A scripted conversation: what the customer says and the model's replies (ScriptedProvider steps)."""
+    """A scripted conversation, driven as the scenario harness drives one (`evals.scenarios.run_scenario`):
+    the customer says its lines in order, but answers every proposal (a quick reply with a
+    confirmHash) with `confirms` and that hash; it ends when the scripted model has no responses
+    left or the conversation is closed or handed off."""
 
     name: str
-    turns: tuple[CustomerTurn, ...]
-    steps: tuple[dict[str, Any], ...]
-    writes: bool = False  # changes the database: the data is restored before it runs
+    says: tuple[str, ...]
+    steps: tuple[dict[str, Any], ...]  # the model's replies (ScriptedProvider steps)
+    confirms: str = "Yes"
+    writes: bool = False  # may change the database: the data is restored before it runs
+    max_turns: int = 12
 
 
 EMAIL = "aarav.anderson9752@example.com"
@@ -419,18 +449,18 @@ _USAGE = {}  # the scripted model reports no usage; the bench estimates tokens f
 
 
 def representative_conversations() -> list[Conversation]:
-    """Five conversations covering the common order requests, on the τ retail data. The eval
-    scenario suite replaces them once it exists: the bench needs only `Conversation`s."""
+    """Five conversations covering the common order requests, on the τ retail data, each
+    proposal answered "Yes" (`make bench --suite representative`; `make load` uses its own)."""
     return [
-        Conversation("status", (CustomerTurn(f"Where is my order {PROCESSED}?"), CustomerTurn(EMAIL),
-                                CustomerTurn("Great, that's all. Bye!")), (
+        Conversation("status", (f"Where is my order {PROCESSED}?", EMAIL,
+                                "Great, that's all. Bye!"), (
             _ASK_EMAIL, _FIND,
             {"tool_use": {"name": "get_order_details", "input": {"order_id": PROCESSED}}},
             {"text": f"Order {PROCESSED} (Bluetooth Speaker) has been processed and is on its way to you."},
             {"text": "You're welcome. Goodbye!", "tool_use": {"name": "end_conversation", "input": {}}},
         )),
-        Conversation("cancel", (CustomerTurn("I'd like to cancel an order"), CustomerTurn(f"{EMAIL}, order {PENDING}"),
-                                CustomerTurn("Yes", confirm=True), CustomerTurn("No, that's all. Bye!")), (
+        Conversation("cancel", ("I'd like to cancel an order", f"{EMAIL}, order {PENDING}",
+                                "No, that's all. Bye!"), (
             _ASK_EMAIL, _FIND,
             {"tool_use": {"name": "get_order_details", "input": {"order_id": PENDING}}},
             {"text": f"Order {PENDING} (Desk Lamp, $153.23) is pending. I will cancel it because it is no longer "
@@ -441,9 +471,8 @@ def representative_conversations() -> list[Conversation]:
              "text": f"Done: order {PENDING} is cancelled and $153.23 is back on your gift card. Anything else?"},
             {"text": "Goodbye!", "tool_use": {"name": "end_conversation", "input": {}}},
         ), writes=True),
-        Conversation("address", (CustomerTurn(f"Please send order {PENDING} to my new address"),
-                                 CustomerTurn(f"{EMAIL}; it's 12 Elm Street, Apt 4, Denver, CO 80202"),
-                                 CustomerTurn("Yes", confirm=True)), (
+        Conversation("address", (f"Please send order {PENDING} to my new address",
+                                 f"{EMAIL}; it's 12 Elm Street, Apt 4, Denver, CO 80202"), (
             _ASK_EMAIL, _FIND,
             {"tool_use": {"name": "get_order_details", "input": {"order_id": PENDING}}},
             {"text": f"I will ship order {PENDING} to 12 Elm Street, Apt 4, Denver, CO 80202, USA. Shall I go ahead?",
@@ -453,8 +482,8 @@ def representative_conversations() -> list[Conversation]:
             {"expect": {"stage": "resolution", "tool_status": "success"},
              "text": f"Done: order {PENDING} will go to 12 Elm Street, Denver. Anything else?"},
         ), writes=True),
-        Conversation("return", (CustomerTurn("I want to return a kettle"),
-                                CustomerTurn(f"{EMAIL}, it's order {DELIVERED}"), CustomerTurn("Yes", confirm=True)), (
+        Conversation("return", ("I want to return a kettle",
+                                f"{EMAIL}, it's order {DELIVERED}"), (
             _ASK_EMAIL, _FIND,
             {"tool_use": {"name": "get_order_details", "input": {"order_id": DELIVERED}}},
             {"text": f"I'll request the return of one Tea Kettle ($94.80) from {DELIVERED}, refunded to your gift "
@@ -464,14 +493,54 @@ def representative_conversations() -> list[Conversation]:
             {"expect": {"stage": "resolution", "tool_status": "success"},
              "text": "Your return is requested; you'll get an email with instructions."},
         ), writes=True),
-        Conversation("refusal", (CustomerTurn("hi"),
-                                 CustomerTurn(f"{EMAIL}; also cancel {OTHER_PENDING} for my friend")), (
+        Conversation("refusal", ("hi",
+                                 f"{EMAIL}; also cancel {OTHER_PENDING} for my friend"), (
             _ASK_EMAIL, _FIND,
             {"tool_use": {"name": "get_order_details", "input": {"order_id": OTHER_PENDING}}},
             {"expect": {"tool_result": "get_order_details", "tool_status": "error"},
              "text": "I can only help with orders on your own account."},
         )),
     ]  # fmt: skip
+
+
+def scenario_conversations(stack: PerfStack, which: str) -> list[Conversation]:
+    """The evaluation suite's scenarios that the scripted model can play (`ci`: those `make test`
+    runs; `all`), as the harness plays them: a gold transcript is generated from the scenario's
+    expected actions, with a "Please continue." line for each continuation it needs."""
+    from order_agent.db.dataset import restore_snapshot
+    from order_agent.evals.scenarios import (
+        _email_of,
+        _is_write,
+        gold_script,
+        load_scenarios,
+        provider_for,
+        replay_expected,
+    )
+
+    scenarios = [s for s in load_scenarios([ROOT / "evals/scenarios"]) if provider_for(s, "scripted") == "scripted"]
+    conversations = []
+    for scenario in scenarios if which == "all" else [s for s in scenarios if s.ci]:
+        says = list(scenario.customer.says)
+        if scenario.script == "gold":
+            _, oks = replay_expected(stack.db, stack.settings, scenario.expected.actions)
+            steps, continues = gold_script(
+                scenario.expected.actions,
+                oks,
+                _email_of(scenario, stack.db),
+                stack.settings.max_tool_rounds,
+                scenario.expected.facts,
+            )
+            says += ["Please continue."] * continues
+        else:
+            steps = list(scenario.script)
+        writes = any(_is_write(step.get("tool_use", {}).get("name", "")) for step in steps)
+        conversations.append(
+            Conversation(
+                scenario.id, tuple(says), tuple(steps), scenario.customer.confirms, writes, scenario.customer.max_turns
+            )
+        )
+    restore_snapshot(stack.db)  # replay_expected leaves the expected final state
+    return conversations
 
 
 def estimated_tokens(request: Any) -> dict[str, int]:

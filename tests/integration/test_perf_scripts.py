@@ -30,11 +30,12 @@ def _run(script: str, out: Path, server_url: str, *options: str) -> tuple[int, s
 def test_bench_reports_every_figure(postgres_server_url, tmp_path):
     code, table, results = _run(
         "bench.py", tmp_path / "bench.json", postgres_server_url,
-        "--conversations", "2", "--repetitions", "1", "--ttft-repetitions", "1", "--first-token-ms", "30",
+        "--suite", "representative", "--conversations", "2", "--no-tracing", "--repetitions", "1", "--ttft-repetitions", "1", "--first-token-ms", "30",
         "--chunk-ms", "1", "--cold-start-repetitions", "1", "--db-calls", "2", "--layers-dir", str(tmp_path / "none"),
     )  # fmt: skip
     assert code == 0, table
     turns = results["turns"]
+    # the customer's "Yes" is not a line of its own: the driver answers the proposal
     assert results["conversations"] == ["status", "cancel"] and turns["turns"] == 3 + 4
     split = turns["overhead_split_ms"]
     assert split["tracing export"] == "n/a (tracing not enabled)"
@@ -64,6 +65,27 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
         "import lambdas/message/handler.py",
     ):
         assert figure in table
+
+
+def test_bench_runs_the_scenario_suite_with_traces_exported_to_mlflow(postgres_server_url, tmp_path):
+    from order_agent.evals.scenarios import load_scenarios, provider_for
+
+    code, table, results = _run(
+        "bench.py", tmp_path / "bench.json", postgres_server_url,
+        "--conversations", "2", "--repetitions", "1", "--ttft-repetitions", "1", "--first-token-ms", "10",
+        "--chunk-ms", "1", "--cold-start-repetitions", "1", "--db-calls", "1", "--layers-dir", str(tmp_path / "none"),
+    )  # fmt: skip
+    assert code == 0, table
+    ci = [s for s in load_scenarios([ROOT / "evals/scenarios"]) if s.ci and provider_for(s, "scripted") == "scripted"]
+    assert results["suite"] == "ci" and results["conversations"] == [s.id for s in ci[:2]]
+    turns = results["turns"]
+    export = turns["overhead_split_ms"]["tracing export"]
+    assert isinstance(export, dict) and export["n"] == turns["turns"] and export["p50"] > 0
+    assert turns["trace_exports"] == {"turns": turns["turns"], "failed": 0}  # one trace per turn, all sent
+    assert "tracing export (p50/p95/p99)" in table and "traces exported to MLflow (failed)" in table
+    for scenario in ci[:2]:  # every line said, and every proposal answered
+        stats = turns["per_conversation"][scenario.id]
+        assert stats["turns"] >= len(scenario.customer.says) and stats["model_calls"] >= stats["turns"]
 
 
 def test_load_checks_frames_and_database_writes(postgres_server_url, tmp_path):
