@@ -509,8 +509,8 @@ def scenario_conversations(stack: PerfStack, which: str) -> list[Conversation]:
     expected actions, with a "Please continue." line for each continuation it needs."""
     from order_agent.db.dataset import restore_snapshot
     from order_agent.evals.scenarios import (
-        _email_of,
-        _is_write,
+        changes_orders,
+        email_of,
         gold_script,
         load_scenarios,
         provider_for,
@@ -526,14 +526,14 @@ def scenario_conversations(stack: PerfStack, which: str) -> list[Conversation]:
             steps, continues = gold_script(
                 scenario.expected.actions,
                 oks,
-                _email_of(scenario, stack.db),
+                email_of(scenario, stack.db),
                 stack.settings.max_tool_rounds,
                 scenario.expected.facts,
             )
             says += ["Please continue."] * continues
         else:
             steps = list(scenario.script)
-        writes = any(_is_write(step.get("tool_use", {}).get("name", "")) for step in steps)
+        writes = any(changes_orders(step.get("tool_use", {}).get("name", "")) for step in steps)
         conversations.append(
             Conversation(
                 scenario.id, tuple(says), tuple(steps), scenario.customer.confirms, writes, scenario.customer.max_turns

@@ -42,8 +42,8 @@ from order_agent.model.base import (
     Usage,
 )
 from order_agent.settings import Settings
-from order_agent.tools import ConversationContext, ToolKind, ToolResult, ToolRunner, request_hash
-from order_agent.tools.registry import REGISTRY
+from order_agent.tools import ConversationContext, ToolResult, ToolRunner, request_hash
+from order_agent.tools.registry import is_write
 from order_agent.tracing import AGENT, CHAT_MODEL, COST_KEY, MODEL_KEY, PROVIDER_KEY, USAGE_KEY, span
 
 HANDOFF_TOOL = "transfer_to_human_agents"
@@ -136,11 +136,6 @@ def tool_specs() -> list[dict[str, Any]]:
     return [*ToolRunner.converse_tools(), END_CONVERSATION_SPEC]
 
 
-def _is_write(name: str) -> bool:
-    definition = REGISTRY.get(name)
-    return definition is not None and definition.kind is ToolKind.WRITE
-
-
 def _context(state: AgentState, turn: Turn) -> ConversationContext:
     return ConversationContext(**state["ctx"]) if state.get("ctx") else ConversationContext(session_id=turn.session_id)
 
@@ -211,7 +206,7 @@ def _converse(
             answered = {"role": "user", "content": [result.to_converse(uses[0]["toolUseId"])]}
             return {**update, "messages": [*added, answered], "ctx": ctx.model_dump(), "status": "handed_off"}
         results = [result.to_converse(uses[0]["toolUseId"])]
-    elif len(uses) == 1 and _is_write(names[0]):
+    elif len(uses) == 1 and is_write(names[0]):
         use = uses[0]
         preview = turn.runner.run(ctx, use["name"], use["input"], dry_run=True)
         turn.tool_calls += 1
@@ -221,7 +216,7 @@ def _converse(
     else:
         results = []
         for use in uses:
-            if _is_write(use["name"]) or use["name"] == END_CONVERSATION:
+            if is_write(use["name"]) or use["name"] == END_CONVERSATION:
                 results.append(
                     _error_result(
                         use["toolUseId"], "one_write_at_a_time", "Call a write tool alone, after the reads it needs."

@@ -41,8 +41,8 @@ from order_agent.evals.tau_replay import _IDENTIFICATION_TOOLS, _customer_of, _s
 from order_agent.model import ModelProvider, make_provider
 from order_agent.model.base import Usage
 from order_agent.settings import Settings
-from order_agent.tools import ConversationContext, ToolKind, ToolRunner
-from order_agent.tools.registry import REGISTRY
+from order_agent.tools import ConversationContext, ToolRunner
+from order_agent.tools.registry import REGISTRY, is_write
 from order_agent.tracing import set_tracking_uri
 
 SCENARIO_DIR = Path("evals/scenarios")  # relative to the repository root, where `make eval` runs
@@ -119,9 +119,9 @@ def provider_for(scenario: Scenario, requested: str) -> str | None:
 # -- expected state and the gold transcript ------------------------------------------------------------
 
 
-def _is_write(name: str) -> bool:
-    definition = REGISTRY.get(name)
-    return definition is not None and definition.kind is ToolKind.WRITE and name != HANDOFF_TOOL
+def changes_orders(name: str) -> bool:
+    """A write the customer confirms: every write tool but the handoff."""
+    return is_write(name) and name != HANDOFF_TOOL
 
 
 def replay_expected(db: Database, settings: Settings, actions: list[Action]) -> tuple[dict[str, Any], list[bool]]:
@@ -154,7 +154,7 @@ def gold_script(
             steps.append({"text": "I'm still working on it; let me continue."})
             continues += 1
             rounds = 0
-        if _is_write(action.name) and ok:
+        if changes_orders(action.name) and ok:
             steps.append({"text": f"I will run {action.name} as discussed. Shall I go ahead?", "tool_use": use})
             rounds = 0  # the turn ends with the proposal; the confirmation starts a new one
         else:
@@ -213,7 +213,7 @@ def trace_checks(outcomes: list[TurnOutcome], stages_before: list[str | None]) -
             definition = REGISTRY.get(span.name)
             if definition is not None and definition.requires_auth and not span.attributes.get("authenticated_before"):
                 auth_first = False
-            if _is_write(span.name) and not span.attributes.get("dry_run") and not answering:
+            if changes_orders(span.name) and not span.attributes.get("dry_run") and not answering:
                 confirmed = False
         if outcome.done is not None and outcome.done.model_calls > 1 + outcome.done.tool_rounds:
             budget = False
@@ -238,7 +238,7 @@ def run_scenario(
         from order_agent.model.scripted import ScriptedProvider
 
         if scenario.script == "gold":
-            email = _email_of(scenario, db)
+            email = email_of(scenario, db)
             steps, continues = gold_script(
                 scenario.expected.actions, oks, email, settings.max_tool_rounds, scenario.expected.facts
             )
@@ -300,7 +300,7 @@ def run_scenario(
     return run
 
 
-def _email_of(scenario: Scenario, db: Database) -> str | None:
+def email_of(scenario: Scenario, db: Database) -> str | None:
     """The customer's email, for a gold transcript that must verify them first."""
     raw = [action.model_dump() for action in scenario.expected.actions]
     customer = _customer_of(raw, export_dataset(db)) if raw else None

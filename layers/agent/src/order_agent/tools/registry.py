@@ -57,6 +57,12 @@ class ToolDefinition:
 REGISTRY: dict[str, ToolDefinition] = {}
 
 
+def is_write(name: str) -> bool:
+    """Whether the tool named `name` changes data (so the customer confirms it first)."""
+    definition = REGISTRY.get(name)
+    return definition is not None and definition.kind is ToolKind.WRITE
+
+
 def tool(kind: ToolKind, *, requires_auth: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a tool; its arguments and description are read from the function."""
 
