@@ -5,7 +5,7 @@ const STATUS_TONE: Record<string, string> = {
   pending: "info",
   processed: "info",
   delivered: "success",
-  cancelled: "muted",
+  cancelled: "danger",
   "return requested": "warning",
   "exchange requested": "warning",
   "pending (item modified)": "info",
