@@ -83,15 +83,18 @@ resource "aws_security_group" "proxy" {
   }
 }
 
+# count over the list's length, not for_each over its values: the IDs are usually created in the
+# same apply (the network module's Lambda security group), so they are unknown at plan time while
+# the number of groups is known (terraform-aws-modules/security-group does the same).
 resource "aws_vpc_security_group_ingress_rule" "proxy_from_clients" {
-  for_each = toset(var.client_security_group_ids)
+  count = length(var.client_security_group_ids)
 
   security_group_id            = aws_security_group.proxy.id
-  description                  = "PostgreSQL from client ${each.key}"
+  description                  = "PostgreSQL from client_security_group_ids[${count.index}]"
   ip_protocol                  = "tcp"
   from_port                    = local.port
   to_port                      = local.port
-  referenced_security_group_id = each.key
+  referenced_security_group_id = var.client_security_group_ids[count.index]
 
   tags = var.tags
 }

@@ -1,5 +1,8 @@
-# The wiring between the modules, with a mock provider. The agent and database modules are
-# overridden: they hash their build artifacts, which a plan of the wiring does not need.
+# The whole system planned with a mock provider: every module for real, nothing overridden, so
+# that the wiring is checked with the values a first `terraform plan` has. Resource IDs and ARNs
+# created in the same apply are unknown at plan time here as in AWS (e.g. the Lambda security
+# group the database's proxy admits), so a for_each over them fails this test as it would fail
+# the plan. The build artifacts are stand-ins (tests/fixtures/packages); Terraform only hashes them.
 
 mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
@@ -11,6 +14,9 @@ mock_provider "aws" {
   mock_data "aws_caller_identity" {
     defaults = { account_id = "123456789012" }
   }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
   mock_data "aws_availability_zones" {
     defaults = { names = ["us-east-1a", "us-east-1b", "us-east-1c"] }
   }
@@ -19,34 +25,9 @@ mock_provider "aws" {
   }
 }
 
-override_module {
-  target = module.agent
-  outputs = {
-    function_arns = {
-      connect    = "arn:aws:lambda:us-east-1:123456789012:function:connect"
-      disconnect = "arn:aws:lambda:us-east-1:123456789012:function:disconnect"
-      message    = "arn:aws:lambda:us-east-1:123456789012:function:message"
-      authorizer = "arn:aws:lambda:us-east-1:123456789012:function:authorizer"
-    }
-    function_names    = { connect = "connect", disconnect = "disconnect", message = "message", authorizer = "authorizer" }
-    message_alias_arn = "arn:aws:lambda:us-east-1:123456789012:function:message:live"
-    layer_arns        = { deps = "arn:aws:lambda:us-east-1:123456789012:layer:deps:1" }
-  }
-}
-
-override_module {
-  target = module.database
-  outputs = {
-    master_secret_arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-master-abc123"
-    proxy_endpoint    = "proxy.example.internal"
-    kms_key_arn       = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-    database_name     = "orders"
-  }
-}
-
 variables {
   name               = "order-agent-test"
-  build_dir          = "/nonexistent"
+  build_dir          = "tests/fixtures/packages"
   bedrock_model_arns = ["arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6"]
 }
 
@@ -75,5 +56,21 @@ run "without_auth_and_mlflow" {
   assert {
     condition     = module.mlflow.tracking_server_arn == null
     error_message = "MLflow off must create no tracking server"
+  }
+}
+
+# The plan itself is the check: the Lambda security group's ID is unknown until apply, and the
+# database's proxy admits it (issue: `for_each = toset(var.client_security_group_ids)` made the
+# first plan of every environment fail with "Invalid for_each argument").
+run "the_database_admits_a_security_group_created_in_the_same_apply" {
+  command = plan
+
+  variables {
+    auth_mode = "none"
+  }
+
+  assert {
+    condition     = module.database.database_name == "orders"
+    error_message = "The database module must plan with client security groups created in the same apply."
   }
 }
