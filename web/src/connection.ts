@@ -5,6 +5,9 @@
 //   minutes and sends no pings of its own;
 // - a planned reconnect before API Gateway's 2-hour connection limit, between turns;
 // - `resume` with the last seq after every (re)connect, so nothing is missed or shown twice.
+// What arrives is sorted by gateway.ts: the server's frames go to onFrame, API Gateway's own
+// (typeless) frames to onGatewayFrame, and anything else is logged and dropped.
+import { classify, type GatewayFrame } from "./gateway";
 import type { ClientMessage, ServerFrame } from "./protocol.generated";
 import type { ConnectionState } from "./state";
 
@@ -33,6 +36,7 @@ export function backoffDelay(attempt: number, timings: Timings, random: () => nu
 export interface ConnectionOptions {
   url: () => string | Promise<string>; // asked anew for each attempt (a token may have been refreshed)
   onFrame: (frame: ServerFrame) => void;
+  onGatewayFrame?: (frame: GatewayFrame) => void; // API Gateway's own answer, e.g. "Internal server error"
   onState: (state: ConnectionState) => void;
   onOpen: (send: (message: ClientMessage) => boolean) => void; // resume, then resend what is unsent
   canRecycle: () => boolean; // no turn running: a planned reconnect may happen now
@@ -112,13 +116,19 @@ export class ChatConnection {
       this.options.onOpen((message) => this.send(message));
     };
     socket.onmessage = (event: MessageEvent) => {
-      let frame: ServerFrame;
-      try {
-        frame = JSON.parse(String(event.data)) as ServerFrame;
-      } catch {
-        return; // not ours (API Gateway's own error texts are JSON too; anything else is noise)
+      const incoming = classify(event.data);
+      switch (incoming.kind) {
+        case "frame":
+          this.options.onFrame(incoming.frame);
+          break;
+        case "gateway":
+          console.warn("API Gateway answered instead of the chat service", incoming.frame);
+          this.options.onGatewayFrame?.(incoming.frame);
+          break;
+        case "ignored":
+          console.warn(`ignored a WebSocket message (${incoming.reason})`, typeof event.data === "string" ? event.data.slice(0, 200) : event.data);
+          break;
       }
-      if (frame && typeof frame === "object" && "type" in frame) this.options.onFrame(frame);
     };
     socket.onclose = () => {
       if (this.socket !== socket) return; // an old socket we replaced on purpose

@@ -5,6 +5,15 @@
 // whose seq was already applied is a duplicate (a resume replay, or a retried messageId whose
 // answer is sent again) and changes nothing. Deltas may arrive out of order around a reconnect,
 // so a turn keeps its pieces by seq and shows them sorted; the final `message` replaces them.
+//
+// Interrupted turns: when API Gateway answers a message itself ("Internal server error",
+// "Endpoint request timed out", "Forbidden": gateway.ts), when nothing arrives for a turn for a
+// long time (useChat's watchdog), or when a resume says the server no longer runs a turn we saw
+// no end of, the turn in flight stops waiting: no typing indicator, the composer is free, and
+// its message offers Retry (the same messageId, so the server still runs it at most once). The
+// function behind a timed-out request may still be running: any later frame of that turn shows
+// as usual and clears the interruption, and a retry gets the server's duplicate `ack` with the
+// recorded answer (or, if the turn is still running, just the `ack`, and the frames follow).
 import { plainText, sentencesEnd } from "./markdown";
 import type {
   AckFrame,
@@ -22,7 +31,10 @@ import type {
 export type QuickReply = QuickReplyModel;
 export type OrderDocument = Record<string, unknown>;
 
-export type UserStatus = "sending" | "sent" | "failed";
+// sending: not acknowledged yet; sent: acknowledged (or a frame of its turn seen); failed: not
+// acknowledged, and refused or timed out (Retry or Edit); interrupted: it reached the server but
+// its answer stopped coming (Retry; a late frame of its turn makes it sent again).
+export type UserStatus = "sending" | "sent" | "failed" | "interrupted";
 
 export interface UserEntry {
   kind: "user";
@@ -44,6 +56,8 @@ export interface AgentEntry {
   modelProvider?: string;
   finished: boolean; // `done` or `error` seen
   error?: { code: string; message: string; retryable: boolean };
+  interrupted?: boolean; // we stopped waiting for it (see the top of this file); not finished
+  retried?: boolean; // its message was sent again after an interruption
 }
 
 export interface NoticeEntry {
@@ -84,6 +98,7 @@ export type Action =
   | { type: "send"; id: string; text: string; confirmHash?: string }
   | { type: "retry"; id: string }
   | { type: "sendTimedOut"; id: string }
+  | { type: "interrupt"; code: string; message: string } // stop waiting for the turn in flight
   | { type: "remove"; id: string }
   | { type: "connection"; connection: ConnectionState }
   | { type: "reset"; sessionId: string };
@@ -104,6 +119,8 @@ export function initialState(sessionId: string): ChatState {
   };
 }
 
+export const TURN_LOST = { code: "turn_lost", message: "The answer did not come through.", retryable: true };
+
 // -- derived values -------------------------------------------------------------------------------
 
 export function agentText(entry: AgentEntry): string {
@@ -114,9 +131,29 @@ export function agentText(entry: AgentEntry): string {
 export function activeTurn(state: ChatState): AgentEntry | undefined {
   for (let i = state.entries.length - 1; i >= 0; i--) {
     const entry = state.entries[i];
-    if (entry.kind === "agent" && !entry.finished) return entry;
+    if (entry.kind === "agent" && !entry.finished && !entry.interrupted) return entry;
   }
   return undefined;
+}
+
+/** The turn we are waiting for, if any: its message (when we have it) and its agent entry (once it started). */
+function inFlight(state: ChatState): { user?: UserEntry; turn?: AgentEntry } | undefined {
+  const turn = activeTurn(state);
+  if (turn) {
+    const user = state.entries.find((e): e is UserEntry => e.kind === "user" && e.id === turn.turnId);
+    return { user, turn };
+  }
+  // Acknowledged, and its turn not begun yet (or begun on a connection we lost).
+  const last = [...state.entries].reverse().find((e): e is UserEntry => e.kind === "user");
+  if (last?.status === "sent" && !state.entries.some((e) => e.kind === "agent" && e.turnId === last.id)) {
+    return { user: last };
+  }
+  return undefined;
+}
+
+/** The server owes us frames of a turn: what useChat's watchdog watches. */
+export function awaitingReply(state: ChatState): boolean {
+  return state.turnInProgress || inFlight(state) !== undefined;
 }
 
 export function isBusy(state: ChatState): boolean {
@@ -153,14 +190,21 @@ export function reduce(state: ChatState, action: Action): ChatState {
       if (action.confirmHash) entry.confirmHash = action.confirmHash;
       return { ...state, pending: null, entries: [...state.entries, entry] };
     }
-    case "retry":
-      return updateUser(state, action.id, (e) => (e.status === "failed" ? { ...e, status: "sending", error: undefined } : e));
-    case "sendTimedOut":
-      return updateUser(state, action.id, (e) =>
-        e.status === "sending"
-          ? { ...e, status: "failed", error: { code: "timeout", message: "No answer from the server.", retryable: true } }
-          : e,
+    case "retry": {
+      const next = updateUser(state, action.id, (e) =>
+        e.status === "failed" || e.status === "interrupted" ? { ...e, status: "sending", error: undefined } : e,
       );
+      // Waiting for its turn again; the pieces streamed so far stay until we learn more (see onTyping).
+      return next === state ? state : updateTurn(next, action.id, (t) => (t.interrupted ? { ...t, interrupted: false, retried: true } : t));
+    }
+    case "sendTimedOut": {
+      const entry = state.entries.find((e) => e.kind === "user" && e.id === action.id);
+      return entry?.kind === "user" && entry.status === "sending"
+        ? failMessage(state, action.id, { code: "timeout", message: "No answer from the server.", retryable: true })
+        : state;
+    }
+    case "interrupt":
+      return interrupt(state, { code: action.code, message: action.message, retryable: true });
     case "remove":
       return { ...state, entries: state.entries.filter((e) => !(e.kind === "user" && e.id === action.id)) };
     case "connection":
@@ -214,6 +258,8 @@ function applyFrameOnly(state: ChatState, frame: ServerFrame): ChatState {
       return onSession(state, frame);
     case "pong":
       return state;
+    default:
+      return state; // a type this page does not know (gateway.ts drops those before they get here)
   }
 }
 
@@ -255,20 +301,66 @@ function onAck(state: ChatState, frame: AckFrame): ChatState {
 
 /** The agent entry of a turn, created (after its user message, if we have it) when first seen. */
 function withTurn(state: ChatState, turnId: string, change: (e: AgentEntry) => AgentEntry): ChatState {
-  const index = state.entries.findIndex((e) => e.kind === "agent" && e.turnId === turnId);
+  // A frame of a turn implies its message reached the server, and that the turn is alive: an
+  // interruption we declared (a gateway timeout, the watchdog) was too early.
+  const acked = updateUser(state, turnId, (e) => (e.status === "sent" ? e : { ...e, status: "sent", error: undefined }));
+  const index = acked.entries.findIndex((e) => e.kind === "agent" && e.turnId === turnId);
   if (index >= 0) {
-    const entries = [...state.entries];
-    entries[index] = change(entries[index] as AgentEntry);
-    return { ...state, entries };
+    const entries = [...acked.entries];
+    const changed = change(entries[index] as AgentEntry);
+    entries[index] = changed.interrupted ? { ...changed, interrupted: false } : changed;
+    return { ...acked, entries };
   }
   const created = change({ kind: "agent", turnId, pieces: [], quickReplies: [], finished: false });
-  // A frame of a turn implies its message reached the server.
-  const acked = updateUser(state, turnId, (e) => (e.status === "sent" ? e : { ...e, status: "sent", error: undefined }));
   return { ...acked, entries: [...acked.entries, created] };
 }
 
+function updateTurn(state: ChatState, turnId: string, change: (e: AgentEntry) => AgentEntry): ChatState {
+  const index = state.entries.findIndex((e) => e.kind === "agent" && e.turnId === turnId);
+  if (index < 0) return state;
+  const next = change(state.entries[index] as AgentEntry);
+  if (next === state.entries[index]) return state;
+  const entries = [...state.entries];
+  entries[index] = next;
+  return { ...state, entries };
+}
+
+/** Stops waiting for the turn in flight, leaving its message retryable (see the top of this file). */
+function interrupt(state: ChatState, error: { code: string; message: string; retryable: boolean }): ChatState {
+  // A message the server never acknowledged failed: Retry sends it again, Edit gives the text back.
+  const sending = [...state.entries].reverse().find((e): e is UserEntry => e.kind === "user" && e.status === "sending");
+  return sending ? failMessage(state, sending.id, error) : stopTurn(state, error);
+}
+
+/** The message failed; if it was a retry of a turn that had begun, that turn stops waiting too. */
+function failMessage(state: ChatState, id: string, error: { code: string; message: string; retryable: boolean }): ChatState {
+  const failed = updateUser(state, id, (e) => ({ ...e, status: "failed", error }));
+  return updateTurn(failed, id, (t) => (t.finished || t.interrupted ? t : { ...t, interrupted: true }));
+}
+
+function stopTurn(state: ChatState, error: { code: string; message: string; retryable: boolean }): ChatState {
+  const target = inFlight(state);
+  if (!target) return state.turnInProgress ? { ...state, turnInProgress: false } : state;
+  if (target.user?.status === "sending") return state; // sent again just now: its ack is awaited
+  let next: ChatState = { ...state, turnInProgress: false };
+  if (target.user) next = updateUser(next, target.user.id, (e) => ({ ...e, status: "interrupted", error }));
+  if (target.turn) {
+    next = updateTurn(next, target.turn.turnId, (e) => ({ ...e, interrupted: true }));
+    if (!target.user) {
+      // A turn whose message this page does not have (sent from another tab): nothing to retry here.
+      const notice: NoticeEntry = { kind: "notice", id: `interrupted-${state.entries.length}`, text: error.message, tone: "error" };
+      next = { ...next, entries: [...next.entries, notice] };
+    }
+  }
+  return next;
+}
+
 function onTyping(state: ChatState, frame: TypingFrame): ChatState {
-  return withTurn(state, frame.turnId, (e) => e);
+  // `typing` opens a run of the turn. After a retry it means the server runs the turn afresh
+  // (the first run failed before it was recorded): the first run's streamed pieces go.
+  return withTurn(state, frame.turnId, (e) =>
+    e.retried && e.text === undefined ? { ...e, pieces: [], retried: false } : e,
+  );
 }
 
 function onTurnFrame(state: ChatState, frame: DeltaFrame | MessageFrame | DoneFrame): ChatState {
@@ -319,15 +411,16 @@ function onError(state: ChatState, frame: ErrorFrame): ChatState {
 function onSession(state: ChatState, frame: SessionFrame): ChatState {
   // Everything up to the server's lastSeq that resume could return has been replayed before
   // this frame; a running turn will finish on this connection (or the next resume).
-  let entries = state.entries;
+  let next = state;
   if (!frame.turnInProgress) {
-    // Turns we saw start but never saw end, and that the server no longer runs, ended while we
-    // were away without a lasting frame we could get: mark them finished so nothing spins forever.
-    entries = entries.map((e) => (e.kind === "agent" && !e.finished ? { ...e, finished: true } : e));
+    // A turn we saw start but never saw end, and that the server no longer runs, ended while we
+    // were away without a lasting frame we could get (its function failed): its message offers
+    // Retry. Older such turns just end, so nothing spins forever.
+    if (activeTurn(state)) next = stopTurn(state, TURN_LOST);
+    next = { ...next, entries: next.entries.map((e) => (e.kind === "agent" && !e.finished && !e.interrupted ? { ...e, finished: true } : e)) };
   }
   return {
-    ...state,
-    entries,
+    ...next,
     status: frame.status,
     turnInProgress: frame.turnInProgress,
     pending: frame.pending ?? null,

@@ -6,12 +6,22 @@ import { useCallback, useEffect, useMemo, useReducer, useRef } from "react";
 import { connectUrl, SignInRequired } from "./auth";
 import type { SiteConfig } from "./config";
 import { ChatConnection, type Timings } from "./connection";
+import { describeGatewayFrame, type GatewayFrame } from "./gateway";
 import type { ClientMessage, ServerFrame } from "./protocol.generated";
-import { type ChatState, type Entry, initialState, reduce, unsent } from "./state";
+import { activeTurn, awaitingReply, type ChatState, type Entry, initialState, reduce, unsent } from "./state";
 
 const STORE = "order-agent.conversation";
 const ACK_TIMEOUT_MS = 15_000;
 const RESUME_POLL_MS = [1_000, 2_000, 4_000, 8_000]; // while the server runs a turn we lost track of
+/**
+ * The reply watchdog: while a turn is awaited on an open connection and nothing at all arrives
+ * for this long, the turn is interrupted (retryable). A bit above API Gateway's 29-second
+ * integration timeout, so in AWS the gateway's own "Endpoint request timed out" normally comes
+ * first; this catches the cases where no such frame comes (a frame lost, the local gateway,
+ * which has no integration timeout, a function that hangs after its last post).
+ */
+export const REPLY_WATCHDOG_MS = 35_000;
+export const NO_REPLY = { code: "no_reply", message: "Nothing has arrived for a while. It may still come, or you can try again." };
 
 export function newId(): string {
   return crypto.randomUUID();
@@ -73,6 +83,7 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
   const connectionRef = useRef<ChatConnection | null>(null);
   const ackTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
   const resumePoll = useRef<{ timer?: ReturnType<typeof setTimeout>; attempt: number }>({ attempt: 0 });
+  const lastHeard = useRef(0); // when the server last showed a turn moving on (ms since epoch): the watchdog's clock
 
   useEffect(() => {
     stateRef.current = state;
@@ -82,6 +93,7 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
   const transmit = useCallback((message: ClientMessage & { action: "sendMessage" }) => {
     const sent = connectionRef.current?.send(message) ?? false;
     if (!sent) return; // goes out on the next connection (onOpen)
+    lastHeard.current = Date.now();
     clearTimeout(ackTimers.current.get(message.messageId));
     ackTimers.current.set(
       message.messageId,
@@ -96,6 +108,7 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
 
   const onFrame = useCallback(
     (frame: ServerFrame) => {
+      if (frame.type !== "pong") lastHeard.current = Date.now();
       if (frame.type === "ack") {
         clearTimeout(ackTimers.current.get(frame.messageId));
         ackTimers.current.delete(frame.messageId);
@@ -118,11 +131,40 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
     [resume],
   );
 
+  // API Gateway answered a message itself: the turn in flight stops waiting, retryably.
+  const onGatewayFrame = useCallback((frame: GatewayFrame) => {
+    dispatch({ type: "interrupt", ...describeGatewayFrame(frame) });
+    connectionRef.current?.turnEnded();
+  }, []);
+
+  // The reply watchdog (REPLY_WATCHDOG_MS). Armed while a reply is awaited on an open
+  // connection; every frame pushes it back (lastHeard), so only silence sets it off.
+  const watching = state.connection.status === "open" && awaitingReply(state);
+  useEffect(() => {
+    if (!watching) return;
+    let timer: ReturnType<typeof setTimeout>;
+    const check = () => {
+      const left = lastHeard.current + REPLY_WATCHDOG_MS - Date.now();
+      if (left > 0) {
+        timer = setTimeout(check, left);
+      } else {
+        dispatch({ type: "interrupt", ...NO_REPLY });
+        connectionRef.current?.turnEnded();
+      }
+    };
+    timer = setTimeout(check, Math.max(0, lastHeard.current + REPLY_WATCHDOG_MS - Date.now()));
+    return () => clearTimeout(timer);
+  }, [watching]);
+
   useEffect(() => {
     const connection = new ChatConnection({
       url: () => connectUrl(config.websocketUrl, config.auth),
       onFrame,
-      onState: (connectionState) => dispatch({ type: "connection", connection: connectionState }),
+      onGatewayFrame,
+      onState: (connectionState) => {
+        if (connectionState.status === "open") lastHeard.current = Date.now(); // time offline does not count
+        dispatch({ type: "connection", connection: connectionState });
+      },
       onOpen: (send) => {
         const current = stateRef.current;
         send({ action: "resume", sessionId: current.sessionId, lastSeq: current.lastSeq });
@@ -130,7 +172,7 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
           transmit({ action: "sendMessage", sessionId: current.sessionId, messageId: entry.id, text: entry.text, ...(entry.confirmHash ? { confirmHash: entry.confirmHash } : {}) });
         }
       },
-      canRecycle: () => !stateRef.current.turnInProgress && !stateRef.current.entries.some((e) => e.kind === "agent" && !e.finished),
+      canRecycle: () => !stateRef.current.turnInProgress && !activeTurn(stateRef.current),
       timings,
     });
     connectionRef.current = connection;
@@ -145,7 +187,7 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
       for (const timer of timers.values()) clearTimeout(timer);
       clearTimeout(poll.timer);
     };
-  }, [config, onFrame, transmit, timings]);
+  }, [config, onFrame, onGatewayFrame, transmit, timings]);
 
   const send = useCallback(
     (text: string, confirmHash?: string | null) => {

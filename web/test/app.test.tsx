@@ -5,6 +5,7 @@ import { App } from "../src/components/App";
 import type { SiteConfig } from "../src/config";
 import { renderMarkdown } from "../src/markdown";
 import type { ServerFrame } from "../src/protocol.generated";
+import { REPLY_WATCHDOG_MS } from "../src/useChat";
 import { FakeSocket } from "./fakeSocket";
 
 const CONFIG: SiteConfig = { websocketUrl: "ws://gateway.test/local", auth: { mode: "none" } };
@@ -146,6 +147,167 @@ describe("the chat page", () => {
     expect(screen.getByRole("alert").textContent).toContain("Still answering.");
     fireEvent.click(screen.getByRole("button", { name: "Retry" }));
     expect(socket.sent.at(-1)).toMatchObject({ action: "sendMessage", messageId: first.messageId, text: "hi" });
+  });
+});
+
+describe("when API Gateway answers instead of the chat service", () => {
+  const ids = '"connectionId": "Zq0lpfIyliACGbQ=", "requestId": "Zq1LaGLQliAFsbA="';
+  const gatewayFrame = (message: string) => `{"message": "${message}", ${ids}}`;
+
+  beforeEach(() => {
+    FakeSocket.reset();
+    vi.stubGlobal("WebSocket", FakeSocket);
+    vi.spyOn(console, "warn").mockImplementation(() => {}); // the page logs what it ignores
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+  });
+
+  /** Opens the page, sends `text`, and (unless told not to) lets the server acknowledge it and start typing. */
+  async function ask(text: string, started = true) {
+    const socket = await openApp();
+    const sessionId = (socket.sent[0] as { sessionId: string }).sessionId;
+    fireEvent.change(screen.getByLabelText("Your message"), { target: { value: text } });
+    fireEvent.keyDown(screen.getByLabelText("Your message"), { key: "Enter" });
+    const turnId = (socket.sent.at(-1) as { messageId: string }).messageId;
+    if (started) {
+      receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: false }, { type: "typing", sessionId, turnId });
+      expect(screen.getByTestId("typing")).toBeTruthy();
+    }
+    return { socket, sessionId, turnId };
+  }
+
+  const transcript = () => within(screen.getByRole("log", { name: "Conversation" }));
+
+  function composerFree() {
+    return (screen.getByLabelText("Your message") as HTMLTextAreaElement).placeholder === "Write a message…";
+  }
+
+  it.each([
+    ["Endpoint request timed out", true, "No reply yet: This is taking longer than usual. It may still arrive here, or you can try again."],
+    ["Internal server error", true, "No reply yet: Something went wrong on our side."],
+    ["Internal server error", false, "Not sent: Something went wrong on our side."],
+    ["Forbidden", false, "Not sent: The chat service did not accept this message."],
+    ["Limit Exceeded", true, "No reply yet: Something went wrong on our side."],
+  ])("%j (turn started: %s) ends the wait with a clear message and a Retry of the same message", async (message, started, shown) => {
+    const { socket, turnId } = await ask("Where is #W1?", started);
+    act(() => socket.receiveRaw(gatewayFrame(message)));
+    expect(screen.queryByTestId("typing")).toBeNull();
+    expect(screen.getByRole("alert").textContent).toContain(shown);
+    expect(composerFree()).toBe(true);
+    expect(screen.getByText("Where is #W1?")).toBeTruthy(); // the customer's text stays
+    // Edit only while the server never had it: a message that reached it may still be answered.
+    expect(screen.queryByRole("button", { name: "Edit" }) !== null).toBe(!started);
+
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    expect(socket.sent.at(-1)).toEqual({ action: "sendMessage", sessionId: expect.any(String), messageId: turnId, text: "Where is #W1?" });
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.getByText("Sending…")).toBeTruthy();
+  });
+
+  it("shows the late answer of a turn the gateway timed out, and clears the error", async () => {
+    const { socket, sessionId, turnId } = await ask("Where is #W1?");
+    receive(socket, { type: "delta", sessionId, turnId, seq: 1, text: "Let me look " });
+    act(() => socket.receiveRaw(gatewayFrame("Endpoint request timed out")));
+    expect(screen.getByRole("alert").textContent).toContain("taking longer than usual");
+    expect(screen.getByText("Let me look")).toBeTruthy(); // what streamed stays
+
+    // The function was still running: its frames come after all.
+    receive(
+      socket,
+      { type: "message", sessionId, turnId, seq: 2, text: "Order #W1 is pending.", stage: "entry_intent", order: null, quickReplies: [], modelProvider: "offline" },
+      { type: "done", sessionId, turnId, seq: 3, modelCalls: 1, usage: {} },
+    );
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(transcript().getByText("Order #W1 is pending.")).toBeTruthy();
+    expect(screen.getByText("Sent ✓")).toBeTruthy();
+    expect(screen.queryByTestId("typing")).toBeNull();
+    expect(composerFree()).toBe(true);
+  });
+
+  it("retries a timed-out turn with the same messageId and shows the recorded answer once", async () => {
+    const { socket, sessionId, turnId } = await ask("Where is #W1?");
+    act(() => socket.receiveRaw(gatewayFrame("Endpoint request timed out")));
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    expect(screen.getByTestId("typing")).toBeTruthy(); // waiting again
+    const answer: ServerFrame[] = [
+      { type: "message", sessionId, turnId, seq: 1, text: "Order #W1 is pending.", stage: "entry_intent", order: null, quickReplies: [], modelProvider: "offline" },
+      { type: "done", sessionId, turnId, seq: 2, modelCalls: 1, usage: {} },
+    ];
+    receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: true }, ...answer);
+    receive(socket, ...answer); // the first run's own frames, arriving late after all
+    expect(transcript().getAllByText("Order #W1 is pending.")).toHaveLength(1);
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.getByText("Sent ✓")).toBeTruthy();
+  });
+
+  it("keeps going when something unreadable arrives", async () => {
+    const { socket, sessionId, turnId } = await ask("hi");
+    for (const noise of ["<html>502 Bad Gateway</html>", "null", "[]", '{"type": "surprise"}', '{"connectionId": "x"}']) {
+      act(() => socket.receiveRaw(noise));
+    }
+    expect(screen.getByTestId("typing")).toBeTruthy(); // still waiting, nothing broken
+    expect(screen.queryByRole("alert")).toBeNull();
+    receive(
+      socket,
+      { type: "message", sessionId, turnId, seq: 1, text: "Hello!", stage: "entry_intent", order: null, quickReplies: [], modelProvider: "offline" },
+      { type: "done", sessionId, turnId, seq: 2, modelCalls: 1, usage: {} },
+    );
+    expect(transcript().getByText("Hello!")).toBeTruthy();
+  });
+
+  it("logs a gateway frame that belongs to no turn (a failed ping or resume) and shows nothing", async () => {
+    const socket = await openApp();
+    act(() => socket.receiveRaw(gatewayFrame("Internal server error")));
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(console.warn).toHaveBeenCalledWith("API Gateway answered instead of the chat service", expect.objectContaining({ message: "Internal server error" }));
+  });
+
+  describe("the reply watchdog", () => {
+    beforeEach(() => vi.useFakeTimers());
+    afterEach(() => vi.useRealTimers());
+
+    const advance = (ms: number) =>
+      act(async () => {
+        await vi.advanceTimersByTimeAsync(ms);
+      });
+
+    it(`ends a wait with no frame at all for ${REPLY_WATCHDOG_MS / 1000} s in a retryable state; any frame pushes it back`, async () => {
+      expect(REPLY_WATCHDOG_MS).toBeGreaterThan(29_000); // after API Gateway's own integration timeout
+      const { socket, sessionId, turnId } = await ask("Where is #W1?");
+      await advance(REPLY_WATCHDOG_MS - 1000);
+      receive(socket, { type: "delta", sessionId, turnId, seq: 1, text: "Let me look " });
+      await advance(REPLY_WATCHDOG_MS - 1000);
+      expect(screen.queryByRole("alert")).toBeNull(); // 34 s since the delta: still waiting
+      await advance(1000);
+      expect(screen.getByRole("alert").textContent).toContain("No reply yet: Nothing has arrived for a while.");
+      expect(screen.queryByTestId("typing")).toBeNull();
+      expect(composerFree()).toBe(true);
+
+      fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+      expect(socket.sent.at(-1)).toMatchObject({ action: "sendMessage", messageId: turnId, text: "Where is #W1?" });
+      receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: true }); // still running on the server
+      await advance(REPLY_WATCHDOG_MS);
+      expect(screen.getByRole("alert").textContent).toContain("Nothing has arrived for a while."); // bounded again
+    });
+
+    it("also watches a message that was acknowledged but whose turn never began", async () => {
+      await ask("Where is #W1?", false);
+      const socket = FakeSocket.latest();
+      const sent = socket.sent.at(-1) as { sessionId: string; messageId: string };
+      receive(socket, { type: "ack", sessionId: sent.sessionId, messageId: sent.messageId, duplicate: false });
+      await advance(REPLY_WATCHDOG_MS);
+      expect(screen.getByRole("alert").textContent).toContain("No reply yet");
+    });
+
+    it("does not count time offline (the reconnect's resume catches up instead)", async () => {
+      const { socket } = await ask("Where is #W1?");
+      act(() => socket.drop());
+      await advance(REPLY_WATCHDOG_MS * 2);
+      expect(screen.queryByRole("alert")).toBeNull();
+      expect(screen.getByTestId("connection-status").dataset.status).toBe("offline");
+    });
   });
 });
 

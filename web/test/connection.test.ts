@@ -109,6 +109,34 @@ describe("ChatConnection", () => {
     expect(FakeSocket.instances).toHaveLength(1);
   });
 
+  it("hands the server's frames and API Gateway's own frames on separately, and logs and drops anything else", async () => {
+    const frames: unknown[] = [];
+    const gatewayFrames: unknown[] = [];
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    const connection = new ChatConnection({
+      url: () => "ws://gateway.test/local",
+      onFrame: (frame) => frames.push(frame),
+      onGatewayFrame: (frame) => gatewayFrames.push(frame),
+      onState: () => {},
+      onOpen: () => {},
+      canRecycle: () => true,
+      WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+    });
+    connection.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const socket = FakeSocket.latest();
+    socket.open();
+    socket.receive({ type: "pong" });
+    socket.receiveRaw('{"message": "Endpoint request timed out", "connectionId": "Zq0lpfIyliACGbQ=", "requestId": "Zq1LaGLQliAFsbA="}');
+    for (const noise of ["Internal server error", "null", "[1, 2]", '{"type": "surprise"}', '{"unrelated": true}']) socket.receiveRaw(noise);
+    expect(frames).toEqual([{ type: "pong" }]);
+    expect(gatewayFrames).toEqual([{ message: "Endpoint request timed out", connectionId: "Zq0lpfIyliACGbQ=", requestId: "Zq1LaGLQliAFsbA=" }]);
+    expect(warn).toHaveBeenCalledTimes(6); // the gateway's frame, for support (its requestId), and the five ignored
+    expect(socket.readyState).toBe(FakeSocket.OPEN); // none of it closes the connection
+    warn.mockRestore();
+    connection.stop();
+  });
+
   it("reports an error instead of retrying when no URL can be made (sign-in needed)", async () => {
     const connection = new ChatConnection({
       url: () => Promise.reject(new Error("Please sign in to chat with us.")),

@@ -45,6 +45,11 @@ export class FakeSocket {
     this.onmessage?.({ data: JSON.stringify(frame) });
   }
 
+  /** Anything else that can arrive: API Gateway's own frames (no `type`), noise. */
+  receiveRaw(data: string): void {
+    this.onmessage?.({ data });
+  }
+
   /** The server dropped the connection. */
   drop(): void {
     this.close();

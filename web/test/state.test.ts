@@ -4,9 +4,11 @@ import type { ServerFrame } from "../src/protocol.generated";
 import {
   type AgentEntry,
   type ChatState,
+  activeTurn,
   agentText,
   currentQuickReplies,
   initialState,
+  awaitingReply,
   isBusy,
   reduce,
   type UserEntry,
@@ -131,11 +133,13 @@ describe("resume", () => {
     expect(state.turnInProgress).toBe(false);
   });
 
-  it("finishes a turn that ended while we were away without a frame we can get", () => {
+  it("stops waiting, retryably, for a turn that ended while we were away without a frame we can get", () => {
     let state = apply(sent(), ack(), typing(), delta(1, "Partial"));
     state = apply(state, { type: "session", sessionId: S, status: "open", lastSeq: 1, turnInProgress: false, pending: null });
-    expect(agent(state).finished).toBe(true);
+    expect(agent(state)).toMatchObject({ interrupted: true, finished: false });
+    expect(user(state)).toMatchObject({ status: "interrupted", error: { code: "turn_lost", retryable: true } });
     expect(isBusy(state)).toBe(false);
+    expect(awaitingReply(state)).toBe(false);
   });
 
   it("offers a pending confirmation the transcript does not show", () => {
@@ -241,5 +245,113 @@ describe("sessions and announcements", () => {
     expect(state.announcement).toBe("Your order is pending.");
     state = apply(state, message(4, "Your order is **pending**. It ships soon!"));
     expect(state.announcement).toBe("It ships soon!");
+  });
+});
+
+describe("interruptions (API Gateway's own frames, the reply watchdog)", () => {
+  const interrupt = (state: ChatState, code = "gateway_timeout", message = "This is taking longer than usual.") =>
+    reduce(state, { type: "interrupt", code, message });
+
+  it("fails a message the server never acknowledged, with Retry and Edit", () => {
+    const state = interrupt(sent(), "gateway_error", "Something went wrong on our side.");
+    expect(user(state)).toMatchObject({ status: "failed", error: { code: "gateway_error", retryable: true } });
+    expect(isBusy(state)).toBe(false);
+    expect(user(reduce(state, { type: "retry", id: T })).status).toBe("sending");
+  });
+
+  it("stops the typing indicator of a running turn, keeps what streamed, and offers Retry", () => {
+    const running = apply(sent(), ack(), typing(), delta(1, "Let me check "));
+    expect(activeTurn(running)).toBeDefined();
+    const state = interrupt(running);
+    expect(activeTurn(state)).toBeUndefined(); // no typing indicator
+    expect(isBusy(state)).toBe(false); // the composer is free
+    expect(awaitingReply(state)).toBe(false); // the watchdog is off
+    expect(agentText(agent(state))).toBe("Let me check ");
+    expect(user(state)).toMatchObject({ status: "interrupted", text: "Where is my order?", error: { code: "gateway_timeout", retryable: true } });
+  });
+
+  it("interrupts a message that was acknowledged before its turn began", () => {
+    const state = interrupt(apply(sent(), ack()), "gateway_error");
+    expect(user(state).status).toBe("interrupted");
+    expect(state.entries.filter((e) => e.kind === "agent")).toHaveLength(0);
+  });
+
+  it("shows a late answer of a timed-out turn and clears the interruption", () => {
+    const state = apply(
+      interrupt(apply(sent(), ack(), typing(), delta(1, "Let me check "))),
+      delta(2, "order #W1."),
+    );
+    expect(agent(state).interrupted).toBe(false);
+    expect(activeTurn(state)).toBe(agent(state)); // streaming again
+    expect(user(state)).toMatchObject({ status: "sent", error: undefined });
+    const finished = apply(state, message(3, "Order #W1 is pending."), done(4));
+    expect(agentText(agent(finished))).toBe("Order #W1 is pending.");
+    expect(agent(finished).finished).toBe(true);
+    expect(isBusy(finished)).toBe(false);
+  });
+
+  it("shows a late answer that arrives with no delta first", () => {
+    const state = apply(interrupt(apply(sent(), ack(), typing())), message(1, "Here it is."), done(2));
+    expect(agentText(agent(state))).toBe("Here it is.");
+    expect(user(state).status).toBe("sent");
+  });
+
+  it("retries with the same messageId: the duplicate ack and the recorded answer complete the turn once", () => {
+    const interrupted = interrupt(apply(sent(), ack(), typing(), delta(1, "Let me ")));
+    const retried = reduce(interrupted, { type: "retry", id: T });
+    expect(user(retried).status).toBe("sending");
+    expect(activeTurn(retried)).toBe(agent(retried)); // waiting again
+    const answered = apply(retried, ack(T, true), message(2, "Order #W1 is pending."), done(3));
+    expect(user(answered).status).toBe("sent");
+    expect(agentText(agent(answered))).toBe("Order #W1 is pending.");
+    expect(answered.entries.filter((e) => e.kind === "agent")).toHaveLength(1);
+    // The first run's frames, arriving late after all, change nothing.
+    expect(apply(answered, message(2, "Order #W1 is pending."), done(3)).entries).toBe(answered.entries);
+  });
+
+  it("stops the typing indicator when the retry of a begun turn is not acknowledged either", () => {
+    const retried = reduce(interrupt(apply(sent(), ack(), typing(), delta(1, "Let me "))), { type: "retry", id: T });
+    for (const state of [interrupt(retried, "gateway_error"), reduce(retried, { type: "sendTimedOut", id: T })]) {
+      expect(user(state).status).toBe("failed");
+      expect(activeTurn(state)).toBeUndefined();
+      expect(isBusy(state)).toBe(false);
+    }
+  });
+
+  it("drops the first run's pieces when the server runs a retried turn afresh", () => {
+    const retried = reduce(interrupt(apply(sent(), ack(), typing(), delta(1, "Half a sen"))), { type: "retry", id: T });
+    const rerun = apply(retried, ack(), typing(), delta(2, "A whole answer."));
+    expect(agentText(agent(rerun))).toBe("A whole answer.");
+  });
+
+  it("keeps the first run's pieces when the retry finds the turn still running", () => {
+    const retried = reduce(interrupt(apply(sent(), ack(), typing(), delta(1, "Let me "))), { type: "retry", id: T });
+    const state = apply(retried, ack(T, true), delta(2, "check."));
+    expect(agentText(agent(state))).toBe("Let me check.");
+  });
+
+  it("changes nothing when no turn is in flight (a ping or resume that failed)", () => {
+    const idle = apply(sent(), ack(), typing(), message(1, "Hi."), done(2));
+    expect(interrupt(idle)).toBe(idle);
+    expect(interrupt(initialState(S))).toEqual(initialState(S));
+  });
+
+  it("stops waiting for a turn a resume said was running", () => {
+    const state = apply(initialState(S), { type: "session", sessionId: S, status: "open", lastSeq: 3, turnInProgress: true, pending: null });
+    expect(awaitingReply(state)).toBe(true);
+    const stopped = interrupt(state);
+    expect(stopped.turnInProgress).toBe(false);
+    expect(isBusy(stopped)).toBe(false);
+  });
+
+  it("tells the customer when the interrupted turn's message is not on this page", () => {
+    const state = interrupt(apply(initialState(S), typing("from-another-tab")));
+    expect(state.entries.at(-1)).toMatchObject({ kind: "notice", tone: "error", text: "This is taking longer than usual." });
+    expect(isBusy(state)).toBe(false);
+  });
+
+  it("ignores a frame type it does not know", () => {
+    const state = sent();
+    expect(apply(state, { type: "surprise" } as unknown as ServerFrame)).toBe(state);
   });
 });

@@ -197,7 +197,7 @@ function Transcript({ state, onRetry, onEdit }: { state: ChatState; onRetry: (id
           case "user":
             return <UserMessage key={`u-${entry.id}`} entry={entry} onRetry={() => onRetry(entry.id)} onEdit={() => onEdit(entry.id, entry.text)} />;
           case "agent":
-            return <AgentMessage key={`a-${entry.turnId}`} entry={entry} streaming={!entry.finished && entry.text === undefined} />;
+            return <AgentMessage key={`a-${entry.turnId}`} entry={entry} streaming={!entry.finished && !entry.interrupted && entry.text === undefined} />;
           case "notice":
             return <Notice key={entry.id} entry={entry} />;
         }

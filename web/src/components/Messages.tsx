@@ -24,6 +24,16 @@ export function UserMessage({ entry, onRetry, onEdit }: { entry: UserEntry; onRe
             </button>
           </span>
         )}
+        {entry.status === "interrupted" && (
+          // It reached the server: no Edit (a new message while this one may still be answered
+          // would be refused as busy); Retry asks for the same messageId's answer again.
+          <span className="message__error" role="alert">
+            No reply yet: {entry.error?.message ?? "the answer stopped coming."}{" "}
+            <button type="button" className="link-button" onClick={onRetry}>
+              Retry
+            </button>
+          </span>
+        )}
       </p>
     </div>
   );
