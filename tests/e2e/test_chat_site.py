@@ -176,6 +176,43 @@ def test_a_message_over_the_limit_gets_a_clear_error_and_keeps_the_text(new_page
     expect(page.get_by_test_id("user-message")).to_have_count(0)
 
 
+def test_a_function_failing_mid_turn_gets_a_clear_retryable_state_and_the_retry_is_answered(new_page, monkeypatch):
+    # The message function raises once, after its ack and typing: the gateway answers with its own
+    # typeless {"message": "Internal server error", ...} frame, as API Gateway does.
+    from order_agent.agent.service import Agent
+
+    handle_message = Agent.handle_message
+    runs: list[str] = []
+
+    def fails_once(self, *args, **kwargs):
+        runs.append(kwargs["message_id"])
+        if len(runs) == 1:
+            raise RuntimeError("injected failure: the function dies mid-turn")
+        return handle_message(self, *args, **kwargs)
+
+    monkeypatch.setattr(Agent, "handle_message", fails_once)
+    page = new_page()
+    online(page)
+    text = f"Where is my order {ORDER}? My email is {EMAIL}"
+    send(page, text)
+    message = page.get_by_test_id("user-message").nth(0)
+    expect(message).to_have_attribute("data-status", "interrupted")
+    expect(message.get_by_role("alert")).to_contain_text("No reply yet: Something went wrong on our side.")
+    expect(page.get_by_test_id("typing")).to_have_count(0)  # no endless typing indicator
+    expect(message).to_contain_text(text)  # the customer's text is kept
+    expect(page.get_by_label("Your message")).to_have_attribute("placeholder", "Write a message…")
+    shot(page, "10-gateway-error")
+
+    message.get_by_role("button", name="Retry").click()
+    wait_for_replies(page, 1)
+    expect(message).to_have_attribute("data-status", "sent")
+    expect(message.get_by_role("alert")).to_have_count(0)
+    sent = [m for socket in sockets(page) for m in socket["sent"] if m["action"] == "sendMessage"]
+    assert [m["messageId"] for m in sent] == [sent[0]["messageId"]] * 2  # the retry is the same message
+    assert runs == [sent[0]["messageId"]] * 2  # the failed run was forgotten, so the retry ran it
+    shot(page, "11-after-retry")
+
+
 def test_phone_layout_in_dark_mode(new_page):
     page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, color_scheme="dark")
     online(page)
