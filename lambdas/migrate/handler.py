@@ -1,9 +1,12 @@
 """The `migrate` Lambda: apply the schema migrations and, when asked, load a data set into an empty database.
 
 Terraform invokes it on apply (`aws_lambda_invocation` in terraform/modules/database) with
-`{"dataset": "tau-retail" | "demo", "load_dataset": true | false, "migrations_hash": "..."}`;
-the hash only makes Terraform invoke it again when the migrations change. Thin on purpose: the
-migrations and the data sets are order_agent.db's.
+`{"dataset": "tau-retail" | "demo", "load_dataset": true | false, "migrations_hash": "...",
+"roles": ["..."]}`; the hash only makes Terraform invoke it again when the migrations change.
+`roles` (optional) names the roles the application connects as, which get DB_STATEMENT_TIMEOUT_MS
+and DB_LOCK_TIMEOUT_MS as their defaults in the database; without it, the master user, as which
+the agent connects today. So this function's DB_* timeouts are the agent's, not its own.
+Thin on purpose: the migrations and the data sets are order_agent.db's.
 
 It connects as the master user, whose password RDS keeps (and rotates) in Secrets Manager, to the
 RDS Proxy endpoint over TLS: the settings DATABASE_SECRET_ARN, DATABASE_HOST and DATABASE_NAME
@@ -64,7 +67,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         remaining_s = context.get_remaining_time_in_millis() / 1000 if context else 300.0
         _wait_for_database(db, time.monotonic() + max(remaining_s - CONNECT_MARGIN_S, 0.0))
 
-        applied = [f"{m.version:04d}_{m.name}" for m in migrate(db)]
+        applied = [f"{m.version:04d}_{m.name}" for m in migrate(db, roles=event.get("roles"))]
         logger.info("migrations applied", extra={"applied": applied})
         result: dict[str, Any] = {"migrations_applied": applied, "dataset": dataset, "loaded": None}
         if wants_data:

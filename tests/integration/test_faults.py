@@ -27,7 +27,7 @@ from websockets.sync.client import connect
 
 from order_agent.agent.service import Agent
 from order_agent.db.dataset import load_dataset, read_dataset
-from order_agent.db.migrate import migrate
+from order_agent.db.migrate import apply_role_timeouts, migrate
 from order_agent.db.pool import Database
 from order_agent.edge import handlers
 from order_agent.edge.handlers import _management_client
@@ -107,12 +107,12 @@ def test_a_row_lock_held_elsewhere_times_out_the_write(agent_settings, tau_fresh
     settings = agent_settings.model_copy(update={"db_lock_timeout_ms": 300})
     busy_report = {"expect": {"stage": "resolution", "tool_result": "cancel_pending_order", "tool_status": "error"},
                    "text": "The order system is busy, so the order was not cancelled yet. Shall I try again?"}  # fmt: skip
-    database = Database(settings)
-    chat = Chat(settings, database, [*IDENTIFY, *CANCEL_PROPOSAL, busy_report, *PROPOSE_AGAIN, CANCELLED_REPORT])
-    chat.say("cancel an order")
-    chat.say(f"{EMAIL} {PENDING}")
-    holder = Database(settings)
+    database, holder = Database(settings), Database(settings)
+    apply_role_timeouts(database)  # the role's lock_timeout, as migrate sets it: 300 ms from now on
     try:
+        chat = Chat(settings, database, [*IDENTIFY, *CANCEL_PROPOSAL, busy_report, *PROPOSE_AGAIN, CANCELLED_REPORT])
+        chat.say("cancel an order")
+        chat.say(f"{EMAIL} {PENDING}")
         with holder.transaction() as cur:  # another transaction (a back-office job) holds the order's row
             cur.execute("SELECT 1 FROM orders WHERE order_id = %s FOR UPDATE", (PENDING,))
             busy = chat.say("yes")
@@ -127,6 +127,7 @@ def test_a_row_lock_held_elsewhere_times_out_the_write(agent_settings, tau_fresh
     finally:
         holder.close()
         database.close()
+        apply_role_timeouts(tau_fresh)  # back to the session's settings
 
 
 # -- DynamoDB ---------------------------------------------------------------------------------------

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 
 import psycopg2
+import psycopg2.errors
 import pytest
 
-from order_agent.db.migrate import MigrationError, available_migrations, drop_schema, migrate
+from order_agent.db.migrate import (
+    MigrationError,
+    apply_role_timeouts,
+    available_migrations,
+    drop_schema,
+    migrate,
+    role_timeouts,
+)
 from order_agent.db.pool import Database
 from order_agent.settings import Settings
 
@@ -51,7 +60,8 @@ def test_concurrent_migrators_apply_each_migration_once(empty_db):
     for thread in threads:
         thread.join(timeout=60)
     assert not errors
-    assert sorted(len(r) for r in results) == [0, 0, len(available_migrations())]
+    # each migration is its own transaction under the lock: whichever run applies one, it is applied once
+    assert sorted(m.version for run in results for m in run) == [m.version for m in available_migrations()]
 
 
 def test_an_edited_applied_migration_is_an_error(empty_db):
@@ -91,3 +101,58 @@ def test_constraints_protect_the_data(demo_db):
     for statement, error in cases:
         with pytest.raises(error), demo_db.transaction() as cur:
             cur.execute(statement)
+
+
+def _role_defaults(db: Database, role: str) -> dict[str, str]:
+    with db.transaction() as cur:
+        cur.execute(
+            """SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+                JOIN pg_database d ON d.oid = s.setdatabase WHERE r.rolname = %s AND d.datname = current_database()""",
+            (role,),
+        )
+        row = cur.fetchone()
+    return dict(entry.split("=", 1) for entry in (row["setconfig"] if row else []))
+
+
+def test_migrate_makes_the_timeouts_the_defaults_of_the_role_it_connects_as(scratch_database):
+    settings = Settings(database_url=scratch_database(), db_statement_timeout_ms=2500, db_lock_timeout_ms=700)
+    db = Database(settings)
+    try:
+        migrate(db)
+        with db.transaction() as cur:
+            cur.execute("SELECT current_user AS me, current_setting('statement_timeout') AS statement,"
+                        " current_setting('lock_timeout') AS lock")  # fmt: skip
+            row = cur.fetchone()
+        assert (row["statement"], row["lock"]) == ("2500ms", "700ms")  # a new session: the role's defaults
+        assert _role_defaults(db, row["me"]) == role_timeouts(settings)
+        assert apply_role_timeouts(db) == []  # idempotent
+    finally:
+        db.close()
+
+
+def test_migrate_gives_the_timeouts_to_the_roles_it_is_told(postgres_server_url, scratch_database):
+    # e.g. the application's own least-privilege role, while the migrator connects as the master user
+    role = f"order_agent_app_{secrets.token_hex(4)}"
+    admin = psycopg2.connect(postgres_server_url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE ROLE "{role}" LOGIN')  # generated name
+    except psycopg2.errors.InsufficientPrivilege:
+        admin.close()
+        pytest.skip("the test server's user cannot create roles")
+    settings = Settings(database_url=scratch_database(), db_statement_timeout_ms=2500, db_lock_timeout_ms=700)
+    db = Database(settings)
+    try:
+        migrate(db, roles=[role])
+        assert _role_defaults(db, role) == role_timeouts(settings)
+        with db.transaction() as cur:
+            cur.execute("SELECT current_user AS me")
+            me = cur.fetchone()["me"]
+        assert _role_defaults(db, me) == {}  # the migrator's own role was not asked for
+        assert migrate(db, roles=[role]) == [] and apply_role_timeouts(db, [role]) == []
+    finally:
+        db.close()
+        with admin.cursor() as cur:
+            cur.execute(f'DROP ROLE "{role}"')  # its per-database settings go with it
+        admin.close()

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from order_agent.db.dataset import export_dataset
+from order_agent.db.migrate import apply_role_timeouts
 from order_agent.db.pool import Database
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
@@ -205,9 +206,13 @@ def test_an_exhausted_pool_is_a_retryable_busy_error(demo_db, demo_settings, new
 def test_a_lock_held_too_long_is_a_retryable_busy_error(demo_db, demo_settings, new_ctx):
     settings = demo_settings.model_copy(update={"db_lock_timeout_ms": 200})
     runner = ToolRunner(Database(settings), settings)
-    with demo_db.transaction() as cur:
-        cur.execute("SELECT 1 FROM orders WHERE order_id = '#W1000004' FOR UPDATE")  # someone else's long write
-        result = runner.run(new_ctx(BEN), "cancel_pending_order", CANCEL)
-    runner.db.close()
+    apply_role_timeouts(runner.db)  # the role's lock_timeout, as migrate sets it: 200 ms from now on
+    try:
+        with demo_db.transaction() as cur:
+            cur.execute("SELECT 1 FROM orders WHERE order_id = '#W1000004' FOR UPDATE")  # someone else's long write
+            result = runner.run(new_ctx(BEN), "cancel_pending_order", CANCEL)
+    finally:
+        runner.db.close()
+        apply_role_timeouts(demo_db)  # back to the session's settings
     assert (result.ok, result.error_code, result.retryable) == (False, "busy", True)
     assert _refunds(demo_db) == (0, pytest.approx(10.0))

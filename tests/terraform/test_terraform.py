@@ -73,6 +73,26 @@ def test_module_tests(module, tmp_path):
     assert done.returncode == 0 and "Success!" in done.stdout, done.stdout + done.stderr
 
 
+ENVS_WITH_EXAMPLES = [e for e in ENVS if (e / "terraform.tfvars.example").exists()]
+
+
+def test_every_example_tfvars_has_a_plan_test():
+    for env in ENVS_WITH_EXAMPLES:
+        assert list((env / "tests").glob("*.tftest.hcl")), f"envs/{env.name} has no test that plans its example tfvars"
+
+
+@needs_terraform
+@needs_provider
+@pytest.mark.parametrize("env", ENVS_WITH_EXAMPLES, ids=_ids(ENVS_WITH_EXAMPLES))
+def test_example_tfvars_plan(env, tmp_path):
+    """What a platform team copies must plan: the environment's tests/*.tftest.hcl plan it with a mock
+    provider and the example tfvars, so every variable validation and precondition of every module
+    runs on the example's values (offline, seconds; a plan against an emulator is a separate test)."""
+    _init(env, tmp_path)
+    done = _run(["test", "-no-color", "-var-file=terraform.tfvars.example"], env, tmp_path)
+    assert done.returncode == 0 and "Success!" in done.stdout, done.stdout + done.stderr
+
+
 def test_every_module_has_tests_and_a_readme():
     for module in MODULES:
         assert list((module / "tests").glob("*.tftest.hcl")), f"{module.name} has no terraform test"

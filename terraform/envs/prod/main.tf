@@ -20,10 +20,12 @@ module "system" {
   db_multi_az         = true
   dataset             = var.dataset
   bedrock_model_id    = var.bedrock_model_id
-  bedrock_model_arns  = var.bedrock_model_arns
   auth_mode           = "jwt"
   jwt                 = var.jwt
   enable_mlflow       = var.enable_mlflow
   log_retention_days  = 90
   site_dir            = var.site_dir
+
+  bedrock_model_arns         = var.bedrock_model_arns
+  bedrock_profile_model_arns = var.bedrock_profile_model_arns
 }

@@ -18,13 +18,20 @@ variable "dataset" {
 
 variable "bedrock_model_id" {
   type        = string
-  description = "Bedrock model or inference-profile id."
+  description = "Bedrock model or inference-profile id; the agent's Bedrock permissions are derived from it (see the system module)."
   default     = "us.anthropic.claude-sonnet-4-6"
 }
 
 variable "bedrock_model_arns" {
   type        = list(string)
-  description = "The inference profile ARN and the foundation-model ARNs it routes to (the agent may invoke only these)."
+  description = "ARNs the agent may invoke directly; null derives them from bedrock_model_id (the inference profile in this region)."
+  default     = null
+}
+
+variable "bedrock_profile_model_arns" {
+  type        = list(string)
+  description = "Foundation-model ARNs the agent may invoke only through the inference profile; null derives them from bedrock_model_id (the model in any region)."
+  default     = null
 }
 
 variable "jwt" {

@@ -32,6 +32,9 @@ locals {
 
   snap_start = var.snap_start_enabled && contains(["python3.12", "python3.13"], var.runtime)
 
+  # The inference profiles among bedrock_model_arns: the only way to bedrock_profile_model_arns.
+  bedrock_profile_arns = [for a in var.bedrock_model_arns : a if can(regex(":(application-)?inference-profile/", a))]
+
   ##############################################################################
   # Environment: the order_agent settings each function reads (README "Settings").
   # AWS_REGION is set by Lambda itself (reserved) and is never set here.
@@ -295,6 +298,26 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # AWS's pattern for cross-region inference: the profile's foundation model in any region
+  # (Bedrock authorizes the call against the model in the destination region it picks), but only
+  # when the request came through one of the profiles above.
+  dynamic "statement" {
+    for_each = each.key == "message" && length(var.bedrock_profile_model_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "InvokeModelsThroughProfile"
+      effect    = "Allow"
+      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources = var.bedrock_profile_model_arns
+
+      condition {
+        test     = "StringEquals"
+        variable = "bedrock:InferenceProfileArn"
+        values   = local.bedrock_profile_arns
+      }
+    }
+  }
+
   dynamic "statement" {
     for_each = each.key == "message" && var.database_secret_arn != null ? [1] : []
 
@@ -431,6 +454,11 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = var.create_log_kms_key || var.log_kms_key_arn != null
       error_message = "create_log_kms_key = false needs log_kms_key_arn."
+    }
+
+    precondition {
+      condition     = length(var.bedrock_profile_model_arns) == 0 || length(local.bedrock_profile_arns) > 0
+      error_message = "bedrock_profile_model_arns needs an inference profile in bedrock_model_arns (the models are allowed only through one)."
     }
 
     precondition {

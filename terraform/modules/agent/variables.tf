@@ -213,12 +213,23 @@ variable "connections_arn" {
 
 variable "bedrock_model_arns" {
   type        = list(string)
-  description = "ARNs the message function may invoke (bedrock:InvokeModel, InvokeModelWithResponseStream): the inference profile of BEDROCK_MODEL_ID and every foundation model it routes to, e.g. arn:aws:bedrock:us-east-1:<account>:inference-profile/us.anthropic.claude-sonnet-4-6 and arn:aws:bedrock:<each us region>::foundation-model/anthropic.claude-sonnet-4-6."
+  description = "ARNs the message function may invoke directly (bedrock:InvokeModel, InvokeModelWithResponseStream): the inference profile of BEDROCK_MODEL_ID, e.g. arn:aws:bedrock:us-east-1:<account>:inference-profile/us.anthropic.claude-sonnet-4-6, or for a model invoked without a profile the foundation model in BEDROCK_REGION. No wildcards: the foundation models a cross-region profile routes to go into bedrock_profile_model_arns."
   default     = []
 
   validation {
     condition     = alltrue([for a in var.bedrock_model_arns : can(regex("^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{0,12}:(foundation-model|inference-profile|application-inference-profile|provisioned-model)/.+$", a))])
     error_message = "Each bedrock_model_arns entry must be a Bedrock foundation-model, inference-profile or provisioned-model ARN (no wildcard region or account)."
+  }
+}
+
+variable "bedrock_profile_model_arns" {
+  type        = list(string)
+  description = "Foundation-model ARNs the message function may invoke only through an inference profile listed in bedrock_model_arns (condition bedrock:InferenceProfileArn): a cross-region profile's foundation model in every region it routes to, with the region as `*` since AWS may add destination regions, e.g. arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6. A direct call to these models (no profile) is denied."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.bedrock_profile_model_arns : can(regex("^arn:aws[a-z-]*:bedrock:(\\*|[a-z0-9-]*)::foundation-model/[A-Za-z0-9._:-]+$", a))])
+    error_message = "Each bedrock_profile_model_arns entry must be a foundation-model ARN; only its region may be a wildcard (arn:aws:bedrock:*::foundation-model/<model id>)."
   }
 }
 

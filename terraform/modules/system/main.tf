@@ -61,12 +61,15 @@ module "agent" {
 
   model_provider      = "bedrock"
   bedrock_model_id    = var.bedrock_model_id
-  bedrock_model_arns  = var.bedrock_model_arns
   auth_mode           = var.auth_mode
   jwt_jwks_url        = try(var.jwt.jwks_url, null)
   jwt_issuer          = try(var.jwt.issuer, null)
   jwt_audience        = try(var.jwt.audience, null)
   mlflow_tracking_uri = module.mlflow.tracking_server_arn
+
+  # What the agent may invoke on Bedrock (bedrock.tf): the profile, and its models only through it.
+  bedrock_model_arns         = local.bedrock_model_arns
+  bedrock_profile_model_arns = local.bedrock_profile_model_arns
 
   log_retention_days  = var.log_retention_days
   alarm_sns_topic_arn = var.alarm_sns_topic_arn

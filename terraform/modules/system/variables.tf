@@ -81,13 +81,20 @@ variable "dataset" {
 
 variable "bedrock_model_id" {
   type        = string
-  description = "Bedrock model or inference-profile id the agent uses (BEDROCK_MODEL_ID)."
+  description = "Bedrock model or inference-profile id the agent uses (BEDROCK_MODEL_ID): a cross-region inference profile id (`us.`, `eu.`, `apac.`, `global.`, … followed by the model id), a model id, or an application inference profile ARN. The agent's Bedrock permissions are derived from it (see bedrock_model_arns)."
   default     = "us.anthropic.claude-sonnet-4-6"
 }
 
 variable "bedrock_model_arns" {
   type        = list(string)
-  description = "ARNs the agent may invoke: the inference profile and the foundation models it routes to."
+  description = "ARNs the agent may invoke directly. null: derived from bedrock_model_id — its inference profile in this region and account for a profile id, the foundation model in this region for a model id, the ARN itself for an ARN. No wildcards."
+  default     = null
+}
+
+variable "bedrock_profile_model_arns" {
+  type        = list(string)
+  description = "Foundation-model ARNs the agent may invoke only through an inference profile in bedrock_model_arns (IAM condition bedrock:InferenceProfileArn). null: derived from a profile id — `arn:aws:bedrock:*::foundation-model/<model id>`, any region, since AWS routes the profile's requests to regions it may extend; none for a model id. Set it for an application inference profile (its underlying model)."
+  default     = null
 }
 
 variable "auth_mode" {

@@ -17,7 +17,7 @@ from order_agent.settings import get_settings
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    applied = migrate(get_database())
+    applied = migrate(get_database(), roles=args.role)
     names = ", ".join(f"{m.version:04d}_{m.name}" for m in applied) or "nothing to apply"
     print(f"migrations: {names}")
     return 0
@@ -209,7 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     db = commands.add_parser("db", help="the orders database (DATABASE_URL)").add_subparsers(dest="db", required=True)
-    db.add_parser("migrate", help="apply the SQL migrations that are not applied yet").set_defaults(run=_migrate)
+    migrate_parser = db.add_parser(
+        "migrate", help="apply the SQL migrations that are not applied yet, and the role timeouts"
+    )
+    migrate_parser.add_argument(
+        "--role",
+        action="append",
+        help="a role the application connects as: gets DB_STATEMENT_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS "
+        "as its defaults in this database (repeatable; default: the role DATABASE_URL connects as)",
+    )
+    migrate_parser.set_defaults(run=_migrate)
     reset = db.add_parser("reset", help="drop the schema, migrate, and load a data set")
     reset.add_argument("--dataset", choices=DATASETS, default="tau-retail")
     reset.set_defaults(run=_reset)

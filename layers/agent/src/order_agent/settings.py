@@ -59,8 +59,13 @@ class Settings(BaseSettings):
         default=5,
         description="Seconds a thread waits for a pooled connection when all DB_POOL_MAX are in use, then 'busy'.",
     )
-    db_statement_timeout_ms: PositiveInt = Field(default=5000, description="Server-side limit for one SQL statement.")
-    db_lock_timeout_ms: PositiveInt = Field(default=3000, description="Server-side limit for waiting on a row lock.")
+    db_statement_timeout_ms: PositiveInt = Field(
+        default=5000,
+        description="Server-side limit for one SQL statement: the application role's default, set by migrate.",
+    )
+    db_lock_timeout_ms: PositiveInt = Field(
+        default=3000, description="Server-side limit for waiting on a row lock: the role's default, set by migrate."
+    )
     auth_max_failed_attempts: PositiveInt = Field(
         default=5,
         description="Failed customer look-ups allowed per conversation before authentication is refused.",

@@ -94,7 +94,8 @@ variables {
   bucket_arn                  = "arn:aws:s3:::order-agent-offload-1"
   kms_key_arn                 = "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555"
   connections_arn             = "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/POST/@connections/*"
-  bedrock_model_arns          = ["arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-6"]
+  bedrock_model_arns          = ["arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6"]
+  bedrock_profile_model_arns  = ["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"]
   database_secret_arn         = "arn:aws:secretsmanager:us-east-1:123456789012:secret:order-agent-db-AbCdEf"
   database_secret_kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/12121212-3434-5656-7878-909090909090"
   attach_extra_policy         = true
@@ -287,6 +288,26 @@ run "each_role_gets_only_what_its_code_uses" {
   }
 
   assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.this["message"].statement :
+      s.resources == toset(var.bedrock_profile_model_arns) && length(s.condition) == 1 && alltrue([
+        for c in s.condition :
+        c.test == "StringEquals" && c.variable == "bedrock:InferenceProfileArn" && toset(c.values) == toset(var.bedrock_model_arns)
+      ]) if s.sid == "InvokeModelsThroughProfile"
+    ]) && length([for s in data.aws_iam_policy_document.this["message"].statement : s if s.sid == "InvokeModelsThroughProfile"]) == 1
+    error_message = "The region-wildcard foundation models only through the inference profile (condition bedrock:InferenceProfileArn), as AWS documents for cross-region inference."
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for k, d in data.aws_iam_policy_document.this : [
+        for s in d.statement : !anytrue([for a in s.actions : startswith(a, "bedrock:")])
+      ] if k != "message"
+    ]))
+    error_message = "Only the message role may invoke models."
+  }
+
+  assert {
     condition     = length(aws_iam_role_policy.extra) == 1 && aws_iam_role_policy.extra[0].role == aws_iam_role.this["message"].id
     error_message = "extra_policy_json goes to the message role only."
   }
@@ -406,4 +427,35 @@ run "rejects_a_package_that_was_not_built" {
   }
 
   expect_failures = [var.function_packages]
+}
+
+run "rejects_a_region_wildcard_without_the_profile_condition" {
+  command = plan
+
+  # A wildcard region is allowed only in bedrock_profile_model_arns, which the profile condition guards.
+  variables {
+    bedrock_model_arns = ["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"]
+  }
+
+  expect_failures = [var.bedrock_model_arns]
+}
+
+run "rejects_a_wildcard_model" {
+  command = plan
+
+  variables {
+    bedrock_profile_model_arns = ["arn:aws:bedrock:*::foundation-model/*"]
+  }
+
+  expect_failures = [var.bedrock_profile_model_arns]
+}
+
+run "profile_models_need_a_profile" {
+  command = plan
+
+  variables {
+    bedrock_model_arns = ["arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-sonnet-4-6"]
+  }
+
+  expect_failures = [aws_lambda_function.this]
 }

@@ -26,9 +26,8 @@ mock_provider "aws" {
 }
 
 variables {
-  name               = "order-agent-test"
-  build_dir          = "tests/fixtures/packages"
-  bedrock_model_arns = ["arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6"]
+  name      = "order-agent-test"
+  build_dir = "tests/fixtures/packages"
 }
 
 run "jwt_mode_puts_the_authorizer_on_connect" {
@@ -72,5 +71,54 @@ run "the_database_admits_a_security_group_created_in_the_same_apply" {
   assert {
     condition     = module.database.database_name == "orders"
     error_message = "The database module must plan with client security groups created in the same apply."
+  }
+}
+
+run "bedrock_access_is_derived_from_the_profile_id" {
+  command = plan
+
+  variables {
+    auth_mode = "none"
+  }
+
+  # The default model id is the US cross-region profile: the profile in this region and account,
+  # and its foundation model in any region only through it (AWS's pattern for cross-region inference).
+  assert {
+    condition     = local.bedrock_model_arns == tolist(["arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-sonnet-4-6"])
+    error_message = "The agent may invoke the inference profile of bedrock_model_id in the deployment region and account."
+  }
+
+  assert {
+    condition     = local.bedrock_profile_model_arns == tolist(["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"])
+    error_message = "The profile's foundation model, in any region, is allowed (through the profile only)."
+  }
+}
+
+run "bedrock_access_for_a_model_without_profile" {
+  command = plan
+
+  variables {
+    auth_mode        = "none"
+    bedrock_model_id = "amazon.nova-pro-v1:0"
+  }
+
+  assert {
+    condition     = local.bedrock_model_arns == tolist(["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"]) && length(local.bedrock_profile_model_arns) == 0
+    error_message = "A model id without a profile prefix is invoked in the deployment region only, with no wildcard."
+  }
+}
+
+run "bedrock_access_can_be_given" {
+  command = plan
+
+  variables {
+    auth_mode                  = "none"
+    bedrock_model_id           = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
+    bedrock_profile_model_arns = ["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"]
+  }
+
+  assert {
+    condition     = local.bedrock_model_arns == tolist(["arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"])
+    error_message = "An application inference profile ARN is allowed as given."
   }
 }

@@ -1,7 +1,13 @@
-"""One PostgreSQL connection pool per process, with server-side timeouts on every connection.
+"""One PostgreSQL connection pool per process.
 
 Lambda reuses the process between invocations, so the pool is created lazily once and kept;
 a fork (e.g. a test runner's worker) gets a pool of its own.
+
+The server-side timeouts (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS) are not sent when
+connecting: RDS Proxy refuses a startup message with `options` ("RDS Proxy currently doesn't
+support command-line options"), and a `SET` after connecting would pin every client connection
+to one database connection. They are defaults of the database role instead, which a session
+takes when it starts: `order_agent.db.migrate.apply_role_timeouts`, run by every migrate.
 """
 
 from __future__ import annotations
@@ -60,17 +66,18 @@ class Database:
         self._pool: WaitingConnectionPool | None = None
         self._pool_lock = threading.Lock()
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     def connect_arguments(self) -> dict[str, Any]:
-        """What `psycopg2.connect` gets for every connection: the URL and the server-side timeouts."""
+        """What `psycopg2.connect` gets for every connection. Only startup parameters RDS Proxy
+        accepts (user, database, application_name, client_encoding, DateStyle, TimeZone,
+        extra_float_digits, search_path): never `options`, so no timeouts here (see above)."""
         s = self._settings
         arguments: dict[str, Any] = {
             "dsn": database_url(s),
             "connect_timeout": s.db_connect_timeout_s,
-            "options": (
-                f"-c statement_timeout={s.db_statement_timeout_ms}"
-                f" -c lock_timeout={s.db_lock_timeout_ms}"
-                f" -c idle_in_transaction_session_timeout={s.db_statement_timeout_ms * 6}"
-            ),
             "application_name": "order-agent",
         }
         if self._connection_factory is not None:
