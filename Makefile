@@ -31,7 +31,7 @@ PROTOCOL_SCHEMA = $(BIN)/python -c 'import json; from order_agent.edge.protocol 
 CHROMIUM ?= chromium
 
 .PHONY: help setup dev test lint format db-up db-down db-reset tau-replay eval chat layers bench load plan apply destroy clean \
-	web web-test web-protocol chromium
+	web web-test web-protocol chromium pgbouncer
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt layers/agent/pyproject.t
 
 setup: $(STAMP) ## create .venv with the pinned dependencies and the order_agent package
 
-dev: setup ## start everything locally (PostgreSQL with τ data, AWS emulator, WebSocket gateway, chat site); Ctrl-C stops it
+dev: setup pgbouncer ## start everything locally (PostgreSQL with τ data, AWS emulator, WebSocket gateway, chat site); Ctrl-C stops it
 	@$(BIN)/python scripts/dev.py
 
 lint: setup ## ruff: lint and format check
@@ -59,7 +59,7 @@ format: setup ## ruff: fix what can be fixed and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint web-test web chromium ## lint, the chat site's checks, then every test incl. the browser tests (starts its own PostgreSQL unless DATABASE_URL is set)
+test: lint web-test web chromium pgbouncer ## lint, the chat site's checks, then every test incl. the browser tests (starts its own PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/pytest
 
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
@@ -84,6 +84,15 @@ chromium: ## install the Debian chromium package for the browser tests when it i
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	@command -v $(CHROMIUM) >/dev/null || { echo "chromium could not be installed" >&2; exit 1; }
+
+# Debian puts pgbouncer in /usr/sbin, which is not on every user's PATH.
+HAVE_PGBOUNCER = { command -v pgbouncer || [ -x /usr/sbin/pgbouncer ]; } >/dev/null
+pgbouncer: ## install the Debian pgbouncer package when it is missing (the stand-in for RDS Proxy in tests and make dev)
+	@$(HAVE_PGBOUNCER) || { \
+		echo "installing pgbouncer (apt-get): the connection pooler the tests put where RDS Proxy is ..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pgbouncer >/dev/null; }
+	@$(HAVE_PGBOUNCER) || { echo "pgbouncer could not be installed" >&2; exit 1; }
 
 db-up: setup ## start the local PostgreSQL (kept running) and print its DATABASE_URL
 	@$(BIN)/python scripts/local_postgres.py start --data-dir $(LOCAL_PG_DIR)

@@ -19,6 +19,7 @@ from order_agent.db.pool import Database
 from order_agent.db.scratch import create_scratch_database, drop_database
 from order_agent.local.aws import LocalAws, create_conversation_store
 from order_agent.local.mlflow_server import MlflowServer
+from order_agent.local.pooler import PgBouncerNotInstalled, Pooler
 from order_agent.local.postgres import EmbeddedPostgres
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
@@ -35,6 +36,20 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield server.url
     finally:
         server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pooler(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pooler]:
+    """PgBouncer in front of the test server, refusing startup options as RDS Proxy does;
+    `pooler.url_for(name)` reaches any database on it. Skips where pgbouncer is not installed."""
+    try:
+        server = Pooler(postgres_server_url, tmp_path_factory.mktemp("pgbouncer"))
+    except PgBouncerNotInstalled as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
