@@ -26,6 +26,7 @@ module "system" {
   log_retention_days  = 14
   site_dir            = var.site_dir
 
-  bedrock_model_arns         = var.bedrock_model_arns
-  bedrock_profile_model_arns = var.bedrock_profile_model_arns
+  bedrock_model_arns          = var.bedrock_model_arns
+  bedrock_profile_model_arns  = var.bedrock_profile_model_arns
+  api_gateway_cloudwatch_role = var.api_gateway_cloudwatch_role
 }

@@ -34,6 +34,12 @@ variable "bedrock_profile_model_arns" {
   default     = null
 }
 
+variable "api_gateway_cloudwatch_role" {
+  type        = string
+  description = "API Gateway's CloudWatch role in this account and region, which the stage's logs need: none (no stage logs), existing (already set) or managed (set here). See the README's Deployment section."
+  default     = "none"
+}
+
 variable "jwt" {
   type = object({
     jwks_url       = string

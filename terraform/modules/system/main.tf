@@ -114,6 +114,10 @@ module "websocket_api" {
   throttling_rate_limit   = var.throttling_rate_limit
   log_retention_days      = var.log_retention_days
   tags                    = local.tags
+
+  # API Gateway's CloudWatch role is one per account and region: the stage logs only with it.
+  manage_account_logging_role = var.api_gateway_cloudwatch_role == "managed"
+  account_has_logging_role    = var.api_gateway_cloudwatch_role == "existing"
 }
 
 module "chat_site" {

@@ -120,6 +120,17 @@ variable "enable_mlflow" {
   default     = true
 }
 
+variable "api_gateway_cloudwatch_role" {
+  type        = string
+  description = "API Gateway's CloudWatch Logs role, which the WebSocket stage's execution and access logs need; one setting per account and region, shared by every REST and WebSocket API there. \"none\" (default): the stage logs nothing, so a first apply succeeds in an account or region without the role (API Gateway refuses a logging stage there) and nothing account-wide is changed. \"existing\": the account already has it (`aws apigateway get-account` shows a cloudwatchRoleArn); the stage logs. \"managed\": this configuration creates the role, sets it account-wide and logs; only in one long-lived configuration per account and region, never where another one manages the setting, since destroying this one deletes the role while the setting keeps naming it."
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "existing", "managed"], var.api_gateway_cloudwatch_role)
+    error_message = "api_gateway_cloudwatch_role must be none, existing or managed."
+  }
+}
+
 variable "throttling_burst_limit" {
   type        = number
   description = "WebSocket API stage burst limit (messages)."

@@ -39,6 +39,11 @@ locals {
     default      = { route_key = "$default", integration = "message" }
   }
 
+  # API Gateway writes execution and access logs with the account's CloudWatch role (one per account
+  # and region) and refuses to create a stage that logs while the account has none: log only when
+  # the role is managed here or declared to exist.
+  logging_enabled = var.manage_account_logging_role || var.account_has_logging_role
+
   access_log_group_name    = "/aws/apigateway/${var.name}/${var.stage_name}/access"
   execution_log_group_name = "API-Gateway-Execution-Logs_${aws_apigatewayv2_api.this.id}/${var.stage_name}"
 
@@ -185,13 +190,17 @@ resource "aws_apigatewayv2_stage" "this" {
     throttling_burst_limit   = var.throttling_burst_limit
     throttling_rate_limit    = var.throttling_rate_limit
     detailed_metrics_enabled = var.detailed_metrics_enabled
-    logging_level            = var.logging_level
-    data_trace_enabled       = var.data_trace_enabled
+    logging_level            = local.logging_enabled ? var.logging_level : "OFF"
+    data_trace_enabled       = local.logging_enabled && var.data_trace_enabled
   }
 
-  access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.access.arn
-    format          = local.access_log_format
+  dynamic "access_log_settings" {
+    for_each = local.logging_enabled ? [1] : []
+
+    content {
+      destination_arn = aws_cloudwatch_log_group.access.arn
+      format          = local.access_log_format
+    }
   }
 
   tags = var.tags
@@ -287,8 +296,8 @@ resource "aws_iam_role_policy_attachment" "account_logging" {
 resource "aws_api_gateway_account" "this" {
   count = var.manage_account_logging_role ? 1 : 0
 
-  # On destroy, provider 5.x only forgets this setting (6.x resets it); the account then names a
-  # deleted role until another configuration sets one.
+  # On destroy the provider only forgets this setting (reset_on_delete, deprecated, is left off);
+  # the account then names a deleted role until another configuration sets one (README).
   cloudwatch_role_arn = aws_iam_role.account_logging[0].arn
 
   depends_on = [aws_iam_role_policy_attachment.account_logging]

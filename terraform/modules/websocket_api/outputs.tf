@@ -78,6 +78,11 @@ output "log_kms_key_arn" {
   value       = local.log_kms_key_arn
 }
 
+output "logging_enabled" {
+  description = "Whether the stage writes execution and access logs (the account's CloudWatch role is managed here or declared to exist)."
+  value       = local.logging_enabled
+}
+
 output "account_logging_role_arn" {
   description = "ARN of API Gateway's account CloudWatch role when manage_account_logging_role is true, else null."
   value       = one(aws_iam_role.account_logging[*].arn)

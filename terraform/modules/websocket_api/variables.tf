@@ -124,7 +124,7 @@ variable "detailed_metrics_enabled" {
 
 variable "logging_level" {
   type        = string
-  description = "Execution logging level: ERROR, INFO or OFF. The stage's logging (execution and access logs) needs the account's CloudWatch role: manage_account_logging_role, or set up once per account and region elsewhere."
+  description = "Execution logging level: ERROR, INFO or OFF. Applies only when the account has API Gateway's CloudWatch role (account_has_logging_role or manage_account_logging_role); without it the stage logs nothing."
   default     = "ERROR"
 
   validation {
@@ -135,7 +135,7 @@ variable "logging_level" {
 
 variable "data_trace_enabled" {
   type        = bool
-  description = "Log full message bodies in execution logs. Off by default: bodies carry customers' personal data."
+  description = "Log full message bodies in execution logs (only with execution logging on). Off by default: bodies carry customers' personal data."
   default     = false
 }
 
@@ -180,7 +180,13 @@ variable "kms_key_deletion_window_in_days" {
 
 variable "manage_account_logging_role" {
   type        = bool
-  description = "Create the IAM role API Gateway uses to write CloudWatch Logs and set it in the account settings (aws_api_gateway_account). That setting is one per account and region, shared by every REST and WebSocket API there: turn this on in exactly one configuration, or leave it off where the account already has it."
+  description = "Create the IAM role API Gateway uses to write CloudWatch Logs and set it in the account settings (aws_api_gateway_account), then log. That setting is one per account and region, shared by every REST and WebSocket API there: turn this on in exactly one long-lived configuration, never where the account already has a role (it would be replaced). Destroying the module deletes the role while the account setting keeps naming it, which stops other APIs' logging."
+  default     = false
+}
+
+variable "account_has_logging_role" {
+  type        = bool
+  description = "The account already has API Gateway's CloudWatch role in this region, set up outside this module (`aws apigateway get-account` shows a cloudwatchRoleArn): the stage writes execution logs at logging_level and JSON access logs. false, with manage_account_logging_role false: the stage logs nothing, because API Gateway refuses a stage with execution or access logging in an account and region without that role."
   default     = false
 }
 

@@ -122,3 +122,31 @@ run "bedrock_access_can_be_given" {
     error_message = "An application inference profile ARN is allowed as given."
   }
 }
+
+run "api_gateway_logs_only_with_the_account_role" {
+  command = plan
+
+  variables {
+    auth_mode = "none"
+  }
+
+  # A first apply must work in an account and region without API Gateway's CloudWatch role.
+  assert {
+    condition     = !module.websocket_api.logging_enabled && module.websocket_api.account_logging_role_arn == null
+    error_message = "By default the stage must not log (it would fail where the account has no CloudWatch role) and nothing account-wide is managed."
+  }
+}
+
+run "api_gateway_logs_where_the_account_has_the_role" {
+  command = plan
+
+  variables {
+    auth_mode                   = "none"
+    api_gateway_cloudwatch_role = "existing"
+  }
+
+  assert {
+    condition     = module.websocket_api.logging_enabled
+    error_message = "With the account's role declared, the stage logs."
+  }
+}

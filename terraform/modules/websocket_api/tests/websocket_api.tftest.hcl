@@ -121,7 +121,7 @@ run "only_connect_is_authorized" {
   }
 }
 
-run "stage_throttles_logs_and_measures" {
+run "stage_throttles_and_measures" {
   command = apply
 
   assert {
@@ -133,12 +133,63 @@ run "stage_throttles_logs_and_measures" {
   }
 
   assert {
+    condition     = one(aws_apigatewayv2_stage.this.default_route_settings).detailed_metrics_enabled
+    error_message = "Detailed per-route metrics on by default (CloudWatch metrics need no account role)."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_stage.this.name == "prod" && aws_apigatewayv2_stage.this.deployment_id == aws_apigatewayv2_deployment.this.id
+    error_message = "The stage (default prod) must serve the module's deployment."
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_deployment.this.triggers["redeployment"]) == 40
+    error_message = "The deployment must be triggered by a hash of the routes and integrations."
+  }
+}
+
+# A first apply in an account and region where API Gateway has no CloudWatch role fails with
+# "CloudWatch Logs role ARN must be set in account settings to enable logging" if the stage has
+# execution or access logging. Whatever logging is asked for, the stage must not log unless the role
+# is managed here or declared to exist.
+run "the_stage_never_logs_without_the_account_role" {
+  command = apply
+
+  variables {
+    logging_level      = "INFO"
+    data_trace_enabled = true
+  }
+
+  assert {
     condition = (
-      one(aws_apigatewayv2_stage.this.default_route_settings).detailed_metrics_enabled &&
-      one(aws_apigatewayv2_stage.this.default_route_settings).logging_level == "ERROR" &&
-      !one(aws_apigatewayv2_stage.this.default_route_settings).data_trace_enabled
+      one(aws_apigatewayv2_stage.this.default_route_settings).logging_level == "OFF" &&
+      !one(aws_apigatewayv2_stage.this.default_route_settings).data_trace_enabled &&
+      length(aws_apigatewayv2_stage.this.access_log_settings) == 0 &&
+      !output.logging_enabled
     )
-    error_message = "Detailed metrics on, execution logging at ERROR and no message bodies in logs by default."
+    error_message = "Without manage_account_logging_role or account_has_logging_role the stage must have neither execution nor access logging."
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.account_logging) == 0
+    error_message = "The account-wide setting is not touched unless asked for."
+  }
+}
+
+run "the_stage_logs_where_the_account_has_the_role" {
+  command = apply
+
+  variables {
+    account_has_logging_role = true
+  }
+
+  assert {
+    condition = (
+      one(aws_apigatewayv2_stage.this.default_route_settings).logging_level == "ERROR" &&
+      !one(aws_apigatewayv2_stage.this.default_route_settings).data_trace_enabled &&
+      output.logging_enabled
+    )
+    error_message = "Execution logging at ERROR and no message bodies in logs by default."
   }
 
   assert {
@@ -150,13 +201,8 @@ run "stage_throttles_logs_and_measures" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_stage.this.name == "prod" && aws_apigatewayv2_stage.this.deployment_id == aws_apigatewayv2_deployment.this.id
-    error_message = "The stage (default prod) must serve the module's deployment."
-  }
-
-  assert {
-    condition     = length(aws_apigatewayv2_deployment.this.triggers["redeployment"]) == 40
-    error_message = "The deployment must be triggered by a hash of the routes and integrations."
+    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.account_logging) == 0
+    error_message = "A role that already exists is used, not replaced."
   }
 }
 
@@ -251,6 +297,11 @@ run "without_authorizer_and_with_account_role" {
   assert {
     condition     = aws_api_gateway_account.this[0].cloudwatch_role_arn == aws_iam_role.account_logging[0].arn && output.account_logging_role_arn == aws_iam_role.account_logging[0].arn
     error_message = "manage_account_logging_role must set the account's CloudWatch role."
+  }
+
+  assert {
+    condition     = one(aws_apigatewayv2_stage.this.default_route_settings).logging_level == "ERROR" && length(aws_apigatewayv2_stage.this.access_log_settings) == 1
+    error_message = "With the role managed here the stage logs."
   }
 
   assert {
