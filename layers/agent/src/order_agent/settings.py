@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     )
     database_host: str | None = Field(default=None, description="In AWS: the RDS Proxy endpoint (TLS required).")
     database_name: str = Field(default="orders", description="In AWS: the database name on DATABASE_HOST.")
+    database_port: int = Field(default=5432, ge=1, le=65535, description="Port on DATABASE_HOST.")
+    database_sslmode: Literal["require", "verify-ca", "verify-full", "prefer", "disable"] = Field(
+        default="require",
+        description="libpq TLS mode towards DATABASE_HOST (RDS Proxy requires TLS); another only for emulators.",
+    )
     db_pool_min: PositiveInt = Field(
         default=1,
         description="Connections the pool keeps open; psycopg2 closes returned connections beyond this number.",

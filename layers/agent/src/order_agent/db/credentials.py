@@ -19,4 +19,5 @@ def database_url(settings: Settings) -> str:
     secret = json.loads(response["SecretString"])
     user, password = quote(secret["username"], safe=""), quote(secret["password"], safe="")
     host, name = settings.database_host, quote(settings.database_name, safe="")
-    return f"postgresql://{user}:{password}@{host}:5432/{name}?sslmode=require"
+    port, sslmode = settings.database_port, settings.database_sslmode
+    return f"postgresql://{user}:{password}@{host}:{port}/{name}?sslmode={sslmode}"
