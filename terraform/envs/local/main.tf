@@ -1,6 +1,8 @@
-# The same modules as in AWS, applied to an emulator: only the parts an emulator can serve.
-# PostgreSQL runs as a real embedded server and the WebSocket data plane is the project's own
-# gateway (neither is emulated), so here it is the conversation store the agent and edge need.
+# The whole system, as dev and prod deploy it, applied to a LocalStack-compatible emulator (ministack by
+# default) on loopback. Only what an emulator cannot serve is replaced, through the system module's
+# `emulator` input: a real PostgreSQL behind a local pooler instead of the RDS database behind RDS Proxy,
+# a local MLflow server, the VPC endpoint services the emulator offers. A Cognito user pool of the
+# emulator issues the tokens of auth_mode = "jwt".
 
 provider "aws" {
   region                      = "us-east-1"
@@ -11,19 +13,75 @@ provider "aws" {
   skip_requesting_account_id  = true
   s3_use_path_style           = true
 
+  # Every service the modules use, at the emulator's one edge port.
   endpoints {
-    dynamodb = var.aws_endpoint_url
-    iam      = var.aws_endpoint_url
-    kms      = var.aws_endpoint_url
-    s3       = var.aws_endpoint_url
-    sts      = var.aws_endpoint_url
+    apigateway     = var.aws_endpoint_url
+    apigatewayv2   = var.aws_endpoint_url
+    cloudfront     = var.aws_endpoint_url
+    cloudwatch     = var.aws_endpoint_url
+    cloudwatchlogs = var.aws_endpoint_url
+    cognitoidp     = var.aws_endpoint_url
+    dynamodb       = var.aws_endpoint_url
+    ec2            = var.aws_endpoint_url
+    iam            = var.aws_endpoint_url
+    kms            = var.aws_endpoint_url
+    lambda         = var.aws_endpoint_url
+    rds            = var.aws_endpoint_url
+    s3             = var.aws_endpoint_url
+    sagemaker      = var.aws_endpoint_url
+    secretsmanager = var.aws_endpoint_url
+    sns            = var.aws_endpoint_url
+    sts            = var.aws_endpoint_url
   }
 }
 
-module "conversation_store" {
-  source = "../../modules/conversation_store"
+locals {
+  auth_mode = var.auth_mode
+  region    = "us-east-1"
+}
+
+# The token issuer of auth_mode = "jwt", as a deployment would use one in AWS (the emulator signs RS256
+# tokens and serves the pool's JWKS).
+resource "aws_cognito_user_pool" "this" {
+  name = var.name
+
+  password_policy {
+    minimum_length = 12
+  }
+}
+
+resource "aws_cognito_user_pool_client" "this" {
+  name                = "${var.name}-chat"
+  user_pool_id        = aws_cognito_user_pool.this.id
+  explicit_auth_flows = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+}
+
+module "system" {
+  source = "../../modules/system"
 
   name                = var.name
+  stage_name          = "local"
+  build_dir           = var.build_dir
+  runtime             = var.runtime
+  architecture        = var.architecture
   deletion_protection = false
-  tags                = { environment = "local" }
+  dataset             = var.dataset
+  model_provider      = var.model_provider
+  bedrock_model_id    = "us.anthropic.claude-sonnet-4-6"
+  bedrock_model_arns  = ["arn:aws:bedrock:us-east-1:000000000000:inference-profile/us.anthropic.claude-sonnet-4-6"]
+  auth_mode           = local.auth_mode
+  jwt = {
+    jwks_url = "${var.aws_endpoint_url}/${aws_cognito_user_pool.this.id}/.well-known/jwks.json"
+    issuer   = "https://cognito-idp.${local.region}.amazonaws.com/${aws_cognito_user_pool.this.id}"
+    audience = aws_cognito_user_pool_client.this.id
+  }
+  enable_mlflow      = false
+  log_retention_days = 1
+  site_dir           = var.site_dir
+
+  emulator = {
+    endpoint_url        = var.aws_endpoint_url
+    database            = var.database
+    mlflow_tracking_uri = var.mlflow_tracking_uri
+  }
 }

@@ -1,6 +1,6 @@
 variable "aws_endpoint_url" {
   type        = string
-  description = "Edge URL of the LocalStack-compatible emulator (moto server, LocalStack, ministack)."
+  description = "Edge URL of the LocalStack-compatible emulator (ministack) on loopback."
   default     = "http://127.0.0.1:4566"
 }
 
@@ -8,4 +8,63 @@ variable "name" {
   type        = string
   description = "Name prefix of the local resources."
   default     = "order-agent-local"
+}
+
+variable "build_dir" {
+  type        = string
+  description = "The Lambda packages built for the emulator's interpreter and this machine's architecture (make layers-local)."
+}
+
+variable "runtime" {
+  type        = string
+  description = "Lambda runtime the functions declare (the emulator runs them with its own interpreter: build the packages for its version)."
+  default     = "python3.13"
+}
+
+variable "architecture" {
+  type        = string
+  description = "Lambda architecture of the packages: this machine's (x86_64 or arm64), as the emulator runs them natively."
+  default     = "x86_64"
+}
+
+variable "database" {
+  type = object({
+    host     = string
+    port     = number
+    username = string
+    password = string
+    sslmode  = optional(string, "require")
+    name     = optional(string)
+  })
+  description = "The real PostgreSQL the functions use, behind the local pooler that stands in for RDS Proxy."
+}
+
+variable "dataset" {
+  type        = string
+  description = "Data set the migrate function loads into an empty database: tau-retail or demo."
+  default     = "tau-retail"
+}
+
+variable "model_provider" {
+  type        = string
+  description = "MODEL_PROVIDER of the message function: offline (no model needed) or bedrock (the emulator's bedrock-runtime, or AWS credentials)."
+  default     = "offline"
+}
+
+variable "auth_mode" {
+  type        = string
+  description = "jwt (tokens from the emulator's Cognito user pool, as in production) or none (anyone may chat: the local chat site)."
+  default     = "none"
+}
+
+variable "mlflow_tracking_uri" {
+  type        = string
+  description = "The local MLflow tracking server the traces go to (null: no tracing)."
+  default     = null
+}
+
+variable "site_dir" {
+  type        = string
+  description = "The built chat site (web/dist) to upload to the emulator's S3; null uploads only config.json."
+  default     = null
 }

@@ -10,9 +10,16 @@ locals {
   create_kms_key = var.kms_key_arn == null
   kms_key_arn    = local.create_kms_key ? module.kms_key[0].key_arn : var.kms_key_arn
 
-  engine_major       = split(".", var.engine_version)[0]
-  port               = 5432
-  master_secret_arn  = aws_db_instance.this.master_user_secret[0].secret_arn
+  engine_major = split(".", var.engine_version)[0]
+  port         = 5432
+  # For emulators: a real server outside the emulator, with a secret this module writes (an emulator's
+  # RDS instance returns no managed secret and has no database behind it).
+  external          = var.external_database != null
+  master_secret_arn = local.external ? aws_secretsmanager_secret.external[0].arn : aws_db_instance.this.master_user_secret[0].secret_arn
+  # Where the functions connect: the RDS Proxy, or for emulators the external server.
+  client_host        = local.external ? var.external_database.host : aws_db_proxy.this.endpoint
+  client_port        = local.external ? var.external_database.port : local.port
+  client_database    = local.external ? coalesce(var.external_database.name, var.database_name) : var.database_name
   migrate_name       = "${var.name}-migrate"
   migrate_log_group  = "/aws/lambda/${local.migrate_name}"
   rds_log_group_root = "/aws/rds/instance/${var.name}"
@@ -136,6 +143,32 @@ resource "aws_vpc_security_group_ingress_rule" "instance_from_proxy" {
 }
 
 ################################################################################
+# For emulators: the credentials of the external database, stored as RDS stores them
+################################################################################
+
+resource "aws_secretsmanager_secret" "external" {
+  count = local.external ? 1 : 0
+
+  # checkov:skip=CKV2_AWS_57:Only with external_database (emulators): the credentials of a local server, never rotated.
+  name_prefix             = "${var.name}-external-db-"
+  description             = "For emulators: user and password of the PostgreSQL server outside the emulator"
+  kms_key_id              = local.kms_key_arn
+  recovery_window_in_days = 0
+
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "external" {
+  count = local.external ? 1 : 0
+
+  secret_id = aws_secretsmanager_secret.external[0].id
+  secret_string = jsonencode({
+    username = var.external_database.username
+    password = var.external_database.password
+  })
+}
+
+################################################################################
 # DB instance
 ################################################################################
 
@@ -234,8 +267,9 @@ resource "aws_db_instance" "this" {
 
   db_name                             = var.database_name
   username                            = var.master_username
-  manage_master_user_password         = true
-  master_user_secret_kms_key_id       = local.kms_key_arn
+  manage_master_user_password         = local.external ? null : true
+  master_user_secret_kms_key_id       = local.external ? null : local.kms_key_arn
+  password                            = local.external ? var.external_database.password : null
   iam_database_authentication_enabled = var.iam_database_authentication_enabled
 
   db_subnet_group_name   = aws_db_subnet_group.this.name
@@ -473,18 +507,22 @@ resource "aws_lambda_function" "migrate" {
   }
 
   environment {
-    variables = {
+    variables = merge({
       DATABASE_SECRET_ARN = local.master_secret_arn
-      DATABASE_HOST       = aws_db_proxy.this.endpoint
-      DATABASE_NAME       = var.database_name
-      TAU2_WHEEL_PATH     = "/var/task/${var.tau2_wheel_filename}"
-      DATASET_CACHE_DIR   = "/tmp/order-agent"
-      # Loading a data set and DDL take longer than the agent's interactive limits.
-      DB_STATEMENT_TIMEOUT_MS = "120000"
-      DB_LOCK_TIMEOUT_MS      = "60000"
-      DB_CONNECT_TIMEOUT_S    = "10"
-      DB_POOL_MAX             = "2"
-    }
+      DATABASE_HOST       = local.client_host
+      DATABASE_NAME       = local.client_database
+      # Relative: the handler finds it beside itself, at the package root (/var/task in AWS).
+      TAU2_WHEEL_PATH   = var.tau2_wheel_filename
+      DATASET_CACHE_DIR = "/tmp/order-agent"
+      # No DB_STATEMENT_TIMEOUT_MS / DB_LOCK_TIMEOUT_MS: migrate writes this function's values into the
+      # role the agent connects as (its defaults, as RDS Proxy accepts no startup options), so they
+      # must be the agent's. A migration that needs longer sets its own (SET LOCAL).
+      DB_CONNECT_TIMEOUT_S = "10"
+      DB_POOL_MAX          = "2"
+      }, local.external ? {
+      DATABASE_PORT    = tostring(local.client_port)
+      DATABASE_SSLMODE = var.external_database.sslmode
+    } : {})
   }
 
   tags = var.tags
@@ -521,7 +559,7 @@ resource "aws_lambda_invocation" "migrate" {
   })
 
   # The proxy must have its target before the function can reach the database.
-  depends_on = [aws_db_proxy_target.this, aws_db_proxy_default_target_group.this]
+  depends_on = [aws_db_proxy_target.this, aws_db_proxy_default_target_group.this, aws_secretsmanager_secret_version.external]
 
   lifecycle {
     precondition {

@@ -28,6 +28,16 @@ output "proxy_endpoint" {
   value       = aws_db_proxy.this.endpoint
 }
 
+output "client_host" {
+  description = "Host the functions connect to (DATABASE_HOST): the RDS Proxy endpoint, or with external_database its host."
+  value       = local.client_host
+}
+
+output "client_port" {
+  description = "Port the functions connect to: 5432, or with external_database its port."
+  value       = local.client_port
+}
+
 output "proxy_arn" {
   description = "ARN of the RDS Proxy."
   value       = aws_db_proxy.this.arn
@@ -54,8 +64,8 @@ output "kms_key_arn" {
 }
 
 output "database_name" {
-  description = "Name of the database."
-  value       = aws_db_instance.this.db_name
+  description = "Name of the database the functions use (with external_database, its name when given)."
+  value       = local.external ? local.client_database : aws_db_instance.this.db_name
 }
 
 output "security_group_id" {

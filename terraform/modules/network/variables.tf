@@ -62,6 +62,7 @@ variable "interface_endpoints" {
   description = "AWS services the Lambdas call that get an interface VPC endpoint with private DNS, as the last part of `com.amazonaws.<region>.<service>`."
   type        = list(string)
   default     = ["bedrock-runtime", "secretsmanager", "logs", "sts", "sagemaker.api", "kms"]
+  nullable    = false
 
   validation {
     condition     = alltrue([for s in var.interface_endpoints : can(regex("^[a-z0-9][a-z0-9.-]*$", s))])

@@ -4,6 +4,16 @@
 locals {
   functions = ["connect", "disconnect", "message", "authorizer"]
   tags      = merge(var.tags, { system = var.name })
+
+  # For emulators (var.emulator): what the functions need to reach what stands in for AWS. The
+  # emulator's events name no host it serves @connections on, so the functions are told; the external
+  # database's port and TLS mode. Empty in AWS, so dev and prod plans never change because of it.
+  emulator_environment = var.emulator == null ? {} : {
+    WEBSOCKET_MANAGEMENT_URL = "${trimsuffix(var.emulator.endpoint_url, "/")}/_aws/execute-api/${module.websocket_api.api_id}/${var.stage_name}"
+    DATABASE_PORT            = tostring(var.emulator.database.port)
+    DATABASE_SSLMODE         = var.emulator.database.sslmode
+  }
+  mlflow_tracking_uri = var.emulator == null ? module.mlflow.tracking_server_arn : var.emulator.mlflow_tracking_uri
 }
 
 module "network" {
@@ -14,6 +24,7 @@ module "network" {
   egress_mode            = var.egress_mode
   single_nat_gateway     = var.single_nat_gateway
   enable_mlflow_endpoint = var.enable_mlflow
+  interface_endpoints    = try(var.emulator.interface_endpoints, null)
   tags                   = local.tags
 }
 
@@ -54,18 +65,19 @@ module "agent" {
   connections_arn             = module.websocket_api.connections_arn
   database_secret_arn         = module.database.master_secret_arn
   database_secret_kms_key_arn = module.database.kms_key_arn
-  database_host               = module.database.proxy_endpoint
+  database_host               = module.database.client_host
   database_name               = module.database.database_name
   attach_extra_policy         = var.enable_mlflow
   extra_policy_json           = module.mlflow.agent_policy_json
 
-  model_provider      = "bedrock"
+  model_provider      = var.model_provider
   bedrock_model_id    = var.bedrock_model_id
   auth_mode           = var.auth_mode
   jwt_jwks_url        = try(var.jwt.jwks_url, null)
   jwt_issuer          = try(var.jwt.issuer, null)
   jwt_audience        = try(var.jwt.audience, null)
-  mlflow_tracking_uri = module.mlflow.tracking_server_arn
+  mlflow_tracking_uri = local.mlflow_tracking_uri
+  environment         = local.emulator_environment
 
   # What the agent may invoke on Bedrock (bedrock.tf): the profile, and its models only through it.
   bedrock_model_arns         = local.bedrock_model_arns
@@ -97,6 +109,7 @@ module "database" {
   migrate_architecture       = var.architecture
   migrate_security_group_ids = [module.network.lambda_security_group_id]
   dataset                    = var.dataset
+  external_database          = try(var.emulator.database, null)
   tags                       = local.tags
 }
 

@@ -23,6 +23,11 @@ output "database_proxy_endpoint" {
   value       = module.database.proxy_endpoint
 }
 
+output "websocket_api_id" {
+  description = "ID of the WebSocket API."
+  value       = module.websocket_api.api_id
+}
+
 output "function_names" {
   description = "Lambda function names by role."
   value       = module.agent.function_names

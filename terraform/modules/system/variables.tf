@@ -79,6 +79,17 @@ variable "dataset" {
   default     = "tau-retail"
 }
 
+variable "model_provider" {
+  type        = string
+  description = "MODEL_PROVIDER of the message function: bedrock (Claude on Amazon Bedrock), or offline (rules, no model; demos and emulators)."
+  default     = "bedrock"
+
+  validation {
+    condition     = contains(["bedrock", "offline"], var.model_provider)
+    error_message = "model_provider must be bedrock or offline."
+  }
+}
+
 variable "bedrock_model_id" {
   type        = string
   description = "Bedrock model or inference-profile id the agent uses (BEDROCK_MODEL_ID): a cross-region inference profile id (`us.`, `eu.`, `apac.`, `global.`, … followed by the model id), a model id, or an application inference profile ARN. The agent's Bedrock permissions are derived from it (see bedrock_model_arns)."
@@ -171,4 +182,33 @@ variable "tags" {
   type        = map(string)
   description = "Tags on every resource."
   default     = {}
+}
+
+################################################################################
+# For emulators only (a LocalStack-compatible emulator such as ministack): null in AWS
+################################################################################
+
+variable "emulator" {
+  type = object({
+    endpoint_url = string
+    database = object({
+      host     = string
+      port     = number
+      username = string
+      password = string
+      sslmode  = optional(string, "require")
+      name     = optional(string)
+    })
+    interface_endpoints = optional(list(string), ["secretsmanager", "logs", "sts", "kms"])
+    mlflow_tracking_uri = optional(string)
+  })
+  description = <<-EOT
+    For emulators only; leave null in AWS (dev and prod never set it). What an emulator cannot serve, replaced:
+    `endpoint_url`, its edge URL (the functions post to the WebSocket API's @connections under it: its events name
+    no host that serves them); `database`, a real PostgreSQL outside it, e.g. behind a local pooler standing in for
+    RDS Proxy (the instance and proxy are still created; their credentials go into a secret the functions read);
+    `interface_endpoints`, the VPC endpoint services it offers; `mlflow_tracking_uri`, a tracking server outside it
+    (it has no SageMaker MLflow; null: no tracing).
+  EOT
+  default     = null
 }
