@@ -17,6 +17,7 @@ function's package (tau-retail only).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -25,7 +26,7 @@ from aws_lambda_powertools import Logger
 from order_agent.db.dataset import DATASETS, load_dataset, read_dataset
 from order_agent.db.migrate import migrate
 from order_agent.db.pool import Database
-from order_agent.settings import get_settings
+from order_agent.settings import Settings, get_settings
 
 logger = Logger(service="order-agent-migrate")
 
@@ -48,6 +49,15 @@ def _wait_for_database(db: Database, deadline: float) -> None:
             delay = min(delay * 2, 20.0)
 
 
+def _with_packaged_wheel(settings: Settings) -> Settings:
+    """A relative TAU2_WHEEL_PATH names the wheel at the package root, beside this file (/var/task in
+    AWS; an emulator unpacks the package elsewhere)."""
+    wheel = settings.tau2_wheel_path
+    if wheel is None or wheel.is_absolute():
+        return settings
+    return settings.model_copy(update={"tau2_wheel_path": Path(__file__).resolve().parent / wheel})
+
+
 def _is_empty(db: Database) -> bool:
     with db.transaction() as cur:
         cur.execute("SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM products) AS empty")
@@ -61,7 +71,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     if wants_data and dataset not in DATASETS:
         raise ValueError(f"unknown data set {dataset!r}; choose one of: {', '.join(DATASETS)}")
 
-    settings = get_settings()
+    settings = _with_packaged_wheel(get_settings())
     db = Database(settings)
     try:
         remaining_s = context.get_remaining_time_in_millis() / 1000 if context else 300.0

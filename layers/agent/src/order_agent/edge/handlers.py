@@ -180,6 +180,21 @@ class TurnStream:
         self.poster.post(frame)
 
 
+def _with_required_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with the fields Powertools' models require and API Gateway always sends, filled in
+    where an emulator leaves them out (ministack sends no `messageDirection`, and no headers on
+    `$disconnect`); an event from API Gateway is returned unchanged."""
+    context = event.get("requestContext") or {}
+    disconnect = context.get("eventType") == "DISCONNECT"
+    if "messageDirection" in context and (not disconnect or {"headers", "multiValueHeaders"} <= event.keys()):
+        return event
+    completed = {**event, "requestContext": {"messageDirection": "IN", **context}}
+    if disconnect:
+        completed.setdefault("headers", {})
+        completed.setdefault("multiValueHeaders", {})
+    return completed
+
+
 class Edge:
     """The three handlers' logic with their dependencies (built once per Lambda process)."""
 
@@ -207,7 +222,7 @@ class Edge:
     # -- $connect / $disconnect ---------------------------------------------------------------------
 
     def connect(self, event: dict[str, Any]) -> dict[str, Any]:
-        parsed = parse(event=event, model=APIGatewayWebSocketConnectEventModel)
+        parsed = parse(event=_with_required_fields(event), model=APIGatewayWebSocketConnectEventModel)
         principal = _principal(event)
         if self.settings.auth_mode != "none" and principal == "anonymous":
             return {"statusCode": 401}  # the authorizer must have run: never accept without it
@@ -215,14 +230,14 @@ class Edge:
         return OK
 
     def disconnect(self, event: dict[str, Any]) -> dict[str, Any]:
-        parsed = parse(event=event, model=APIGatewayWebSocketDisconnectEventModel)
+        parsed = parse(event=_with_required_fields(event), model=APIGatewayWebSocketDisconnectEventModel)
         self.store.disconnect(parsed.request_context.connection_id)
         return OK
 
     # -- messages ---------------------------------------------------------------------------------------
 
     def message(self, event: dict[str, Any]) -> dict[str, Any]:
-        parsed = parse(event=event, model=APIGatewayWebSocketMessageEventModel)
+        parsed = parse(event=_with_required_fields(event), model=APIGatewayWebSocketMessageEventModel)
         context = parsed.request_context
         logger.append_keys(correlation_id=context.request_id, connection_id=context.connection_id)
         body = event.get("body") or ""
