@@ -30,7 +30,7 @@ PROTOCOL_TS := $(WEB)/src/protocol.generated.ts
 PROTOCOL_SCHEMA = $(BIN)/python -c 'import json; from order_agent.edge.protocol import json_schemas; print(json.dumps(json_schemas(), indent=2, sort_keys=True))'
 CHROMIUM ?= chromium
 
-.PHONY: help setup dev test lint format db-up db-down db-reset tau-replay eval chat layers bench load plan apply destroy clean \
+.PHONY: help setup dev test test-deployed lint format db-up db-down db-reset tau-replay eval chat layers bench load plan apply destroy clean \
 	web web-test web-protocol chromium pgbouncer
 
 help: ## list the targets
@@ -61,6 +61,9 @@ format: setup ## ruff: fix what can be fixed and format
 
 test: lint web-test web chromium pgbouncer ## lint, the chat site's checks, then every test incl. the browser tests (starts its own PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/pytest
+
+test-deployed: setup pgbouncer ## the whole Terraform system applied to the emulator (ministack), conversations through it, destroyed
+	$(BIN)/pytest -m deployed tests/deployed
 
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
 	@command -v npm >/dev/null || { echo "the chat site needs Node.js >= 20 with npm" >&2; exit 1; }

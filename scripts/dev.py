@@ -1,7 +1,7 @@
 """`make dev`: the whole system on one machine, offline, until Ctrl-C.
 
 Starts the embedded PostgreSQL (.local/postgres) with the τ retail data loaded, an AWS emulator
-(moto) with terraform/envs/local applied to it, a local MLflow tracking server (.local/mlflow; every turn's
+(moto) with the conversation table, a local MLflow tracking server (.local/mlflow; every turn's
 trace, grouped by session), the local API Gateway running the handlers in lambdas/, and the chat site
 (web/dist, built first if needed) with its config.json, then prints the URLs. Ctrl-C stops everything
 it started.
@@ -23,27 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def provision_emulator(endpoint_url: str) -> dict[str, str]:
-    """The emulator's resources from terraform/envs/local; the settings that point at them."""
+    """The conversation table (and offload bucket) on the emulator, as the conversation_store module
+    defines them. The whole Terraform system on ministack is `make test-deployed` (see README)."""
     from order_agent.local.aws import create_conversation_store
-    from order_agent.local.terraform import LocalTerraform, TerraformUnavailable
     from order_agent.settings import Settings
 
-    try:
-        terraform = LocalTerraform(ROOT / "terraform" / "envs" / "local", ROOT / ".local" / "terraform", endpoint_url)
-    except TerraformUnavailable as exc:
-        # The emulator is new each run, so its resources are too; without Terraform the same
-        # table comes from the bootstrap function instead.
-        print(f"terraform/envs/local not applied ({exc}); creating the table with the bootstrap function", flush=True)
-        settings = Settings(aws_endpoint_url=endpoint_url)
-        create_conversation_store(settings)
-        return {"CHECKPOINT_TABLE": settings.checkpoint_table}
-    # About a minute: the AWS provider waits on the emulator for the S3 lifecycle rules to settle.
-    print("applying terraform/envs/local to the emulator (about a minute) ...", flush=True)
-    outputs = terraform.apply()
-    return {
-        "CHECKPOINT_TABLE": outputs["checkpoint_table_name"],
-        "CHECKPOINT_BUCKET": outputs["checkpoint_bucket_name"],
-    }
+    settings = Settings(aws_endpoint_url=endpoint_url)
+    create_conversation_store(settings)
+    return {"CHECKPOINT_TABLE": settings.checkpoint_table}
 
 
 def serve_site(websocket_url: str):

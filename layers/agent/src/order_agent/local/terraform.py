@@ -1,7 +1,7 @@
-"""Applies `terraform/envs/local` to the AWS emulator: the same modules as in AWS, for the parts an
-emulator can serve (the conversation store), so `make dev` and the tests use Terraform-made
-resources. Uses the `terraform` CLI and the provider mirror (TF_PLUGIN_DIR, default
-/opt/tf-plugins); without them it says so, and the caller falls back to the bootstrap function."""
+"""Runs Terraform against the local AWS emulator: `terraform/envs/local` applied (the same `system`
+module as dev and prod), and plans of the AWS environments with every provider endpoint pointed at the
+emulator. Uses the `terraform` CLI and the provider mirror (TF_PLUGIN_DIR, default /opt/tf-plugins);
+without them it raises `TerraformUnavailable`, and callers say so (tests skip with the reason)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,36 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PLUGIN_DIR = Path("/opt/tf-plugins")
+# Services the modules use; a plan or apply against the emulator points each of them at its edge URL.
+EMULATED_SERVICES = (
+    "apigateway", "apigatewayv2", "cloudfront", "cloudwatch", "cloudwatchlogs", "cognitoidp", "dynamodb", "ec2",
+    "iam", "kms", "lambda", "rds", "s3", "sagemaker", "secretsmanager", "sns", "sts",
+)  # fmt: skip
 
 
 class TerraformUnavailable(RuntimeError):
     pass
 
 
+class TerraformFailed(RuntimeError):
+    pass
+
+
 class LocalTerraform:
-    def __init__(self, env_dir: Path, state_dir: Path, endpoint_url: str) -> None:
+    """`terraform` in `env_dir` with its data and state in `state_dir`; `variables` become TF_VAR_*."""
+
+    def __init__(
+        self, env_dir: Path, state_dir: Path, endpoint_url: str, variables: Mapping[str, Any] | None = None
+    ) -> None:
         self.env_dir = Path(env_dir)
-        self.state_dir = Path(state_dir)
+        self.state_dir = Path(state_dir).resolve()
         self.endpoint_url = endpoint_url
+        self.variables = {"aws_endpoint_url": endpoint_url, **(variables or {})}
         self.binary = shutil.which("terraform")
         self.plugin_dir = Path(os.environ.get("TF_PLUGIN_DIR", DEFAULT_PLUGIN_DIR))
         if self.binary is None:
@@ -30,36 +46,72 @@ class LocalTerraform:
         if not (self.plugin_dir / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
             raise TerraformUnavailable(f"no hashicorp/aws provider mirror at {self.plugin_dir} (TF_PLUGIN_DIR)")
 
-    def _run(self, *args: str, timeout: int = 600) -> str:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+    def _environment(self) -> dict[str, str]:
         env = {
             **os.environ,
             "TF_DATA_DIR": str(self.state_dir / ".terraform"),
             "TF_IN_AUTOMATION": "1",
             "CHECKPOINT_DISABLE": "1",
-            "TF_VAR_aws_endpoint_url": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
         }
+        for name, value in self.variables.items():
+            if value is not None:
+                env[f"TF_VAR_{name}"] = value if isinstance(value, str) else json.dumps(value)
+        return env
+
+    def run(self, *args: str, timeout: int = 900) -> str:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
-            [self.binary, *args], cwd=self.env_dir, env=env, capture_output=True, text=True, timeout=timeout
-        )
+            [self.binary, *args], cwd=self.env_dir, env=self._environment(), capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
         if done.returncode != 0:
-            raise RuntimeError(f"terraform {args[0]} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+            raise TerraformFailed(f"terraform {args[0]} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
         return done.stdout
 
     def _state(self) -> str:
         return f"-state={self.state_dir / 'terraform.tfstate'}"
 
-    def apply(self, fresh: bool = True) -> dict[str, str]:
+    def init(self) -> None:
+        self.run("init", "-backend=false", "-input=false", f"-plugin-dir={self.plugin_dir}")
+
+    def apply(self, fresh: bool = True) -> dict[str, Any]:
         """init + apply; returns the outputs (name → value). `fresh` forgets an earlier state: a new
         emulator process starts empty, so the old state would only describe resources that are gone."""
         state = self.state_dir / "terraform.tfstate"
         if fresh:
             state.unlink(missing_ok=True)
             Path(f"{state}.backup").unlink(missing_ok=True)
-        self._run("init", "-backend=false", "-input=false", f"-plugin-dir={self.plugin_dir}")
-        self.last_apply_log = self._run("apply", "-auto-approve", "-input=false", "-lock=false", self._state())
-        outputs = json.loads(self._run("output", "-json", self._state()))
+        self.init()
+        self.last_apply_log = self.run("apply", "-auto-approve", "-input=false", "-lock=false", self._state())
+        return self.outputs()
+
+    def outputs(self) -> dict[str, Any]:
+        outputs = json.loads(self.run("output", "-json", self._state()))
         return {name: item["value"] for name, item in outputs.items()}
 
     def destroy(self) -> None:
-        self._run("destroy", "-auto-approve", "-input=false", "-lock=false", self._state())
+        # -refresh=false: ministack's answers for VPC security group rules make the provider plan an
+        # impossible replacement on refresh ("Provider produced invalid plan"); the state is what this
+        # process applied, so there is nothing to refresh.
+        self.run("destroy", "-auto-approve", "-input=false", "-lock=false", "-refresh=false", self._state())
+
+
+def emulator_provider_override(endpoint_url: str) -> str:
+    """A Terraform override file (`*_override.tf`) pointing every provider endpoint the modules use at
+    the emulator, with its dummy credentials: an AWS environment planned against the emulator."""
+    endpoints = "\n".join(f"    {service} = {json.dumps(endpoint_url)}" for service in EMULATED_SERVICES)
+    return f"""provider "aws" {{
+  access_key                  = "local"
+  secret_key                  = "local"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+  s3_use_path_style           = true
+
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""

@@ -1,0 +1,112 @@
+"""The whole Terraform system applied to the emulator (ministack) for the tests in this folder.
+
+Once per test session: the Lambda packages are built for the emulator's interpreter, ministack starts
+on a free loopback port, an empty database with a role of its own is made on the test PostgreSQL
+behind a PgBouncer of its own (the RDS Proxy stand-in), and `terraform/envs/local` is applied with
+auth_mode = jwt, the local MLflow server and the offline model. The migrate function that Terraform
+invokes loads the τ retail data. Everything is destroyed and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+
+from order_agent.local.emulator import Ministack
+from order_agent.local.pooler import PgBouncerNotInstalled, Pooler
+from order_agent.local.system import ExternalDatabase, LocalSystem
+from order_agent.local.terraform import TerraformUnavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Deployed:
+    system: LocalSystem
+    emulator: Ministack
+    outputs: dict[str, Any]
+    database_url: str  # straight to the server, for the tests' own checks
+
+    @property
+    def websocket_url(self) -> str:
+        return self.outputs["websocket_url"]
+
+    def sql(self, query: str, *args: Any) -> list[tuple]:
+        with psycopg2.connect(self.database_url) as conn, conn.cursor() as cur:
+            cur.execute(query, args)
+            return cur.fetchall()
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
+    server = Ministack.start(
+        venv_dir=ROOT / ".cache" / "ministack",
+        requirements=ROOT / "requirements" / "emulator.txt",
+        state_dir=tmp_path_factory.mktemp("ministack"),
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _database_of_its_own(server_url: str) -> tuple[str, str, str]:
+    """A role and a database it owns: migrate sets the agent's timeouts on its role (ALTER ROLE), which
+    must not reach the role the other tests use."""
+    role, password = f"deployed_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
+    conn = psycopg2.connect(server_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD %s", (password,))
+        cur.execute(f"CREATE DATABASE {role} OWNER {role}")
+    conn.close()
+    dsn = psycopg2.extensions.parse_dsn(server_url)
+    dsn.update(user=role, password=password, dbname=role)
+    return role, password, psycopg2.extensions.make_dsn(**dsn)
+
+
+def _drop(server_url: str, role: str) -> None:
+    conn = psycopg2.connect(server_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {role} WITH (FORCE)")
+        cur.execute(f"DROP ROLE IF EXISTS {role}")
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def deployed(emulator, postgres_server_url, mlflow_server, tmp_path_factory) -> Iterator[Deployed]:
+    role, password, role_url = _database_of_its_own(postgres_server_url)
+    pooler = None
+    try:
+        try:
+            pooler = Pooler(role_url, tmp_path_factory.mktemp("pgbouncer"), password=password)
+        except PgBouncerNotInstalled as exc:
+            pytest.skip(f"the deployed system needs the RDS Proxy stand-in: {exc}")
+        database = ExternalDatabase("127.0.0.1", pooler.port, pooler.user, pooler.password, name=role)
+        try:
+            system = LocalSystem(
+                ROOT, tmp_path_factory.mktemp("terraform"), emulator, database,
+                name=f"t{uuid.uuid4().hex[:8]}", auth_mode="jwt", dataset="tau-retail",
+                mlflow_tracking_uri=mlflow_server.url,
+            )  # fmt: skip
+        except TerraformUnavailable as exc:
+            pytest.skip(f"terraform/envs/local cannot be applied here: {exc}")
+        system.build_packages()
+        outputs = system.apply()
+        try:
+            yield Deployed(system, emulator, outputs, role_url)
+        finally:
+            system.destroy()
+            print(f"\ndeployed system timings: {', '.join(f'{k} {v:.0f}' for k, v in system.timings.items())}")
+    finally:
+        if pooler is not None:
+            pooler.stop()
+        _drop(postgres_server_url, role)
