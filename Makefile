@@ -62,7 +62,7 @@ format: setup ## ruff: fix what can be fixed and format
 test: lint web-test web chromium pgbouncer ## lint, the chat site's checks, then every test incl. the browser tests (starts its own PostgreSQL unless DATABASE_URL is set)
 	$(BIN)/pytest
 
-test-deployed: setup pgbouncer ## the whole Terraform system applied to the emulator (ministack), conversations through it, destroyed
+test-deployed: setup pgbouncer ## only the deployed-system tests of make test: the Terraform system on ministack, conversations through it
 	$(BIN)/pytest -m deployed tests/deployed
 
 $(WEB_STAMP): $(WEB)/package.json $(WEB)/package-lock.json

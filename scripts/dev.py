@@ -6,6 +6,8 @@ trace, grouped by session), the local API Gateway running the handlers in lambda
 (web/dist, built first if needed) with its config.json, then prints the URLs. Ctrl-C stops everything
 it started.
 MODEL_PROVIDER picks the model (default: offline; `bedrock` with AWS credentials for Claude).
+DEV_STACK=deployed runs instead the Terraform system (terraform/envs/local) on ministack: the functions from
+their packages behind the emulator's API Gateway, PostgreSQL behind PgBouncer (README, Deployment).
 Ports: DEV_GATEWAY_PORT (default 8765), DEV_WEB_PORT (default 8766), DEV_MLFLOW_PORT (default 5000) and
 DEV_AWS_PORT (default 4566, LocalStack's edge port).
 """
@@ -17,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +61,36 @@ def start_mlflow(started: list) -> str:
     return server.url
 
 
+def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
+    """DEV_STACK=deployed: the Terraform system (terraform/envs/local) applied to ministack, the functions
+    running from their packages, PostgreSQL behind PgBouncer. Returns the WebSocket URL, the emulator's
+    URL and the timings."""
+    from order_agent.local.emulator import Ministack
+    from order_agent.local.pooler import Pooler
+    from order_agent.local.system import ExternalDatabase, LocalSystem
+
+    local = ROOT / ".local"
+    pooler = Pooler(postgres_url, local / "pgbouncer")
+    started.append(("PgBouncer", pooler.stop))
+    print("starting the AWS emulator (ministack; its virtualenv is made on first use) ...", flush=True)
+    emulator = Ministack.start(
+        venv_dir=ROOT / ".cache" / "ministack", requirements=ROOT / "requirements" / "emulator.txt",
+        state_dir=local / "emulator", port=int(os.environ.get("DEV_AWS_PORT", "4566")),
+    )  # fmt: skip
+    started.append(("AWS emulator", emulator.stop))
+    mlflow_url = start_mlflow(started)
+    database = ExternalDatabase("127.0.0.1", pooler.port, pooler.user, pooler.password, pooler.database)
+    system = LocalSystem(
+        ROOT, local / "terraform", emulator, database, auth_mode="none", mlflow_tracking_uri=mlflow_url,
+        model_provider=os.environ.get("MODEL_PROVIDER", "offline"),
+    )  # fmt: skip
+    print("building the Lambda packages for the emulator ...", flush=True)
+    system.build_packages()
+    print("applying terraform/envs/local to the emulator (about three minutes) ...", flush=True)
+    outputs = system.apply()
+    return outputs["websocket_url"], emulator.url, system.timings
+
+
 def main() -> int:
     from order_agent.db.dataset import count_dataset, load_dataset, read_dataset
     from order_agent.db.migrate import migrate
@@ -67,6 +100,7 @@ def main() -> int:
     from order_agent.local.stack import start_gateway
     from order_agent.settings import get_settings
 
+    began = time.monotonic()
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -82,6 +116,25 @@ def main() -> int:
                 started.append(("PostgreSQL", postgres.stop))
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        if os.environ.get("DEV_STACK") == "deployed":
+            websocket_url, aws_url, timings = start_deployed(started, os.environ["DATABASE_URL"])
+            site = serve_site(websocket_url)
+            if site is not None:
+                started.append(("chat site", site.stop))
+            print(
+                f"""
+order-support agent, the Terraform system on the emulator (model: {os.environ.get("MODEL_PROVIDER", "offline")})
+  Chat site  {site.url if site else "(not served)"}
+  WebSocket  {websocket_url}
+  Chat       .venv/bin/order-agent chat --url {websocket_url}
+  AWS        {aws_url}   (ministack: functions, API Gateway, DynamoDB, ...)
+  Started in {time.monotonic() - began:.0f} s (packages {timings["build_s"]:.0f} s, apply {timings["apply_s"]:.0f} s)
+Ctrl-C stops everything.""",
+                flush=True,
+            )
+            while not stopping.wait(timeout=1.0):
+                pass
+            return 0
         aws = LocalAws(int(os.environ.get("DEV_AWS_PORT", "4566")))
         started.append(("AWS emulator", aws.stop))
         os.environ["AWS_ENDPOINT_URL"] = aws.url

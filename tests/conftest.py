@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from order_agent.db.migrate import migrate
 from order_agent.db.pool import Database
 from order_agent.db.scratch import create_scratch_database, drop_database
 from order_agent.local.aws import LocalAws, create_conversation_store
+from order_agent.local.emulator import Ministack
 from order_agent.local.mlflow_server import MlflowServer
 from order_agent.local.pooler import PgBouncerNotInstalled, Pooler
 from order_agent.local.postgres import EmbeddedPostgres
@@ -137,6 +139,21 @@ def aws_endpoint() -> Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
+    """ministack, the emulator the Terraform system is planned and applied against, on a free loopback port."""
+    root = Path(__file__).resolve().parents[1]
+    server = Ministack.start(
+        venv_dir=root / ".cache" / "ministack",
+        requirements=root / "requirements" / "emulator.txt",
+        state_dir=tmp_path_factory.mktemp("ministack"),
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -44,19 +44,6 @@ class Deployed:
             return cur.fetchall()
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
-    server = Ministack.start(
-        venv_dir=ROOT / ".cache" / "ministack",
-        requirements=ROOT / "requirements" / "emulator.txt",
-        state_dir=tmp_path_factory.mktemp("ministack"),
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _database_of_its_own(server_url: str) -> tuple[str, str, str]:
     """A role and a database it owns: migrate sets the agent's timeouts on its role (ALTER ROLE), which
     must not reach the role the other tests use."""

@@ -77,7 +77,9 @@ module "system" {
   }
   enable_mlflow      = false
   log_retention_days = 1
-  site_dir           = var.site_dir
+  # The endpoint services ministack offers (it has none for bedrock-runtime or sagemaker.api).
+  interface_endpoints = ["secretsmanager", "logs", "sts", "kms"]
+  site_dir            = var.site_dir
 
   emulator = {
     endpoint_url        = var.aws_endpoint_url

@@ -23,8 +23,8 @@ module "network" {
   az_count               = var.az_count
   egress_mode            = var.egress_mode
   single_nat_gateway     = var.single_nat_gateway
-  enable_mlflow_endpoint = var.enable_mlflow
-  interface_endpoints    = try(var.emulator.interface_endpoints, null)
+  enable_mlflow_endpoint = var.enable_mlflow && var.mlflow_vpc_endpoint
+  interface_endpoints    = var.interface_endpoints
   tags                   = local.tags
 }
 

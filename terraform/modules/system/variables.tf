@@ -37,6 +37,18 @@ variable "az_count" {
   default     = 2
 }
 
+variable "interface_endpoints" {
+  type        = list(string)
+  description = "Services that get an interface VPC endpoint (see the network module); null: the network module's default. An emulator offers fewer endpoint services: give it only those."
+  default     = null
+}
+
+variable "mlflow_vpc_endpoint" {
+  type        = bool
+  description = "With enable_mlflow: the interface endpoint of SageMaker managed MLflow, so traces reach the tracking server privately. An emulator offers no such endpoint service."
+  default     = true
+}
+
 variable "egress_mode" {
   type        = string
   description = "How the Lambdas reach the public @connections endpoint: nat (default) or ipv6; see the network module."
@@ -199,7 +211,6 @@ variable "emulator" {
       sslmode  = optional(string, "require")
       name     = optional(string)
     })
-    interface_endpoints = optional(list(string), ["secretsmanager", "logs", "sts", "kms"])
     mlflow_tracking_uri = optional(string)
   })
   description = <<-EOT
@@ -207,7 +218,7 @@ variable "emulator" {
     `endpoint_url`, its edge URL (the functions post to the WebSocket API's @connections under it: its events name
     no host that serves them); `database`, a real PostgreSQL outside it, e.g. behind a local pooler standing in for
     RDS Proxy (the instance and proxy are still created; their credentials go into a secret the functions read);
-    `interface_endpoints`, the VPC endpoint services it offers; `mlflow_tracking_uri`, a tracking server outside it
+    `mlflow_tracking_uri`, a tracking server outside it
     (it has no SageMaker MLflow; null: no tracing).
   EOT
   default     = null

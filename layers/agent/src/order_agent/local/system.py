@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from order_agent.local.emulator import Ministack, lambda_architecture
-from order_agent.local.terraform import LocalTerraform
+from order_agent.local.terraform import LocalTerraform, TerraformFailed
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,21 @@ class LocalSystem:
             raise PackageBuildFailed(f"building the Lambda packages failed:\n{output}")
         self.timings["build_s"] = time.monotonic() - started
 
-    def apply(self, *, fresh: bool = True) -> dict[str, Any]:
+    def apply(self, *, fresh: bool = True, attempts: int = 2) -> dict[str, Any]:
+        """Apply; after a failed apply, destroy what it made and apply once more. ministack has been
+        seen to stall a request for minutes (an AddPermission here) until Terraform's retry meets
+        the first request's result (409); the failure is printed, never hidden."""
         started = time.monotonic()
-        outputs = self.terraform.apply(fresh=fresh)
+        for attempt in range(1, attempts + 1):
+            try:
+                outputs = self.terraform.apply(fresh=fresh)
+                break
+            except TerraformFailed as exc:
+                if attempt == attempts:
+                    raise
+                print(f"terraform apply failed (attempt {attempt} of {attempts}); destroying, applying again:\n{exc}")
+                self.terraform.destroy()
+                fresh = True
         self.timings["apply_s"] = time.monotonic() - started
         return outputs
 

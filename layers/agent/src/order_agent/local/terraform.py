@@ -66,8 +66,12 @@ class LocalTerraform:
             [self.binary, *args], cwd=self.env_dir, env=self._environment(), capture_output=True, text=True,
             timeout=timeout,
         )  # fmt: skip
+        (self.state_dir / f"{args[0]}.log").write_text(done.stdout + done.stderr)  # the whole story, for a failure
         if done.returncode != 0:
-            raise TerraformFailed(f"terraform {args[0]} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+            raise TerraformFailed(
+                f"terraform {args[0]} failed (whole log: {self.state_dir / args[0]}.log):\n"
+                f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+            )
         return done.stdout
 
     def _state(self) -> str:
