@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from order_agent.local.terraform import LocalTerraform, TerraformUnavailable, emulator_provider_override
+from order_agent.local.terraform import (
+    EMULATED_SERVICES,
+    LocalTerraform,
+    TerraformUnavailable,
+    emulator_provider_override,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).parent / "plans"
@@ -81,3 +87,10 @@ def test_the_aws_environment_plans_against_the_emulator(env, emulator, tmp_path)
         f"(added {sorted(set(addresses) - set(recorded))}, gone {sorted(set(recorded) - set(addresses))}); "
         "if that is intended, run with UPDATE_PLAN_SNAPSHOTS=1 and review the diff"
     )
+
+
+def test_envs_local_points_the_same_services_at_the_emulator():
+    """envs/local's provider block and the override of the plans above name the same services."""
+    main = (ROOT / "terraform/envs/local/main.tf").read_text()
+    endpoints = main[main.index("endpoints {") : main.index("}", main.index("endpoints {"))]
+    assert set(re.findall(r"^\s+(\w+)\s+= var\.aws_endpoint_url$", endpoints, re.MULTILINE)) == set(EMULATED_SERVICES)
