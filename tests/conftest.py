@@ -141,9 +141,10 @@ def aws_endpoint() -> Iterator[str]:
                 os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
-    """ministack, the emulator the Terraform system is planned and applied against, on a free loopback port."""
+    """ministack, the emulator the Terraform system is planned and applied against, on a free loopback port;
+    one per test module, stopped (with its Lambda workers) when the module's tests are done."""
     root = Path(__file__).resolve().parents[1]
     server = Ministack.start(
         venv_dir=root / ".cache" / "ministack",

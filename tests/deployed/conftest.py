@@ -1,6 +1,6 @@
 """The whole Terraform system applied to the emulator (ministack) for the tests in this folder.
 
-Once per test session: the Lambda packages are built for the emulator's interpreter, ministack starts
+Once per test module: the Lambda packages are built for the emulator's interpreter, ministack starts
 on a free loopback port, an empty database with a role of its own is made on the test PostgreSQL
 behind a PgBouncer of its own (the RDS Proxy stand-in), and `terraform/envs/local` is applied with
 auth_mode = jwt, the local MLflow server and the offline model. The migrate function that Terraform
@@ -68,7 +68,7 @@ def _drop(server_url: str, role: str) -> None:
     conn.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def deployed(emulator, postgres_server_url, mlflow_server, tmp_path_factory) -> Iterator[Deployed]:
     role, password, role_url = _database_of_its_own(postgres_server_url)
     pooler = None
