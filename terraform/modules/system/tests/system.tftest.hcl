@@ -2,7 +2,8 @@
 # that the wiring is checked with the values a first `terraform plan` has. Resource IDs and ARNs
 # created in the same apply are unknown at plan time here as in AWS (e.g. the Lambda security
 # group the database's proxy admits), so a for_each over them fails this test as it would fail
-# the plan. The build artifacts are stand-ins (tests/fixtures/packages); Terraform only hashes them.
+# the plan. The build artifacts are stand-ins (tests/fixtures/packages, written by tests/terraform/conftest.py
+# before `make test` runs this file); Terraform only hashes them.
 
 mock_provider "aws" {
   mock_data "aws_iam_policy_document" {
