@@ -1,4 +1,4 @@
-"""The one place where configuration is read: environment variables only (DESIGN.md §4.6).
+"""The one place where configuration is read: environment variables only.
 
 Every setting is documented in the README's settings table; a test keeps the two in sync.
 """

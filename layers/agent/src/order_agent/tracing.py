@@ -1,4 +1,4 @@
-"""Traces of the agent's turns in MLflow (DESIGN.md §4.7): one trace per turn.
+"""Traces of the agent's turns in MLflow: one trace per turn.
 
     turn (AGENT) ─┬─ entry_intent (AGENT) ─┬─ model entry_intent (CHAT_MODEL): usage, cost, stop reason, TTFT
                   │                         └─ get_order_details (TOOL): arguments, result

@@ -34,7 +34,7 @@ class FinalMessage(BaseModel):
 class Done(BaseModel):
     type: Literal["done"] = "done"
     model_calls: int
-    tool_rounds: int  # model calls are at most 1 + tool_rounds (DESIGN.md §4.2)
+    tool_rounds: int  # model calls are at most 1 + tool_rounds
     tool_calls: int
     usage: dict[str, int]
 

@@ -1,4 +1,4 @@
-"""The conversation graph: entry_intent → order_confirmation → resolution (DESIGN.md §4.2).
+"""The conversation graph: entry_intent → order_confirmation → resolution.
 
     START ─route_new_message─┬─> entry_intent ──route_after_model──┬─> END (answer, goodbye, handoff)
                              │      ^      │ (tool round)           │

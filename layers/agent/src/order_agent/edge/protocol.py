@@ -1,4 +1,4 @@
-"""The WebSocket protocol between the chat client and the agent (DESIGN.md §4.4), defined once.
+"""The WebSocket protocol between the chat client and the agent, defined once.
 
 Client → server (JSON text frames, routed by API Gateway on `action`):
     {"action": "sendMessage", "sessionId": "...", "messageId": "...", "text": "...", "confirmHash": "..."?}

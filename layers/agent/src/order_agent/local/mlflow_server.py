@@ -1,4 +1,4 @@
-"""A real MLflow tracking server on loopback, for `make dev` and the tests (DESIGN.md §4.5, §4.7).
+"""A real MLflow tracking server on loopback, for `make dev` and the tests.
 
 `mlflow server` comes from full `mlflow`, a development dependency (never in the Lambda layer).
 Its backend is local: an SQLite database and an artifact directory under `data_dir`, so traces

@@ -1,4 +1,4 @@
-"""Model providers behind one interface (DESIGN.md §4.3), chosen by the MODEL_PROVIDER setting."""
+"""Model providers behind one interface, chosen by the MODEL_PROVIDER setting."""
 
 from __future__ import annotations
 

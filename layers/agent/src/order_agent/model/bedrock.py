@@ -1,4 +1,4 @@
-"""The `bedrock` provider: Claude on Amazon Bedrock through ConverseStream (DESIGN.md §4.3).
+"""The `bedrock` provider: Claude on Amazon Bedrock through ConverseStream.
 
 Text goes to `on_text` the moment it arrives, so the customer watches the answer being written.
 
