@@ -14,12 +14,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from order_agent.local.emulator import Ministack, lambda_architecture
 from order_agent.local.terraform import LocalTerraform, TerraformFailed
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,24 +97,38 @@ class LocalSystem:
         self.timings["build_s"] = time.monotonic() - started
 
     def apply(self, *, fresh: bool = True, attempts: int = 2) -> dict[str, Any]:
-        """Apply; after a failed apply, destroy what it made and apply once more. ministack has been
+        """Apply; after a failed apply, destroy what it made and apply afresh. ministack has been
         seen to stall a request for minutes (an AddPermission here) until Terraform's retry meets
-        the first request's result (409); the failure is printed, never hidden."""
+        the first request's result (409)."""
         started = time.monotonic()
-        for attempt in range(1, attempts + 1):
-            try:
-                outputs = self.terraform.apply(fresh=fresh)
-                break
-            except TerraformFailed as exc:
-                if attempt == attempts:
-                    raise
-                print(f"terraform apply failed (attempt {attempt} of {attempts}); destroying, applying again:\n{exc}")
-                self.terraform.destroy()
-                fresh = True
+        # A retry starts from nothing: the destroy before it removed what the failed apply made.
+        outputs = _retried(
+            "apply", lambda attempt: self.terraform.apply(fresh=fresh or attempt > 1), attempts,
+            before_retry=self.terraform.destroy,
+        )  # fmt: skip
         self.timings["apply_s"] = time.monotonic() - started
         return outputs
 
-    def destroy(self) -> None:
+    def destroy(self, *, attempts: int = 2) -> None:
+        """Destroy; after a failed destroy, destroy what is left. A CI run saw ministack answer the
+        CloudFront distribution's disable with 412 PreconditionFailed although the provider had just
+        read its ETag; the next destroy reads it again."""
         started = time.monotonic()
-        self.terraform.destroy()
+        _retried("destroy", lambda attempt: self.terraform.destroy(), attempts)
         self.timings["destroy_s"] = time.monotonic() - started
+
+
+def _retried(
+    command: str, run: Callable[[int], T], attempts: int, before_retry: Callable[[], object] | None = None
+) -> T:
+    """Run a Terraform command up to `attempts` times; every failure but the last is printed, never hidden."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return run(attempt)
+        except TerraformFailed as exc:
+            if attempt == attempts:
+                raise
+            print(f"terraform {command} failed (attempt {attempt} of {attempts}); trying again:\n{exc}")
+            if before_retry is not None:
+                before_retry()
+    raise ValueError(f"attempts must be at least 1, not {attempts}")
