@@ -48,7 +48,7 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt layers/agent/pyproject.t
 
 setup: $(STAMP) ## create .venv with the pinned dependencies and the order_agent package
 
-dev: setup pgbouncer ## start everything locally (PostgreSQL with τ data, AWS emulator, WebSocket gateway, chat site; DEV_STACK=deployed: the Terraform system on ministack); Ctrl-C stops it
+dev: setup pgbouncer ## start everything locally: the Terraform system on ministack, PostgreSQL with τ data behind PgBouncer, MLflow, chat site (DEV_STACK=gateway: the project's gateway on moto); Ctrl-C stops it
 	@$(BIN)/python scripts/dev.py
 
 lint: setup ## ruff: lint and format check

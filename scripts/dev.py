@@ -1,20 +1,24 @@
 """`make dev`: the whole system on one machine, offline, until Ctrl-C.
 
-Starts the embedded PostgreSQL (.local/postgres) with the τ retail data loaded, an AWS emulator
-(moto) with the conversation table, a local MLflow tracking server (.local/mlflow; every turn's
-trace, grouped by session), the local API Gateway running the handlers in lambdas/, and the chat site
-(web/dist, built first if needed) with its config.json, then prints the URLs. Ctrl-C stops everything
-it started.
+DEV_STACK=deployed (the default): the Terraform system (terraform/envs/local, the `system` module of dev
+and prod) applied to ministack, the functions running from their packages behind the emulator's API
+Gateway, the embedded PostgreSQL (.local/postgres) behind PgBouncer as behind RDS Proxy, a local MLflow
+tracking server (.local/mlflow), and the chat site (web/dist, built first if needed) with its config.json.
+The emulator saves what it holds when stopped (.local/emulator) and the Terraform state stays in
+.local/terraform, so a second start applies only what changed. Without the terraform CLI, its provider
+mirror or pgbouncer, it says so and runs the gateway stack instead.
+DEV_STACK=gateway: moto with the conversation table and the project's local API Gateway running the
+handlers in lambdas/ from the working tree (several customers at once; the fastest edit loop).
+Ctrl-C stops everything it started.
 MODEL_PROVIDER picks the model (default: offline; `bedrock` with AWS credentials for Claude).
-DEV_STACK=deployed runs instead the Terraform system (terraform/envs/local) on ministack: the functions from
-their packages behind the emulator's API Gateway, PostgreSQL behind PgBouncer (README, Deployment).
-Ports: DEV_GATEWAY_PORT (default 8765), DEV_WEB_PORT (default 8766), DEV_MLFLOW_PORT (default 5000) and
-DEV_AWS_PORT (default 4566, LocalStack's edge port).
+Ports: DEV_AWS_PORT (default 4566, LocalStack's edge port), DEV_WEB_PORT (default 8766), DEV_MLFLOW_PORT
+(default 5000), DEV_POOLER_PORT (default 6432, deployed) and DEV_GATEWAY_PORT (default 8765, gateway).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -70,14 +74,19 @@ def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
     from order_agent.local.system import ExternalDatabase, LocalSystem
 
     local = ROOT / ".local"
-    pooler = Pooler(postgres_url, local / "pgbouncer")
+    # The same port and password on every start: they are in the secret and the functions' environment,
+    # so a restart with nothing changed has nothing to apply.
+    pooler = Pooler(
+        postgres_url, local / "pgbouncer", port=int(os.environ.get("DEV_POOLER_PORT", "6432")),
+        password=_saved_secret(local / "pgbouncer-password"),
+    )  # fmt: skip
     started.append(("PgBouncer", pooler.stop))
     print("starting the AWS emulator (ministack; its virtualenv is made on first use) ...", flush=True)
     emulator = Ministack.start(
         venv_dir=ROOT / ".cache" / "ministack", requirements=ROOT / "requirements" / "emulator.txt",
-        state_dir=local / "emulator", port=int(os.environ.get("DEV_AWS_PORT", "4566")),
+        state_dir=local / "emulator", port=int(os.environ.get("DEV_AWS_PORT", "4566")), persist=True,
     )  # fmt: skip
-    started.append(("AWS emulator", emulator.stop))
+    started.append(("AWS emulator (saving its state)", emulator.stop))
     mlflow_url = start_mlflow(started)
     database = ExternalDatabase("127.0.0.1", pooler.port, pooler.user, pooler.password, pooler.database)
     system = LocalSystem(
@@ -86,9 +95,41 @@ def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
     )  # fmt: skip
     print("building the Lambda packages for the emulator ...", flush=True)
     system.build_packages()
-    print("applying terraform/envs/local to the emulator (about three minutes) ...", flush=True)
-    outputs = system.apply()
-    return outputs["websocket_url"], emulator.url, system.timings
+    resumed = system.is_deployed()
+    if resumed:
+        print("applying what changed since the last start to the emulator ...", flush=True)
+    else:
+        print("applying terraform/envs/local to the emulator (about three minutes) ...", flush=True)
+    outputs = system.apply(fresh=not resumed)
+    return outputs["websocket_url"], emulator.url, system.timings, resumed
+
+
+def chosen_stack() -> str:
+    """DEV_STACK, `deployed` by default. The deployed shape needs the terraform CLI with its provider
+    mirror and pgbouncer; without them this says why and runs the gateway stack."""
+    from order_agent.local.pooler import PgBouncerNotInstalled, pgbouncer_binary
+    from order_agent.local.terraform import TerraformUnavailable, terraform_and_plugin_dir
+
+    stack = os.environ.get("DEV_STACK", "deployed")
+    if stack not in ("deployed", "gateway"):
+        raise SystemExit(f"DEV_STACK is `deployed` (the default) or `gateway`, not {stack!r}")
+    if stack == "deployed":
+        try:
+            terraform_and_plugin_dir()
+            pgbouncer_binary()
+        except (TerraformUnavailable, PgBouncerNotInstalled) as exc:
+            print(f"the deployed shape cannot start here ({exc}); starting the gateway stack instead", flush=True)
+            return "gateway"
+    return stack
+
+
+def _saved_secret(path: Path) -> str:
+    """A random secret made on first use and kept in `path` (git-ignored, like all of .local)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def main() -> int:
@@ -116,8 +157,10 @@ def main() -> int:
                 started.append(("PostgreSQL", postgres.stop))
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-        if os.environ.get("DEV_STACK") == "deployed":
-            websocket_url, aws_url, timings = start_deployed(started, os.environ["DATABASE_URL"])
+        if chosen_stack() == "deployed":
+            websocket_url, aws_url, timings, resumed = start_deployed(started, os.environ["DATABASE_URL"])
+            applied = "what changed since the last start" if resumed else "everything, on an empty emulator"
+            took = f"packages {timings['build_s']:.0f} s, apply {timings['apply_s']:.0f} s: {applied}"
             site = serve_site(websocket_url)
             if site is not None:
                 started.append(("chat site", site.stop))
@@ -128,7 +171,7 @@ order-support agent, the Terraform system on the emulator (model: {os.environ.ge
   WebSocket  {websocket_url}
   Chat       .venv/bin/order-agent chat --url {websocket_url}
   AWS        {aws_url}   (ministack: functions, API Gateway, DynamoDB, ...)
-  Started in {time.monotonic() - began:.0f} s (packages {timings["build_s"]:.0f} s, apply {timings["apply_s"]:.0f} s)
+  Started in {time.monotonic() - began:.0f} s ({took})
 Ctrl-C stops everything.""",
                 flush=True,
             )

@@ -4,7 +4,8 @@ Once per test module: the Lambda packages are built for the emulator's interpret
 on a free loopback port, an empty database with a role of its own is made on the test PostgreSQL
 behind a PgBouncer of its own (the RDS Proxy stand-in), and `terraform/envs/local` is applied with
 auth_mode = jwt, the local MLflow server and the offline model. The migrate function that Terraform
-invokes loads the τ retail data. Everything is destroyed and stopped at the end.
+invokes loads the τ retail data. The emulator persists its state, as in `make dev`, so the last test
+can restart it. Everything is destroyed and stopped at the end.
 """
 
 from __future__ import annotations
@@ -66,6 +67,19 @@ def _drop(server_url: str, role: str) -> None:
         cur.execute(f"DROP DATABASE IF EXISTS {role} WITH (FORCE)")
         cur.execute(f"DROP ROLE IF EXISTS {role}")
     conn.close()
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
+    """Here the emulator saves its state when stopped, as `make dev` runs it, so a test can restart it."""
+    server = Ministack.start(
+        venv_dir=ROOT / ".cache" / "ministack", requirements=ROOT / "requirements" / "emulator.txt",
+        state_dir=tmp_path_factory.mktemp("ministack"), persist=True,
+    )  # fmt: skip
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")

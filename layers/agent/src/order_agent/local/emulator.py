@@ -12,7 +12,9 @@ built for `python_version` and the host's architecture.
     emulator.stop()         # the server and every Lambda worker it started
 
 It binds to loopback only. Its state (Lambda code, Cognito signing keys) lives in `state_dir`, and its
-Lambda workers are its child processes: `stop` ends its whole process group.
+Lambda workers are its child processes: `stop` ends its whole process group. With `persist=True`
+(`make dev`) it saves every service's resources into `state_dir` when stopped and loads them on the next
+start (`restored` says whether there was anything to load), so what Terraform applied survives a restart.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import httpx
 from order_agent.local.aws import free_port
 
 START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 5
+PERSIST_STOP_TIMEOUT_S = 60
 # The interpreter of the Lambda functions' runtime (terraform: runtime = "python3.13").
 FUNCTION_PYTHON = "python3.13"
 
@@ -84,11 +88,14 @@ def venv_python_version(venv_dir: Path) -> str:
 
 
 class Ministack:
-    def __init__(self, process: subprocess.Popen, port: int, venv_dir: Path, log_path: Path) -> None:
-        self._process = process
-        self.port = port
+    def __init__(self, venv_dir: Path, state_dir: Path, port: int, *, persist: bool = False) -> None:
         self.venv_dir = venv_dir
-        self.log_path = log_path
+        self.state_dir = state_dir
+        self.port = port
+        self.persist = persist
+        self.log_path = state_dir / "ministack.log"
+        self.restored = False
+        self._process: subprocess.Popen | None = None
 
     @classmethod
     def start(
@@ -98,21 +105,30 @@ class Ministack:
         requirements: Path,
         state_dir: Path,
         port: int | None = None,
+        persist: bool = False,
         start_timeout_s: float = START_TIMEOUT_S,
     ) -> Ministack:
-        venv_dir = ensure_venv(venv_dir, requirements)
         state_dir = Path(state_dir).resolve()
         state_dir.mkdir(parents=True, exist_ok=True)
-        port = port or free_port()
-        _check_port_free(port)
-        log_path = state_dir / "ministack.log"
+        emulator = cls(ensure_venv(venv_dir, requirements), state_dir, port or free_port(), persist=persist)
+        emulator._launch(start_timeout_s)
+        return emulator
+
+    def restart(self, start_timeout_s: float = START_TIMEOUT_S) -> None:
+        """Stop, then start on the same port and state directory: a persisting emulator comes back with
+        what it held (as a second `make dev` does)."""
+        self.stop()
+        self._launch(start_timeout_s)
+
+    def _launch(self, start_timeout_s: float) -> None:
+        _check_port_free(self.port)
         env = {
             **os.environ,
             "BIND_HOST": "127.0.0.1",
-            "GATEWAY_PORT": str(port),
+            "GATEWAY_PORT": str(self.port),
             "MINISTACK_HOST": "127.0.0.1",
-            "STATE_DIR": str(state_dir / "state"),
-            "TMPDIR": str(state_dir),  # Lambda code and workers' scratch directories
+            "STATE_DIR": str(self.state_dir / "state"),
+            "TMPDIR": str(self.state_dir),  # Lambda code and workers' scratch directories
             "LOG_LEVEL": os.environ.get("EMULATOR_LOG_LEVEL", "WARNING"),
             "LAMBDA_EXECUTOR": "local",  # no Docker here: workers are processes of the emulator's interpreter
             # Listeners that ignore BIND_HOST: IoT's MQTT mTLS one is on by default on 0.0.0.0:8883 (and a
@@ -120,21 +136,23 @@ class Ministack:
             "IOT_MTLS_ENABLED": "0",
             "SFTP_ENABLED": "0",
         }
+        if self.persist:
+            # Saved on a graceful stop (SIGTERM), loaded at start; S3 objects are kept apart from the rest.
+            env.update({"PERSIST_STATE": "1", "S3_PERSIST": "1", "S3_DATA_DIR": str(self.state_dir / "s3")})
+        self.restored = self.persist and any((self.state_dir / "state").glob("*.json"))
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):  # the emulator is the endpoint, not a client of one
             env.pop(name, None)
-        with open(log_path, "ab") as log:
+        with open(self.log_path, "ab") as log:
             # A process group of its own: stop() ends the server and the Lambda workers it forked.
-            process = subprocess.Popen(
-                [str(venv_dir / "bin" / "ministack")], stdout=log, stderr=subprocess.STDOUT, env=env,
-                cwd=state_dir, start_new_session=True,
+            self._process = subprocess.Popen(
+                [str(self.venv_dir / "bin" / "ministack")], stdout=log, stderr=subprocess.STDOUT, env=env,
+                cwd=self.state_dir, start_new_session=True,
             )  # fmt: skip
-        emulator = cls(process, port, venv_dir, log_path)
         try:
-            emulator._wait_healthy(start_timeout_s)
+            self._wait_healthy(start_timeout_s)
         except BaseException:
-            emulator.stop()
+            self.stop()
             raise
-        return emulator
 
     @property
     def url(self) -> str:
@@ -165,9 +183,14 @@ class Ministack:
             time.sleep(0.2)
         raise EmulatorError(f"ministack not healthy after {timeout_s:.0f} s; see {self.log_path}")
 
-    def stop(self, timeout_s: float = 5) -> None:
+    def stop(self, timeout_s: float | None = None) -> None:
         """SIGTERM, then SIGKILL: ministack does not always exit on SIGTERM, and its Lambda workers
-        outlive it unless their process group is ended too."""
+        outlive it unless their process group is ended too. A persisting emulator is given longer,
+        as it writes its state (Lambda code and layers included) before it exits."""
+        if self._process is None:
+            return
+        if timeout_s is None:
+            timeout_s = PERSIST_STOP_TIMEOUT_S if self.persist else STOP_TIMEOUT_S
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 os.killpg(self._process.pid, sig)
@@ -184,6 +207,7 @@ class Ministack:
             break
         if self._process.poll() is None:
             self._process.wait(timeout=timeout_s)
+        self._process = None  # a second stop must not signal a process group that reused the id
 
     def __enter__(self) -> Ministack:
         return self

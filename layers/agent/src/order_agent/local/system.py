@@ -7,6 +7,9 @@ tests use it; the functions run from the packages Terraform deployed, with the e
     system.build_packages()   # make layers for the emulator's Python and this machine's architecture
     outputs = system.apply()  # websocket_url, websocket_api_id, function_names, user_pool_id, ...
     system.destroy()
+
+On an emulator that restored its saved state (`Ministack.start(persist=True)`, as `make dev` runs it),
+`system.apply(fresh=not system.is_deployed())` applies only what changed since the last start.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
 from order_agent.local.emulator import Ministack, lambda_architecture
 from order_agent.local.terraform import LocalTerraform, TerraformFailed
 
 T = TypeVar("T")
+# terraform/envs/local's provider region.
+EMULATOR_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,25 @@ class LocalSystem:
             output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
             raise PackageBuildFailed(f"building the Lambda packages failed:\n{output}")
         self.timings["build_s"] = time.monotonic() - started
+
+    def is_deployed(self) -> bool:
+        """Whether the emulator holds what the Terraform state describes: it restored its saved state and
+        has the state's WebSocket API and functions (an emulator killed before it could save has not)."""
+        if not (self.emulator.restored and self.terraform.has_state()):
+            return False
+        try:
+            outputs = self.terraform.outputs()
+            client_options = {
+                "endpoint_url": self.emulator.url, "region_name": EMULATOR_REGION,
+                "aws_access_key_id": "local", "aws_secret_access_key": "local",
+            }  # fmt: skip
+            boto3.client("apigatewayv2", **client_options).get_api(ApiId=outputs["websocket_api_id"])
+            functions = boto3.client("lambda", **client_options)
+            for function_name in outputs["function_names"].values():
+                functions.get_function_configuration(FunctionName=function_name)
+        except (TerraformFailed, KeyError, BotoCoreError, ClientError):
+            return False
+        return True
 
     def apply(self, *, fresh: bool = True, attempts: int = 2) -> dict[str, Any]:
         """Apply; after a failed apply, destroy what it made and apply afresh. ministack has been

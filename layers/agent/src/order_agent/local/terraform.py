@@ -29,6 +29,17 @@ class TerraformFailed(RuntimeError):
     pass
 
 
+def terraform_and_plugin_dir() -> tuple[str, Path]:
+    """The terraform CLI and the directory of its provider mirror; TerraformUnavailable says which is missing."""
+    binary = shutil.which("terraform")
+    plugin_dir = Path(os.environ.get("TF_PLUGIN_DIR", DEFAULT_PLUGIN_DIR))
+    if binary is None:
+        raise TerraformUnavailable("no terraform CLI on PATH")
+    if not (plugin_dir / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+        raise TerraformUnavailable(f"no hashicorp/aws provider mirror at {plugin_dir} (TF_PLUGIN_DIR)")
+    return binary, plugin_dir
+
+
 class LocalTerraform:
     """`terraform` in `env_dir` with its data and state in `state_dir`; `variables` become TF_VAR_*."""
 
@@ -39,12 +50,7 @@ class LocalTerraform:
         self.state_dir = Path(state_dir).resolve()
         self.endpoint_url = endpoint_url
         self.variables = {"aws_endpoint_url": endpoint_url, **(variables or {})}
-        self.binary = shutil.which("terraform")
-        self.plugin_dir = Path(os.environ.get("TF_PLUGIN_DIR", DEFAULT_PLUGIN_DIR))
-        if self.binary is None:
-            raise TerraformUnavailable("no terraform CLI on PATH")
-        if not (self.plugin_dir / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
-            raise TerraformUnavailable(f"no hashicorp/aws provider mirror at {self.plugin_dir} (TF_PLUGIN_DIR)")
+        self.binary, self.plugin_dir = terraform_and_plugin_dir()
 
     def _environment(self) -> dict[str, str]:
         env = {
@@ -82,14 +88,22 @@ class LocalTerraform:
 
     def apply(self, fresh: bool = True) -> dict[str, Any]:
         """init + apply; returns the outputs (name → value). `fresh` forgets an earlier state: a new
-        emulator process starts empty, so the old state would only describe resources that are gone."""
+        emulator process starts empty, so the old state would only describe resources that are gone.
+        Without it (an emulator that restored what this state describes), only what the configuration
+        or the packages changed is applied."""
         state = self.state_dir / "terraform.tfstate"
         if fresh:
             state.unlink(missing_ok=True)
             Path(f"{state}.backup").unlink(missing_ok=True)
         self.init()
-        self.last_apply_log = self.run("apply", "-auto-approve", "-input=false", "-lock=false", self._state())
+        # -refresh=false, as for destroy (below): the state is what was applied to this emulator.
+        self.last_apply_log = self.run(
+            "apply", "-auto-approve", "-input=false", "-lock=false", "-refresh=false", self._state()
+        )
         return self.outputs()
+
+    def has_state(self) -> bool:
+        return (self.state_dir / "terraform.tfstate").is_file()
 
     def outputs(self) -> dict[str, Any]:
         outputs = json.loads(self.run("output", "-json", self._state()))
