@@ -165,13 +165,24 @@ resource "aws_apigatewayv2_deployment" "this" {
   description = "Routes, integrations and authorizer of ${var.name}"
 
   # A WebSocket stage serves a deployment, never the live routes (auto_deploy is HTTP-only):
-  # any change to them needs a new deployment.
+  # any change to them needs a new deployment. The hash covers what this module configures, not
+  # whole resources: an attribute the API reads back differently (as an emulator does for the
+  # authorizer's payload format) would otherwise change it mid-apply ("inconsistent final plan").
   triggers = {
-    redeployment = sha1(jsonencode([
-      aws_apigatewayv2_route.this,
-      aws_apigatewayv2_integration.this,
-      aws_apigatewayv2_authorizer.this,
-    ]))
+    redeployment = sha1(jsonencode({
+      routes = {
+        for key, route in aws_apigatewayv2_route.this :
+        key => [route.id, route.route_key, route.target, route.authorization_type, route.authorizer_id]
+      }
+      integrations = {
+        for key, integration in aws_apigatewayv2_integration.this :
+        key => [integration.id, integration.integration_uri, integration.timeout_milliseconds]
+      }
+      authorizers = [
+        for authorizer in aws_apigatewayv2_authorizer.this :
+        [authorizer.id, authorizer.authorizer_uri, authorizer.identity_sources]
+      ]
+    }))
   }
 
   lifecycle {
