@@ -334,6 +334,7 @@ class Edge:
         poster.post(AckFrame(sessionId=session, messageId=turn_id).model_dump())
         poster.post(TypingFrame(sessionId=session, turnId=turn_id).model_dump())
         stream = TurnStream(poster, self.store, session, turn_id, self.settings.delta_coalesce_ms)
+        started = time.monotonic()
         try:
             outcome = self.agent.handle_message(
                 session, message.text, stream, message_id=turn_id, confirm_hash=message.confirmHash
@@ -341,6 +342,8 @@ class Edge:
         except Exception:
             self.store.forget_message(session, turn_id)  # a crash: let the client's retry run it
             raise
+        # One structured record per turn: the observability module's metric filters and dashboard read it.
+        logger.info("turn", extra=turn_record(session, turn_id, outcome, (time.monotonic() - started) * 1000))
         if outcome.error is not None and outcome.error.retryable:
             self.store.forget_message(session, turn_id)  # nothing happened: the same messageId may come again
         elif not stream.finished:  # a turn refused before it started (nothing recorded yet)
@@ -382,6 +385,29 @@ class Edge:
             else None,
         )
         poster.post(frame.model_dump())
+
+
+def turn_record(session_id: str, turn_id: str, outcome: Any, duration_ms: float) -> dict[str, Any]:
+    """The fields of a turn's "turn" log record (an `agent.service.TurnOutcome`): its outcome, model
+    calls, tokens and cost. Field names are a contract with the metric filters and Logs Insights
+    queries of terraform/modules/observability; no customer text or personal data."""
+    done, error = outcome.done, outcome.error
+    usage = (done.usage if done is not None else None) or {}
+    return {
+        "session_id": session_id,
+        "turn_id": turn_id,
+        "outcome": "error" if error is not None else "answered",
+        "error_code": error.code if error is not None else None,
+        "duration_ms": round(duration_ms, 1),
+        "model_calls": done.model_calls if done is not None else 0,
+        "tool_calls": done.tool_calls if done is not None else 0,
+        "input_tokens": usage.get("inputTokens", 0),
+        "output_tokens": usage.get("outputTokens", 0),
+        "cache_read_tokens": usage.get("cacheReadInputTokens", 0),
+        "cache_write_tokens": usage.get("cacheWriteInputTokens", 0),
+        "cost_usd": outcome.cost_usd,
+        "conversation_cost_usd": outcome.conversation_cost_usd,
+    }
 
 
 def _principal(event: dict[str, Any]) -> str:
