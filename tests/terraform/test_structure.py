@@ -75,3 +75,48 @@ def test_module_outputs_used_exist(caller):
         assert module_name in sources, f"{caller}: module.{module_name} is not declared"
         module_dir = (caller.parent / sources[module_name]).resolve()
         assert output in _outputs(module_dir), f"{caller}: module.{module_name}.{output} is not an output"
+
+
+ALARM_MODULES = [m for m in MODULES if "aws_cloudwatch_metric_alarm" in _resources(m)]
+
+
+def _system_module_blocks() -> dict[str, dict]:
+    """module name → body, as the system module composes them."""
+    found: dict[str, dict] = {}
+    for path in (ROOT / "modules" / "system").glob("*.tf"):
+        with path.open(encoding="utf-8") as handle:
+            for block in hcl2.load(handle, serialization_options=OPTIONS).get("module", []):
+                found.update(block)
+    return found
+
+
+def test_the_alarm_modules_are_found():
+    assert {m.name for m in ALARM_MODULES} >= {"agent", "database", "observability"}
+
+
+@pytest.mark.parametrize("module", ALARM_MODULES, ids=[m.name for m in ALARM_MODULES])
+def test_every_alarm_notifies_when_it_fires_and_when_it_clears(module):
+    """Each alarm has alarm_actions and ok_actions, and the system module gives the module the topic
+    its actions name: no alarm that only turns red in a console nobody watches."""
+    composed = {Path(body["source"]).name: body for body in _system_module_blocks().values()}
+    assert module.name in composed, f"{module.name} has alarms but the system module does not compose it"
+    for name, alarm in _resources(module)["aws_cloudwatch_metric_alarm"].items():
+        for key in ("alarm_actions", "ok_actions"):
+            actions = str(alarm.get(key, ""))
+            assert actions and actions not in ("[]", "None"), f"{module.name}: alarm {name} has no {key}"
+            for variable in set(re.findall(r"\bvar\.(\w+)", actions)):
+                given = str(composed[module.name].get(variable))
+                assert "module.observability.sns_topic_arn" in given, (
+                    f"{module.name}: alarm {name} notifies var.{variable}, which the system module sets to {given}"
+                )
+
+
+def test_the_observability_topic_is_always_there():
+    """The topic the alarms notify is created, or given: never null."""
+    outputs = (ROOT / "modules" / "observability" / "outputs.tf").read_text(encoding="utf-8")
+    main = (ROOT / "modules" / "observability" / "main.tf").read_text(encoding="utf-8")
+    assert re.search(r"topic_arn\s+=\s+var\.create_sns_topic \? aws_sns_topic\.this\[0\]\.arn : var\.sns_topic_arn", main)
+    assert re.search(r"alarm_actions\s+=\s+\[local\.topic_arn\]", main)
+    assert "value       = local.topic_arn" in outputs
+    system = _system_module_blocks()["observability"]
+    assert "var.alarm_sns_topic_arn == null" in str(system["create_sns_topic"])

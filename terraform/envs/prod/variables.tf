@@ -67,3 +67,21 @@ variable "deletion_protection" {
   description = "Protect the database and the conversation table; set false and apply before `make destroy ENV=prod`."
   default     = true
 }
+
+variable "alarm_email_addresses" {
+  type        = list(string)
+  description = "Email addresses subscribed to the alarm topic (each confirms once from AWS's email); empty: subscribe someone outside Terraform."
+  default     = []
+}
+
+variable "monthly_budget_usd" {
+  type        = number
+  description = "A monthly AWS Budgets cost budget for the account (USD), notifying the alarm topic at 80% of actual and 100% of forecast spend; null: none."
+  default     = null
+}
+
+variable "budget_email_addresses" {
+  type        = list(string)
+  description = "Email addresses the budget notifies directly, besides the alarm topic."
+  default     = []
+}

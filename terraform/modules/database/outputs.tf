@@ -43,6 +43,11 @@ output "proxy_arn" {
   value       = aws_db_proxy.this.arn
 }
 
+output "proxy_name" {
+  description = "Name of the RDS Proxy (CloudWatch dimension ProxyName)."
+  value       = aws_db_proxy.this.name
+}
+
 output "proxy_resource_id" {
   description = "Resource ID of the RDS Proxy (prx-...), for rds-db:connect ARNs when proxy_iam_auth = \"REQUIRED\": arn:aws:rds-db:<region>:<account>:dbuser:<this>/<user>."
   value       = element(split(":", aws_db_proxy.this.arn), 6)

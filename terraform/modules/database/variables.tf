@@ -410,7 +410,7 @@ variable "tags" {
 
 variable "alarm_sns_topic_arn" {
   type        = string
-  description = "SNS topic the migrate function's error alarm notifies; null: an alarm without notification."
+  description = "SNS topic the migrate function's error alarm notifies when it fires and clears; null: an alarm without notification."
   default     = null
 }
 

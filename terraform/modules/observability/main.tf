@@ -391,6 +391,13 @@ resource "aws_cloudwatch_metric_alarm" "account_concurrency" {
   ok_actions          = local.alarm_actions
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.create_sns_topic || var.sns_topic_arn != null
+      error_message = "create_sns_topic = false needs sns_topic_arn: every alarm notifies a topic."
+    }
+  }
 }
 
 locals {

@@ -84,7 +84,7 @@ module "agent" {
   bedrock_profile_model_arns = local.bedrock_profile_model_arns
 
   log_retention_days  = var.log_retention_days
-  alarm_sns_topic_arn = var.alarm_sns_topic_arn
+  alarm_sns_topic_arn = module.observability.sns_topic_arn
   tags                = local.tags
 }
 
@@ -103,7 +103,7 @@ module "database" {
   log_retention_days        = var.log_retention_days
 
   migrate_package_path       = "${var.build_dir}/function-migrate.zip"
-  alarm_sns_topic_arn        = var.alarm_sns_topic_arn
+  alarm_sns_topic_arn        = module.observability.sns_topic_arn
   layer_arns                 = values(module.agent.layer_arns)
   migrate_runtime            = var.runtime
   migrate_architecture       = var.architecture
@@ -145,4 +145,29 @@ module "chat_site" {
   }
   site_dir = var.site_dir
   tags     = local.tags
+}
+
+# The topic every alarm notifies, the alarms about the system as a whole, the dashboard and the budget.
+module "observability" {
+  source = "../observability"
+
+  name                   = var.name
+  create_sns_topic       = var.alarm_sns_topic_arn == null
+  sns_topic_arn          = var.alarm_sns_topic_arn
+  alarm_email_addresses  = var.alarm_email_addresses
+  websocket_api_id       = module.websocket_api.api_id
+  websocket_stage_name   = module.websocket_api.stage_name
+  function_names         = merge(module.agent.function_names, { migrate = module.database.migrate_function_name })
+  message_log_group_name = module.agent.log_group_names["message"]
+  table_name             = module.conversation_store.table_name
+  db_instance_id         = module.database.db_instance_id
+  db_proxy_name          = module.database.proxy_name
+  bedrock_model_id       = var.model_provider == "bedrock" ? var.bedrock_model_id : null
+  dashboard_alarm_arns   = values(module.agent.alarm_arns)
+
+  db_connections_alarm_threshold      = var.db_connections_alarm_threshold
+  account_concurrency_alarm_threshold = var.account_concurrency_alarm_threshold
+  monthly_budget_usd                  = var.monthly_budget_usd
+  budget_email_addresses              = var.budget_email_addresses
+  tags                                = local.tags
 }

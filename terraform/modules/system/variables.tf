@@ -180,8 +180,38 @@ variable "log_retention_days" {
 
 variable "alarm_sns_topic_arn" {
   type        = string
-  description = "SNS topic the CloudWatch alarms notify (null: alarms without notification)."
+  description = "An existing SNS topic every CloudWatch alarm (and the budget) notifies, e.g. an organisation's on-call topic; it must let CloudWatch and AWS Budgets publish. null (default): the observability module creates a KMS-encrypted topic `<name>-alarms`."
   default     = null
+}
+
+variable "alarm_email_addresses" {
+  type        = list(string)
+  description = "Email addresses subscribed to the alarm topic (each confirms once from AWS's email). Empty: subscribe someone outside Terraform (see the observability module)."
+  default     = []
+}
+
+variable "db_connections_alarm_threshold" {
+  type        = number
+  description = "DatabaseConnections of the DB instance that fires its alarm: about 80% of its max_connections (about 80 on db.t4g.micro, 400 on db.t4g.medium)."
+  default     = 60
+}
+
+variable "account_concurrency_alarm_threshold" {
+  type        = number
+  description = "Account-wide Lambda ConcurrentExecutions that fires its alarm: about 80% of the account's concurrency quota in the region (1,000 by default)."
+  default     = 800
+}
+
+variable "monthly_budget_usd" {
+  type        = number
+  description = "A monthly AWS Budgets cost budget (USD) notifying the alarm topic and budget_email_addresses at 80% of actual and 100% of forecast spend; it covers the whole account. null: no budget."
+  default     = null
+}
+
+variable "budget_email_addresses" {
+  type        = list(string)
+  description = "Email addresses the budget notifies directly, besides the alarm topic."
+  default     = []
 }
 
 variable "site_dir" {
