@@ -159,10 +159,13 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
 
 @pytest.fixture(scope="session")
 def agent_settings(tau_settings: Settings, aws_endpoint: str) -> Settings:
-    """τ retail data in PostgreSQL, conversations in the emulator's DynamoDB (with S3 offload)."""
+    """τ retail data in PostgreSQL, conversations in the emulator's DynamoDB (with S3 offload). The
+    abuse limits are off: every test shares the table and 127.0.0.1 (test_limits.py turns them on)."""
     settings = tau_settings.model_copy(
         update={"aws_endpoint_url": aws_endpoint, "checkpoint_table": "test-conversations",
-                "checkpoint_bucket": "test-conversations-offload", "model_provider": "scripted"}
+                "checkpoint_bucket": "test-conversations-offload", "model_provider": "scripted",
+                "max_messages_per_connection": 0, "max_messages_per_principal": 0,
+                "max_turns_per_conversation": 0, "max_tokens_per_conversation": 0}
     )  # fmt: skip
     create_conversation_store(settings)
     return settings

@@ -51,9 +51,17 @@ def gateway(agent_settings, tau_db):
     # The model answers whatever it is asked (the fuzz targets the edge, not the conversation).
     model = ScriptedProvider([{"text": "Thanks, noted."}] * 5000)
     agent = Agent(agent_settings, model=model, runner=ToolRunner(tau_db, agent_settings))
-    gateway, _ = start_gateway(agent_settings, LAMBDAS, agent=agent)
+    # One signed-in principal: its sessions continue on any of its connections (an anonymous one's
+    # would need the session token, which random bodies never carry).
+    gateway, _ = start_gateway(agent_settings, LAMBDAS, agent=agent, authorizer=_signed_in)
     yield gateway
     gateway.stop()
+
+
+def _signed_in(event, context):
+    allow = {"Version": "2012-10-17", "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow",
+                                                    "Resource": event["methodArn"]}]}  # fmt: skip
+    return {"principalId": "fuzzer", "policyDocument": allow, "context": {"sub": "fuzzer"}}
 
 
 def _answer(ws, timeout=30):

@@ -52,15 +52,27 @@ def _send(ws, session, text, message_id=None, **extra):
     return message_id
 
 
+# The session tokens the server issued (anonymous chat): a client keeps its own, and sends it when it
+# continues the session on another connection.
+SESSION_TOKENS: dict[str, str] = {}
+
+
 def _until(ws, kinds=("done", "error"), timeout=30):
     frames = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         frame = json.loads(ws.recv(timeout=deadline - time.monotonic()))
+        if frame.get("sessionToken"):
+            SESSION_TOKENS[frame["sessionId"]] = frame["sessionToken"]
         frames.append(frame)
         if frame["type"] in kinds:
             return frames
     raise AssertionError(f"no {kinds} frame within {timeout}s: {frames}")
+
+
+def _resume(ws, session, last_seq):
+    ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": last_seq,
+                        "sessionToken": SESSION_TOKENS[session]}))  # fmt: skip
 
 
 def _reach_the_cancellation_proposal(ws, session):
@@ -108,7 +120,7 @@ def test_resume_after_the_connection_drops_mid_stream(edge, tau_fresh):
             seen.append(json.loads(ws.recv(timeout=10)))
     last_seq = max(f["seq"] for f in seen if "seq" in f)  # the client dropped here, mid-stream
     with connect(gateway.url) as ws:
-        ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": last_seq}))
+        _resume(ws, session, last_seq)
         frames = []  # the turn may still be running: its rest comes here, before or after the session frame
         while not {"done", "session"} <= {f["type"] for f in frames}:
             frames.append(json.loads(ws.recv(timeout=10)))
@@ -166,7 +178,7 @@ def test_a_resume_before_the_turn_ends_still_gets_its_answer(edge, agent_setting
         assert model.posted.wait(10)  # the poster has stopped: no connection of the session left
         last_seq = max(f["seq"] for f in seen if "seq" in f)
         with connect(gateway.url) as ws:
-            ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": last_seq}))
+            _resume(ws, session, last_seq)
             frames = [json.loads(ws.recv(timeout=10))]
             while frames[-1]["type"] != "session":
                 frames.append(json.loads(ws.recv(timeout=10)))
@@ -190,7 +202,7 @@ def test_resume_shows_a_pending_confirmation(edge):
         _send(ws, session, f"{EMAIL} {PENDING}")
         proposal = _until(ws)[-2]
     with connect(gateway.url) as ws:
-        ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": 0}))
+        _resume(ws, session, 0)
         frames = []
         while not frames or frames[-1]["type"] != "session":
             frames.append(json.loads(ws.recv(timeout=10)))
@@ -212,7 +224,7 @@ def test_a_retried_message_id_runs_once(edge, tau_fresh):
         again = _send(ws, session, "yes", message_id=yes)
         repeat = _until(ws)
     assert again == yes
-    assert repeat[0] == {"type": "ack", "sessionId": session, "messageId": yes, "duplicate": True}
+    assert repeat[0] == {"type": "ack", "sessionId": session, "messageId": yes, "duplicate": True, "sessionToken": None}
     assert [f for f in repeat if f["type"] == "message"] == [f for f in first if f["type"] == "message"]
     assert model.remaining == 0  # the model answered once
     assert _order_status(tau_fresh, PENDING) == "cancelled"
@@ -223,9 +235,10 @@ def test_two_messages_at_once_on_one_session(edge):
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as first, connect(gateway.url) as second:
         _send(first, session, "first")
-        assert json.loads(first.recv(timeout=10))["type"] == "ack"
+        ack = json.loads(first.recv(timeout=10))
+        assert ack["type"] == "ack" and ack["sessionToken"]  # this connection started the session
         time.sleep(0.1)  # the first turn holds the session now
-        _send(second, session, "second")
+        _send(second, session, "second", sessionToken=ack["sessionToken"])
         busy = _until(second)
         done = _until(first)
     assert busy[-1]["type"] == "error" and busy[-1]["code"] == "busy" and busy[-1]["retryable"] is True

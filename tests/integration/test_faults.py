@@ -38,7 +38,14 @@ from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
 
 from .test_agent_conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, Chat, _order_status, _scalar
-from .test_edge import REPORT, _reach_the_cancellation_proposal, _send, _until, edge  # noqa: F401  (edge is a fixture)
+from .test_edge import (  # noqa: F401  (edge is a fixture)
+    REPORT,
+    _reach_the_cancellation_proposal,
+    _resume,
+    _send,
+    _until,
+    edge,
+)
 
 CANCELLED_REPORT = {"expect": {"stage": "resolution", "tool_result": "cancel_pending_order", "tool_status": "success"},
                     "text": "Order #W9300146 is cancelled and the refund is on its way."}  # fmt: skip
@@ -352,7 +359,7 @@ def test_a_client_gone_mid_stream_stops_the_posting_not_the_turn(edge, agent_set
             time.sleep(0.05)
         time.sleep(0.5)  # ... and ends: its last frames are recorded before they are posted
         with connect(gateway.url) as ws:
-            ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": 0}))
+            _resume(ws, session, 0)
             frames = _until(ws, kinds=("session",))
     finally:
         management.meta.events.unregister("after-call.apigatewaymanagementapi.PostToConnection", count_gone)

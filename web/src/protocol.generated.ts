@@ -9,6 +9,7 @@ export interface SendMessage {
   confirmHash?: string | null;
   messageId: string;
   sessionId: string;
+  sessionToken?: string | null;
   text: string;
 }
 export interface Ping {
@@ -18,6 +19,7 @@ export interface Resume {
   action: "resume";
   lastSeq?: number;
   sessionId: string;
+  sessionToken?: string | null;
 }
 
 export type ServerFrame =
@@ -27,6 +29,7 @@ export interface AckFrame {
   duplicate: boolean;
   messageId: string;
   sessionId: string;
+  sessionToken: string | null;
   type: "ack";
 }
 export interface TypingFrame {
@@ -83,6 +86,7 @@ export interface SessionFrame {
   lastSeq: number;
   pending: PendingConfirmation | null;
   sessionId: string;
+  sessionToken: string | null;
   status: "new" | "open" | "closed" | "handed_off";
   turnInProgress: boolean;
   type: "session";

@@ -79,6 +79,9 @@ export interface ConnectionState {
 
 export interface ChatState {
   sessionId: string;
+  // Anonymous chat: the secret the server issued with this session (on the `ack` or `session`
+  // frame that started it). A reconnect or reload must send it to continue the conversation.
+  sessionToken: string | null;
   entries: Entry[];
   seqs: number[]; // applied seqs, for dedupe (sorted)
   lastSeq: number; // highest seq applied: what `resume` asks after
@@ -106,6 +109,7 @@ export type Action =
 export function initialState(sessionId: string): ChatState {
   return {
     sessionId,
+    sessionToken: null,
     entries: [],
     seqs: [],
     lastSeq: 0,
@@ -215,8 +219,15 @@ export function reduce(state: ChatState, action: Action): ChatState {
 }
 
 function applyFrame(state: ChatState, frame: ServerFrame): ChatState {
-  const next = applyFrameOnly(state, frame);
+  const next = keepSessionToken(applyFrameOnly(state, frame), frame);
   return next === state || !("turnId" in frame) || !frame.turnId ? next : announce(next, frame.turnId);
+}
+
+/** The session token a frame of this conversation carries (issued once, when the session began). */
+function keepSessionToken(state: ChatState, frame: ServerFrame): ChatState {
+  if ((frame.type !== "ack" && frame.type !== "session") || !frame.sessionToken) return state;
+  if (frame.sessionId !== state.sessionId || frame.sessionToken === state.sessionToken) return state;
+  return { ...state, sessionToken: frame.sessionToken };
 }
 
 /** Adds the turn's newly completed sentences (all of its text once final) to the announcement. */

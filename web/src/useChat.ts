@@ -29,6 +29,7 @@ export function newId(): string {
 
 interface Saved {
   sessionId: string;
+  sessionToken?: string | null; // absent in what an older version of the page saved
   entries: Entry[];
   seqs: number[];
   lastSeq: number;
@@ -44,7 +45,7 @@ export function loadState(): ChatState {
       const announced = Object.fromEntries(
         saved.entries.filter((e) => e.kind === "agent").map((e) => [e.turnId, Number.MAX_SAFE_INTEGER]),
       );
-      return { ...initialState(saved.sessionId), ...saved, announced };
+      return { ...initialState(saved.sessionId), ...saved, sessionToken: saved.sessionToken ?? null, announced };
     }
   } catch {
     // unreadable: start a new conversation
@@ -55,6 +56,7 @@ export function loadState(): ChatState {
 function save(state: ChatState): void {
   const saved: Saved = {
     sessionId: state.sessionId,
+    sessionToken: state.sessionToken,
     entries: state.entries,
     seqs: state.seqs,
     lastSeq: state.lastSeq,
@@ -66,6 +68,11 @@ function save(state: ChatState): void {
   } catch {
     // storage full or disabled: the conversation still works, a reload starts anew
   }
+}
+
+/** The session token to send with a message of the current conversation, if the server issued one. */
+function withToken<M extends ClientMessage>(message: M, state: ChatState): M {
+  return state.sessionToken ? { ...message, sessionToken: state.sessionToken } : message;
 }
 
 export interface Chat {
@@ -91,7 +98,7 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
   }, [state]);
 
   const transmit = useCallback((message: ClientMessage & { action: "sendMessage" }) => {
-    const sent = connectionRef.current?.send(message) ?? false;
+    const sent = connectionRef.current?.send(withToken(message, stateRef.current)) ?? false;
     if (!sent) return; // goes out on the next connection (onOpen)
     lastHeard.current = Date.now();
     clearTimeout(ackTimers.current.get(message.messageId));
@@ -103,7 +110,7 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
 
   const resume = useCallback(() => {
     const { sessionId, lastSeq } = stateRef.current;
-    connectionRef.current?.send({ action: "resume", sessionId, lastSeq });
+    connectionRef.current?.send(withToken({ action: "resume", sessionId, lastSeq }, stateRef.current));
   }, []);
 
   const onFrame = useCallback(
@@ -167,7 +174,7 @@ export function useChat(config: SiteConfig, timings?: Partial<Timings>): Chat {
       },
       onOpen: (send) => {
         const current = stateRef.current;
-        send({ action: "resume", sessionId: current.sessionId, lastSeq: current.lastSeq });
+        send(withToken({ action: "resume", sessionId: current.sessionId, lastSeq: current.lastSeq }, current));
         for (const entry of unsent(current)) {
           transmit({ action: "sendMessage", sessionId: current.sessionId, messageId: entry.id, text: entry.text, ...(entry.confirmHash ? { confirmHash: entry.confirmHash } : {}) });
         }

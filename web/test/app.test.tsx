@@ -48,7 +48,7 @@ describe("the chat page", () => {
     expect(screen.getByText("Sending…")).toBeTruthy();
 
     const turnId = send.messageId;
-    receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: false }, { type: "typing", sessionId, turnId });
+    receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: false, sessionToken: null }, { type: "typing", sessionId, turnId });
     expect(screen.getByTestId("typing")).toBeTruthy();
     expect(screen.getByText("Sent ✓")).toBeTruthy();
 
@@ -137,6 +137,20 @@ describe("the chat page", () => {
     expect(screen.getByTestId("announcer").textContent).toBe(""); // not read out again
   });
 
+  it("keeps the session token the server issued and sends it to continue the conversation elsewhere", async () => {
+    const token = "k".repeat(43);
+    const socket = await openApp();
+    const sessionId = (socket.sent[0] as { sessionId: string }).sessionId;
+    expect(socket.sent[0]).not.toHaveProperty("sessionToken"); // a new conversation has none yet
+    receive(socket, { type: "session", sessionId, status: "new", lastSeq: 0, turnInProgress: false, pending: null, sessionToken: token });
+    fireEvent.change(screen.getByLabelText("Your message"), { target: { value: "hello" } });
+    fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    expect(socket.sent[1]).toMatchObject({ action: "sendMessage", sessionId, sessionToken: token });
+    act(() => document.body.replaceChildren()); // a reload of the tab
+    const reloaded = await openApp();
+    expect(reloaded.sent[0]).toEqual({ action: "resume", sessionId, lastSeq: 0, sessionToken: token });
+  });
+
   it("offers Retry for a retryable failure and resends the same messageId", async () => {
     const socket = await openApp();
     const sessionId = (socket.sent[0] as { sessionId: string }).sessionId;
@@ -172,7 +186,7 @@ describe("when API Gateway answers instead of the chat service", () => {
     fireEvent.keyDown(screen.getByLabelText("Your message"), { key: "Enter" });
     const turnId = (socket.sent.at(-1) as { messageId: string }).messageId;
     if (started) {
-      receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: false }, { type: "typing", sessionId, turnId });
+      receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: false, sessionToken: null }, { type: "typing", sessionId, turnId });
       expect(screen.getByTestId("typing")).toBeTruthy();
     }
     return { socket, sessionId, turnId };
@@ -235,7 +249,7 @@ describe("when API Gateway answers instead of the chat service", () => {
       { type: "message", sessionId, turnId, seq: 1, text: "Order #W1 is pending.", stage: "entry_intent", order: null, quickReplies: [], modelProvider: "offline" },
       { type: "done", sessionId, turnId, seq: 2, modelCalls: 1, usage: {} },
     ];
-    receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: true }, ...answer);
+    receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: true, sessionToken: null }, ...answer);
     receive(socket, ...answer); // the first run's own frames, arriving late after all
     expect(transcript().getAllByText("Order #W1 is pending.")).toHaveLength(1);
     expect(screen.queryByRole("alert")).toBeNull();
@@ -287,7 +301,7 @@ describe("when API Gateway answers instead of the chat service", () => {
 
       fireEvent.click(screen.getByRole("button", { name: "Retry" }));
       expect(socket.sent.at(-1)).toMatchObject({ action: "sendMessage", messageId: turnId, text: "Where is #W1?" });
-      receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: true }); // still running on the server
+      receive(socket, { type: "ack", sessionId, messageId: turnId, duplicate: true, sessionToken: null }); // still running on the server
       await advance(REPLY_WATCHDOG_MS);
       expect(screen.getByRole("alert").textContent).toContain("Nothing has arrived for a while."); // bounded again
     });
@@ -296,7 +310,7 @@ describe("when API Gateway answers instead of the chat service", () => {
       await ask("Where is #W1?", false);
       const socket = FakeSocket.latest();
       const sent = socket.sent.at(-1) as { sessionId: string; messageId: string };
-      receive(socket, { type: "ack", sessionId: sent.sessionId, messageId: sent.messageId, duplicate: false });
+      receive(socket, { type: "ack", sessionId: sent.sessionId, messageId: sent.messageId, duplicate: false, sessionToken: null });
       await advance(REPLY_WATCHDOG_MS);
       expect(screen.getByRole("alert").textContent).toContain("No reply yet");
     });

@@ -21,7 +21,7 @@ function apply(state: ChatState, ...frames: ServerFrame[]): ChatState {
   return frames.reduce((s, frame) => reduce(s, { type: "frame", frame }), state);
 }
 
-const ack = (messageId = T, duplicate = false): ServerFrame => ({ type: "ack", sessionId: S, messageId, duplicate });
+const ack = (messageId = T, duplicate = false): ServerFrame => ({ type: "ack", sessionId: S, messageId, duplicate, sessionToken: null });
 const typing = (turnId = T): ServerFrame => ({ type: "typing", sessionId: S, turnId });
 const delta = (seq: number, text: string, turnId = T): ServerFrame => ({ type: "delta", sessionId: S, turnId, seq, text });
 const message = (seq: number, text: string, extra: Partial<Extract<ServerFrame, { type: "message" }>> = {}): ServerFrame => ({
@@ -126,7 +126,7 @@ describe("duplicates", () => {
 describe("resume", () => {
   it("waits while the server still runs a turn, and stops waiting when it ends", () => {
     let state = apply(sent(), ack(), typing(), delta(1, "Work"));
-    state = apply(state, { type: "session", sessionId: S, status: "open", lastSeq: 1, turnInProgress: true, pending: null });
+    state = apply(state, { type: "session", sessionId: S, status: "open", lastSeq: 1, turnInProgress: true, pending: null, sessionToken: null });
     expect(isBusy(state)).toBe(true);
     state = apply(state, message(5, "Done."), done(6));
     expect(isBusy(state)).toBe(false);
@@ -135,7 +135,7 @@ describe("resume", () => {
 
   it("stops waiting, retryably, for a turn that ended while we were away without a frame we can get", () => {
     let state = apply(sent(), ack(), typing(), delta(1, "Partial"));
-    state = apply(state, { type: "session", sessionId: S, status: "open", lastSeq: 1, turnInProgress: false, pending: null });
+    state = apply(state, { type: "session", sessionId: S, status: "open", lastSeq: 1, turnInProgress: false, pending: null, sessionToken: null });
     expect(agent(state)).toMatchObject({ interrupted: true, finished: false });
     expect(user(state)).toMatchObject({ status: "interrupted", error: { code: "turn_lost", retryable: true } });
     expect(isBusy(state)).toBe(false);
@@ -150,6 +150,7 @@ describe("resume", () => {
       lastSeq: 9,
       turnInProgress: false,
       pending: { tool: "cancel_pending_order", hash: CONFIRM, text: "Cancel #W1?", order: null, quickReplies: YES_NO },
+      sessionToken: null,
     });
     expect(currentQuickReplies(state).map((q) => q.confirmHash)).toEqual([CONFIRM, null]);
     expect(state.status).toBe("open");
@@ -158,6 +159,39 @@ describe("resume", () => {
   it("marks the conversation closed from the final stage", () => {
     const state = apply(sent(), message(1, "Goodbye!", { stage: "closed" }), done(2));
     expect(state.status).toBe("closed");
+  });
+});
+
+describe("session token (anonymous chat)", () => {
+  const TOKEN = "t".repeat(43);
+
+  it("keeps the token the ack of the session's first message carries, and no later null replaces it", () => {
+    let state = apply(sent(), { type: "ack", sessionId: S, messageId: T, duplicate: false, sessionToken: TOKEN });
+    expect(state.sessionToken).toBe(TOKEN);
+    state = apply(state, { type: "session", sessionId: S, status: "open", lastSeq: 0, turnInProgress: false, pending: null, sessionToken: null });
+    expect(state.sessionToken).toBe(TOKEN);
+  });
+
+  it("keeps the token of a session a resume started, but never one of another conversation", () => {
+    const started = apply(initialState(S), { type: "session", sessionId: S, status: "new", lastSeq: 0, turnInProgress: false, pending: null, sessionToken: TOKEN });
+    expect(started.sessionToken).toBe(TOKEN);
+    const other = apply(initialState(S), { type: "session", sessionId: "another", status: "new", lastSeq: 0, turnInProgress: false, pending: null, sessionToken: TOKEN });
+    expect(other.sessionToken).toBeNull();
+  });
+
+  it("forgets the token with the conversation", () => {
+    const state = apply(initialState(S), { type: "ack", sessionId: S, messageId: T, duplicate: false, sessionToken: TOKEN });
+    expect(reduce(state, { type: "reset", sessionId: "session-2" }).sessionToken).toBeNull();
+  });
+});
+
+describe("limits", () => {
+  it("fails the refused message with the limit's error: rate_limited may be retried, a conversation limit not", () => {
+    let state = apply(sent(), { type: "error", code: "rate_limited", message: "Please wait a moment.", retryable: true, sessionId: S, turnId: T, seq: null });
+    expect(user(state)).toMatchObject({ status: "failed", error: { code: "rate_limited", retryable: true } });
+    expect(isBusy(state)).toBe(false);
+    state = apply(sent(), { type: "error", code: "turn_limit_reached", message: "Please start a new conversation.", retryable: false, sessionId: S, turnId: T, seq: null });
+    expect(user(state)).toMatchObject({ status: "failed", error: { code: "turn_limit_reached", retryable: false } });
   });
 });
 
@@ -337,7 +371,7 @@ describe("interruptions (API Gateway's own frames, the reply watchdog)", () => {
   });
 
   it("stops waiting for a turn a resume said was running", () => {
-    const state = apply(initialState(S), { type: "session", sessionId: S, status: "open", lastSeq: 3, turnInProgress: true, pending: null });
+    const state = apply(initialState(S), { type: "session", sessionId: S, status: "open", lastSeq: 3, turnInProgress: true, pending: null, sessionToken: null });
     expect(awaitingReply(state)).toBe(true);
     const stopped = interrupt(state);
     expect(stopped.turnInProgress).toBe(false);

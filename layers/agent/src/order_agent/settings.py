@@ -142,6 +142,30 @@ class Settings(BaseSettings):
     delta_coalesce_ms: PositiveInt = Field(
         default=50, description="Streamed text is posted to the client at most this often (one post per interval)."
     )
+    # -- abuse and cost limits (README "Security"; 0 turns a limit off) ---------------------------
+    rate_limit_window_s: PositiveInt = Field(
+        default=60, description="Length of the fixed window the message rate limits count in, in seconds."
+    )
+    max_messages_per_connection: NonNegativeInt = Field(
+        default=20,
+        description="Customer messages (sendMessage) one WebSocket connection may send per window; over it: "
+        "`rate_limited` (retryable). 0: no limit.",
+    )
+    max_messages_per_principal: NonNegativeInt = Field(
+        default=60,
+        description="Customer messages one principal may send per window over all its connections (the token's "
+        "`sub`; with AUTH_MODE=none the client's source IP); over it: `rate_limited`. 0: no limit.",
+    )
+    max_turns_per_conversation: NonNegativeInt = Field(
+        default=50,
+        description="Turns one conversation may run; then `turn_limit_reached` (not retryable: start a new "
+        "conversation). 0: no limit.",
+    )
+    max_tokens_per_conversation: NonNegativeInt = Field(
+        default=500_000,
+        description="Model tokens (input, output, cache read and write) one conversation may use; a turn starts "
+        "only below it (then `token_budget_exceeded`, not retryable). 0: no limit.",
+    )
     websocket_management_url: str | None = Field(
         default=None,
         description="@connections endpoint override (the local gateway); default https://{domainName}/{stage}.",

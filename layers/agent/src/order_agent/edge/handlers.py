@@ -44,7 +44,7 @@ from order_agent.edge.protocol import (
     SessionFrame,
     TypingFrame,
 )
-from order_agent.edge.store import EdgeStore, SessionOwnedByAnother
+from order_agent.edge.store import Claim, EdgeStore, RateLimited, SessionOwnedByAnother
 from order_agent.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -169,8 +169,14 @@ class TurnStream:
             # ... and mark the message done in the same request, unless the client may send it
             # again (a retryable error: `Edge._send` forgets it instead)
             finished = event.type == "done" or not event.retryable
+            # The turn ran: it counts against the conversation's limits, with the tokens it used.
+            tokens = sum(event.usage.values()) if event.type == "done" else 0
             self.store.record_frames(
-                self.session_id, self.lasting, self.seq, finished_message=self.turn_id if finished else None
+                self.session_id,
+                self.lasting,
+                self.seq,
+                finished_message=self.turn_id if finished else None,
+                tokens=tokens,
             )
             self.finished = finished
             if self.poster.gone and self.poster.reconnected():
@@ -249,14 +255,38 @@ class Edge:
         if message.action == "ping":
             poster.post(PongFrame().model_dump())
             return OK
+        principal = _principal(event)
+        anonymous = principal == "anonymous"
         try:
-            self.store.claim_session(message.sessionId, context.connection_id, _principal(event))
+            if message.action == "sendMessage":
+                self._count_message(event, context.connection_id, principal)
+            claim = self.store.claim_session(
+                message.sessionId, context.connection_id, principal, token=message.sessionToken, bind=anonymous
+            )
             if message.action == "resume":
-                self._resume(message, poster)
+                self._resume(message, poster, claim)
             else:
-                self._send(message, poster)
+                self._send(message, poster, claim)
+        except RateLimited:
+            s = self.settings
+            poster.post(
+                ErrorFrame(
+                    code="rate_limited",
+                    message="You are sending messages faster than we can answer (at most "
+                    f"{s.max_messages_per_connection} per {s.rate_limit_window_s} seconds). "
+                    "Please wait a moment, then send it again.",
+                    retryable=True,
+                    sessionId=message.sessionId,
+                    turnId=message.messageId,  # the client marks exactly this message as not sent
+                ).model_dump()
+            )
         except SessionOwnedByAnother:
-            poster.post(_error("forbidden", "This conversation belongs to another user.", message.sessionId))
+            text = (
+                "This conversation can be continued only in the browser tab that started it. Please start a new one."
+                if anonymous
+                else "This conversation belongs to another user."
+            )
+            poster.post(_error("forbidden", text, message.sessionId))
         except STORE_ERRORS as exc:
             # The edge's own records (session, message marks, outbox) could not be read or written
             # even after botocore's retries. Nothing was answered: an in-progress mark left behind
@@ -323,15 +353,57 @@ class Edge:
             )
         return message
 
-    def _send(self, message: SendMessage, poster: Poster) -> None:
+    def _count_message(self, event: dict[str, Any], connection_id: str, principal: str) -> None:
+        """Count a customer message against the per-connection and per-principal rate limits. Every
+        anonymous visitor is the same principal, so there the client's source IP stands for it."""
+        s = self.settings
+        if principal == "anonymous":
+            identity = (event.get("requestContext") or {}).get("identity") or {}
+            key = f"ip:{identity.get('sourceIp') or 'unknown'}"
+        else:
+            key = f"sub:{principal}"
+        self.store.count_message(
+            connection_id, key, s.rate_limit_window_s, s.max_messages_per_connection, s.max_messages_per_principal
+        )
+
+    def _over_limit(self, claim: Claim, message: SendMessage) -> ErrorFrame | None:
+        """The conversation's own limits, checked before a new turn from what the claim read: a turn
+        that starts below them finishes, so a conversation exceeds the token budget by one turn at most."""
+        s = self.settings
+        if s.max_turns_per_conversation and claim.turns >= s.max_turns_per_conversation:
+            code = "turn_limit_reached"
+            text = f"This conversation has reached its limit of {s.max_turns_per_conversation} messages."
+        elif s.max_tokens_per_conversation and claim.tokens >= s.max_tokens_per_conversation:
+            code = "token_budget_exceeded"
+            text = "This conversation has become too long for us to continue."
+        else:
+            return None
+        return ErrorFrame(
+            code=code,
+            message=f"{text} Everything so far is kept; please start a new conversation to go on.",
+            retryable=False,
+            sessionId=message.sessionId,
+            turnId=message.messageId,
+        )
+
+    def _send(self, message: SendMessage, poster: Poster, claim: Claim) -> None:
         session, turn_id = message.sessionId, message.messageId
         earlier = self.store.begin_message(session, turn_id)
         if earlier is not None:  # a retry: acknowledge, and repeat the answer if there is one
-            poster.post(AckFrame(sessionId=session, messageId=turn_id, duplicate=True).model_dump())
+            poster.post(
+                AckFrame(
+                    sessionId=session, messageId=turn_id, duplicate=True, sessionToken=claim.issued_token
+                ).model_dump()
+            )
             for frame in earlier.get("frames", []):
                 poster.post(frame)
             return
-        poster.post(AckFrame(sessionId=session, messageId=turn_id).model_dump())
+        refused = self._over_limit(claim, message)
+        if refused is not None:
+            self.store.forget_message(session, turn_id)  # not run: a retry is refused the same way
+            poster.post(refused.model_dump())
+            return
+        poster.post(AckFrame(sessionId=session, messageId=turn_id, sessionToken=claim.issued_token).model_dump())
         poster.post(TypingFrame(sessionId=session, turnId=turn_id).model_dump())
         stream = TurnStream(poster, self.store, session, turn_id, self.settings.delta_coalesce_ms)
         started = time.monotonic()
@@ -356,7 +428,7 @@ class Edge:
                     "could not record the answered message", extra={"session_id": session, "error": str(exc)}
                 )
 
-    def _resume(self, message: Resume, poster: Poster) -> None:
+    def _resume(self, message: Resume, poster: Poster, claim: Claim) -> None:
         session = message.sessionId
         missed = self.store.frames_after(session, message.lastSeq)
         for frame in missed:
@@ -383,6 +455,7 @@ class Edge:
             )
             if pending
             else None,
+            sessionToken=claim.issued_token,
         )
         poster.post(frame.model_dump())
 

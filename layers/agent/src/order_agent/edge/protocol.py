@@ -1,9 +1,17 @@
 """The WebSocket protocol between the chat client and the agent, defined once.
 
 Client → server (JSON text frames, routed by API Gateway on `action`):
-    {"action": "sendMessage", "sessionId": "...", "messageId": "...", "text": "...", "confirmHash": "..."?}
+    {"action": "sendMessage", "sessionId": "...", "messageId": "...", "text": "...", "confirmHash": "..."?,
+     "sessionToken": "..."?}
     {"action": "ping"}
-    {"action": "resume", "sessionId": "...", "lastSeq": 41}
+    {"action": "resume", "sessionId": "...", "lastSeq": 41, "sessionToken": "..."?}
+
+Anonymous chat (AUTH_MODE=none) binds a session to a secret the server issues: the `ack` or `session`
+frame of the request that started the session carries it as `sessionToken` (once; null otherwise),
+and a `sendMessage` or `resume` of that session from another connection (a reconnect, a reload) must
+send it back, or gets `forbidden`.
+With a token issuer (AUTH_MODE=jwt) the session belongs to the token's subject instead, and
+`sessionToken` is neither issued nor needed.
 
 Server → client frames carry `type`; frames of a turn carry `turnId` (the messageId that started
 it) and `seq`, a number that grows across the whole session, so `resume` with the last `seq` seen
@@ -22,6 +30,11 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 MAX_SEQ = 2**53 - 1  # the largest integer a JavaScript client holds exactly
+# A session token: 32 random bytes, URL-safe base64 without padding.
+SESSION_SECRET_FORMAT = r"^[A-Za-z0-9_-]{43}$"  # noqa: S105 (a pattern, not a secret)
+
+# The `code` of an error frame that a limit sent (README "Security"): retryable or not.
+LIMIT_ERRORS = {"rate_limited": True, "turn_limit_reached": False, "token_budget_exceeded": False}
 
 # -- client → server ------------------------------------------------------------------------------
 
@@ -36,6 +49,7 @@ class SendMessage(_ClientMessage):
     messageId: str = Field(pattern=SESSION_ID)
     text: str
     confirmHash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # a quick reply's proposal hash
+    sessionToken: str | None = Field(default=None, pattern=SESSION_SECRET_FORMAT)  # anonymous chat: see above
 
 
 class Ping(_ClientMessage):
@@ -46,6 +60,7 @@ class Resume(_ClientMessage):
     action: Literal["resume"]
     sessionId: str = Field(pattern=SESSION_ID)
     lastSeq: int = Field(default=0, ge=0, le=MAX_SEQ)
+    sessionToken: str | None = Field(default=None, pattern=SESSION_SECRET_FORMAT)
 
 
 ClientMessage = Annotated[SendMessage | Ping | Resume, Field(discriminator="action")]
@@ -72,6 +87,7 @@ class AckFrame(_Frame):
     sessionId: str
     messageId: str
     duplicate: bool = False  # this messageId was seen before: nothing runs twice
+    sessionToken: str | None = None  # issued to the client that started this session (anonymous chat)
 
 
 class TypingFrame(_Frame):
@@ -134,6 +150,7 @@ class SessionFrame(_Frame):
     lastSeq: int
     turnInProgress: bool
     pending: PendingConfirmation | None = None
+    sessionToken: str | None = None  # issued to the client that started this session (anonymous chat)
 
 
 class PongFrame(_Frame):

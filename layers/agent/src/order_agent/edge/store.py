@@ -5,14 +5,23 @@ LangGraph's `CHECKPOINT_*`/`WRITES_*`/`CHUNK_*` items or the agent's `LOCK_*` it
     SESSION_<sessionId>  / META           owner principal, current connection, last frame seq
     OUTBOX_<sessionId>   / <seq, padded>  the frames a client must not miss (message, done, error)
     MSG_<sessionId>      / <messageId>    a customer message seen: in progress or done, and its frames
+    RATE_<principal key> / <window start> customer messages in one rate window: `total`, and one
+                                          `c_<connectionId>` count per connection of that principal
+
+The session item also carries what limits a conversation (`turns`, `tokens` used) and, for anonymous
+chat, `token_hash`: the SHA-256 of the secret the server issued to whoever started the session, which
+every later claim must present (knowing a session id is not enough to continue it).
 
 All items carry `ttl`, so the table's TTL removes them with the conversation.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,7 +31,26 @@ from order_agent.settings import Settings
 
 
 class SessionOwnedByAnother(Exception):
-    """The session id belongs to another principal (authenticated user)."""
+    """The session id belongs to another principal (authenticated user), or, for anonymous chat, the
+    client did not present the session's token."""
+
+
+class RateLimited(Exception):
+    """Too many customer messages in the current window, from this connection or this principal."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What claiming a session learnt about it, from the claim's one request."""
+
+    last_seq: int
+    turns: int  # turns the conversation has run
+    tokens: int  # model tokens it has used
+    issued_token: str | None  # a session token issued by this claim (the client must keep it)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _conditional_failed(exc: ClientError) -> bool:
@@ -59,30 +87,81 @@ class EdgeStore:
 
     # -- sessions ------------------------------------------------------------------------------------
 
-    def claim_session(self, session_id: str, connection_id: str, principal: str) -> int:
-        """Make this connection the session's; the first principal to use a session owns it.
-        Returns the session's last frame seq."""
+    def claim_session(
+        self, session_id: str, connection_id: str, principal: str, token: str | None = None, bind: bool = False
+    ) -> Claim:
+        """Make this connection the session's; the first principal to use a session owns it. With
+        `bind` (anonymous chat), the session is also bound to a secret: the first claim issues it (and
+        returns it, once), and a claim from any other connection than the session's current one must
+        present it as `token`. One conditional UpdateItem."""
+        issued = secrets.token_urlsafe(32) if bind else None
+        update = (
+            "SET connection_id = :c, principal = if_not_exists(principal, :p), "
+            "last_seq = if_not_exists(last_seq, :zero), #ttl = :ttl"
+        )
+        condition = "(attribute_not_exists(principal) OR principal = :p)"
+        values = {":c": {"S": connection_id}, ":p": {"S": principal}, ":zero": {"N": "0"}, ":ttl": self._ttl()}
+        if issued is not None:
+            update += ", token_hash = if_not_exists(token_hash, :issued)"
+            # The session's current connection already proved it: follow-ups on it need no token.
+            condition += " AND (attribute_not_exists(token_hash) OR token_hash = :presented OR connection_id = :c)"
+            values[":issued"] = {"S": token_hash(issued)}
+            values[":presented"] = {"S": token_hash(token) if token else "-"}
         try:
             result = self.client.update_item(
                 TableName=self.table,
                 Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
-                UpdateExpression="SET connection_id = :c, principal = if_not_exists(principal, :p), "
-                "last_seq = if_not_exists(last_seq, :zero), #ttl = :ttl",
-                ConditionExpression="attribute_not_exists(principal) OR principal = :p",
+                UpdateExpression=update,
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#ttl": "ttl"},
-                ExpressionAttributeValues={
-                    ":c": {"S": connection_id},
-                    ":p": {"S": principal},
-                    ":zero": {"N": "0"},
-                    ":ttl": self._ttl(),
-                },
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
             if _conditional_failed(exc):
                 raise SessionOwnedByAnother(session_id) from exc
             raise
-        return int(result["Attributes"]["last_seq"]["N"])
+        item = result["Attributes"]
+        return Claim(
+            last_seq=int(item["last_seq"]["N"]),
+            turns=int(item.get("turns", {}).get("N", 0)),
+            tokens=int(item.get("tokens", {}).get("N", 0)),
+            issued_token=issued if issued and item.get("token_hash", {}).get("S") == token_hash(issued) else None,
+        )
+
+    # -- message rate ----------------------------------------------------------------------------------
+
+    def count_message(
+        self, connection_id: str, principal_key: str, window_s: int, per_connection: int, per_principal: int
+    ) -> None:
+        """Count one customer message in the current fixed window of `window_s` seconds, against both
+        limits at once (0: none); RateLimited when either is reached. One conditional UpdateItem on the
+        principal's window item (a connection belongs to one principal), which expires after the window."""
+        if not per_connection and not per_principal:
+            return
+        now = int(time.time())
+        start = now - now % window_s
+        conditions = []
+        values: dict[str, Any] = {":one": {"N": "1"}, ":ttl": {"N": str(start + 2 * window_s)}}
+        if per_principal:
+            conditions.append("(attribute_not_exists(#total) OR #total < :pmax)")
+            values[":pmax"] = {"N": str(per_principal)}
+        if per_connection:
+            conditions.append("(attribute_not_exists(#conn) OR #conn < :cmax)")
+            values[":cmax"] = {"N": str(per_connection)}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"PK": {"S": f"RATE_{principal_key}"}, "SK": {"S": f"{start:012d}"}},
+                UpdateExpression="ADD #total :one, #conn :one SET #ttl = :ttl",
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames={"#total": "total", "#conn": f"c_{connection_id}", "#ttl": "ttl"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                raise RateLimited(principal_key) from exc
+            raise
 
     def _session(self, session_id: str) -> dict[str, Any]:
         return self.client.get_item(
@@ -98,13 +177,20 @@ class EdgeStore:
         return int(item["last_seq"]["N"]) if "last_seq" in item else 0
 
     def record_frames(
-        self, session_id: str, frames: list[dict[str, Any]], last_seq: int, finished_message: str | None = None
+        self,
+        session_id: str,
+        frames: list[dict[str, Any]],
+        last_seq: int,
+        finished_message: str | None = None,
+        tokens: int | None = None,
     ) -> None:
         """Keep a turn's lasting frames for resume and move the session's seq forward; with
         `finished_message`, also mark that customer message done with these frames (what
         `finish_message` does). Two requests: the items in one batch, then the seq (conditional),
         so a seq a client sees always has its frames kept. Not a transaction: those cost twice
-        the write capacity (and moto copies the whole table for each one)."""
+        the write capacity (and moto copies the whole table for each one). With `tokens` (the turn
+        ended), the seq update also counts the turn and the model tokens it used, for the
+        conversation's limits."""
         ttl = self._ttl()
         items = [
             {"PK": {"S": f"OUTBOX_{session_id}"}, "SK": {"S": f"{frame['seq']:012d}"},
@@ -114,12 +200,18 @@ class EdgeStore:
         if finished_message is not None:
             items.append(self._done_item(session_id, finished_message, frames))
         self._batch_put(items)
+        values = {":s": {"N": str(last_seq)}}
+        update = "SET last_seq = :s"
+        if tokens is not None:
+            update += " ADD turns :one, #tokens :tokens"
+            values |= {":one": {"N": "1"}, ":tokens": {"N": str(max(tokens, 0))}}
         self.client.update_item(
             TableName=self.table,
             Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
-            UpdateExpression="SET last_seq = :s",
+            UpdateExpression=update,
             ConditionExpression="attribute_not_exists(last_seq) OR last_seq < :s",
-            ExpressionAttributeValues={":s": {"N": str(last_seq)}},
+            ExpressionAttributeValues=values,
+            **({"ExpressionAttributeNames": {"#tokens": "tokens"}} if tokens is not None else {}),
         )
 
     def _batch_put(self, items: list[dict[str, Any]], attempts: int = 8) -> None:

@@ -28,6 +28,7 @@ class WebSocketChat:
         self.out = out
         self.quiet = quiet
         self.last_seq = 0
+        self.session_token: str | None = None  # anonymous chat: issued with the session, sent back to continue it
         self.ws: ClientConnection | None = None
         self._connection: ExitStack | None = None
         self.interrupted = False  # the stream broke off: the final text is printed whole
@@ -51,13 +52,17 @@ class WebSocketChat:
         for attempt in range(RECONNECT_ATTEMPTS):
             try:
                 self.open()
-                self.ws.send(json.dumps({"action": "resume", "sessionId": self.session_id, "lastSeq": self.last_seq}))
+                self.ws.send(json.dumps(self._with_token({"action": "resume", "sessionId": self.session_id,
+                                                          "lastSeq": self.last_seq})))  # fmt: skip
                 return
             except OSError:
                 if attempt == RECONNECT_ATTEMPTS - 1:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def _with_token(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {**message, "sessionToken": self.session_token} if self.session_token else message
 
     def frames(self, deadline: float) -> Iterator[dict[str, Any]]:
         """Frames until the deadline; reconnects and resumes when the connection drops."""
@@ -72,6 +77,8 @@ class WebSocketChat:
                 self._reconnect()
                 continue
             frame = json.loads(raw)
+            if isinstance(frame.get("sessionToken"), str):
+                self.session_token = frame["sessionToken"]
             if isinstance(frame.get("seq"), int):
                 if frame["seq"] <= self.last_seq and frame.get("type") != "session":
                     continue  # already shown before a reconnect
@@ -81,7 +88,9 @@ class WebSocketChat:
     def send(self, text: str, on_frame: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
         """Send one message and show the answer; returns the frames of the turn."""
         message_id = str(uuid.uuid4())
-        payload = {"action": "sendMessage", "sessionId": self.session_id, "messageId": message_id, "text": text}
+        payload = self._with_token(
+            {"action": "sendMessage", "sessionId": self.session_id, "messageId": message_id, "text": text}
+        )
         try:
             self.ws.send(json.dumps(payload))
         except ConnectionClosed:
