@@ -105,9 +105,11 @@ resource "aws_apigatewayv2_authorizer" "this" {
   name            = "${var.name}-connect"
   authorizer_type = "REQUEST"
   authorizer_uri  = local.invoke_arns["authorizer"]
-  # Empty by default: the Lambda runs on every $connect and decides itself (token in the query
-  # string or an Authorization header, or AUTH_MODE=none). A listed identity source makes API
-  # Gateway answer 401 without calling the Lambda when that source is missing.
+  # ?token= by default: API Gateway answers 401 without invoking the Lambda when it is missing, so
+  # junk $connect attempts cost no invocation. Empty: the Lambda runs on every $connect and reads
+  # the token itself (query string or Authorization header). WebSocket authorizers have no result
+  # cache (AuthorizerResultTtlInSeconds is for HTTP APIs only): every $connect that passes the
+  # identity check invokes the Lambda, which caches the issuer's keys in-process.
   identity_sources = length(var.authorizer_identity_sources) > 0 ? var.authorizer_identity_sources : null
 
   lifecycle {
@@ -121,7 +123,7 @@ resource "aws_apigatewayv2_authorizer" "this" {
 resource "aws_apigatewayv2_route" "this" {
   for_each = local.routes
 
-  # checkov:skip=CKV_AWS_309:A WebSocket API authorizes only $connect (API Gateway allows no authorizer on other routes); $disconnect and message routes run on a connection $connect already authorized. $connect itself has no authorizer only when authorizer_function_arn is null (local or test environments).
+  # checkov:skip=CKV_AWS_309:A WebSocket API authorizes only $connect (API Gateway allows no authorizer on other routes); $disconnect and message routes run on a connection $connect already authorized. $connect itself has no authorizer only with create_authorizer = false, which the system module sets only for AUTH_MODE=none, and which it plans only with allow_anonymous_chat = true (an explicit, loudly named input: a public demo, or the emulator): anonymous chat is then deliberately open to anyone with the URL, each conversation bound to a server-issued session token, and every route throttled.
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = each.value.route_key
   operation_name     = each.key
@@ -203,6 +205,21 @@ resource "aws_apigatewayv2_stage" "this" {
     detailed_metrics_enabled = var.detailed_metrics_enabled
     logging_level            = local.logging_enabled ? var.logging_level : "OFF"
     data_trace_enabled       = local.logging_enabled && var.data_trace_enabled
+  }
+
+  # Per-route throttling under the stage's: new connections ($connect, and with it the authorizer),
+  # customer messages (sendMessage: each one a model turn) and the rest ($default: ping, resume).
+  dynamic "route_settings" {
+    for_each = var.route_throttling
+
+    content {
+      route_key                = route_settings.key
+      throttling_burst_limit   = route_settings.value.burst_limit
+      throttling_rate_limit    = route_settings.value.rate_limit
+      detailed_metrics_enabled = var.detailed_metrics_enabled
+      logging_level            = local.logging_enabled ? var.logging_level : "OFF"
+      data_trace_enabled       = local.logging_enabled && var.data_trace_enabled
+    }
   }
 
   dynamic "access_log_settings" {

@@ -74,8 +74,8 @@ variable "authorizer_function_arn" {
 
 variable "authorizer_identity_sources" {
   type        = list(string)
-  description = "Identity sources of the authorizer. Empty (default): the authorizer runs on every $connect and reads the token itself from the query string or the Authorization header. [\"route.request.querystring.token\"]: API Gateway answers 401 without invoking the authorizer when ?token= is missing (cheaper under junk traffic, but header tokens and AUTH_MODE=none stop working)."
-  default     = []
+  description = "Identity sources of the authorizer; all must be present and non-empty, or API Gateway answers 401 without invoking it. Default [\"route.request.querystring.token\"]: junk $connect attempts without ?token= (where the chat site puts its token, since browsers cannot set headers on a WebSocket) cost no invocation; a client sending only an Authorization header is refused. Empty: the authorizer runs on every $connect and reads the token itself from the query string or the Authorization header. There is no result caching to configure: API Gateway caches authorizer results for HTTP APIs only (AuthorizerResultTtlInSeconds), never for WebSocket APIs."
+  default     = ["route.request.querystring.token"]
 
   validation {
     condition     = alltrue([for s in var.authorizer_identity_sources : can(regex("^(route\\.request\\.(header|querystring)\\.[A-Za-z0-9_.-]+|stageVariables\\.[A-Za-z0-9_]+|context\\.[A-Za-z0-9_.]+)$", s))])
@@ -113,6 +113,24 @@ variable "throttling_rate_limit" {
   validation {
     condition     = var.throttling_rate_limit >= 0
     error_message = "throttling_rate_limit must be 0 or more."
+  }
+}
+
+variable "route_throttling" {
+  type = map(object({
+    burst_limit = number
+    rate_limit  = number
+  }))
+  description = "Throttling of single routes, by route key ($connect, sendMessage, $default), within the stage's default (throttling_burst_limit and throttling_rate_limit, which apply to every route without an entry): burst (requests) and steady rate (requests per second), over all clients. The defaults keep new connections (each one a $connect and an authorizer invocation) and customer messages (each one a model turn) well inside the stage's limits, and leave the most to $default (ping and resume, which are cheap). API Gateway counts per account and region too: 500 new connections per second."
+  default = {
+    "$connect"  = { burst_limit = 50, rate_limit = 25 }
+    sendMessage = { burst_limit = 50, rate_limit = 25 }
+    "$default"  = { burst_limit = 100, rate_limit = 50 }
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.route_throttling : contains(["$connect", "$disconnect", "sendMessage", "$default"], k) && v.burst_limit >= 0 && floor(v.burst_limit) == v.burst_limit && v.rate_limit >= 0])
+    error_message = "route_throttling keys must be route keys of this API ($connect, $disconnect, sendMessage, $default), each with a whole burst_limit and a rate_limit, 0 or more."
   }
 }
 

@@ -116,9 +116,52 @@ run "only_connect_is_authorized" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_authorizer.this[0].authorizer_type == "REQUEST" && aws_apigatewayv2_authorizer.this[0].identity_sources == null
-    error_message = "The authorizer must be a REQUEST authorizer with no identity source by default (the Lambda reads the token)."
+    condition     = aws_apigatewayv2_authorizer.this[0].authorizer_type == "REQUEST" && aws_apigatewayv2_authorizer.this[0].identity_sources == toset(["route.request.querystring.token"])
+    error_message = "The authorizer must be a REQUEST authorizer that API Gateway invokes only when ?token= is present (junk $connect costs no invocation)."
   }
+}
+
+run "route_throttling_under_the_stage" {
+  command = apply
+
+  assert {
+    condition = {
+      for r in aws_apigatewayv2_stage.this.route_settings : r.route_key => [r.throttling_burst_limit, r.throttling_rate_limit]
+      } == {
+      "$connect"  = [50, 25]
+      sendMessage = [50, 25]
+      "$default"  = [100, 50]
+    }
+    error_message = "$connect, sendMessage and $default must each have their own throttling by default."
+  }
+
+  assert {
+    condition     = alltrue([for r in aws_apigatewayv2_stage.this.route_settings : r.logging_level == "OFF" && r.detailed_metrics_enabled])
+    error_message = "A route's settings must not log where the stage cannot (no account role)."
+  }
+}
+
+run "route_throttling_can_be_set_per_route" {
+  command = apply
+
+  variables {
+    route_throttling = { sendMessage = { burst_limit = 5, rate_limit = 1 } }
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_stage.this.route_settings) == 1 && one(aws_apigatewayv2_stage.this.route_settings).throttling_rate_limit == 1
+    error_message = "route_throttling replaces the default per-route settings."
+  }
+}
+
+run "route_throttling_names_routes_of_this_api" {
+  command = plan
+
+  variables {
+    route_throttling = { resume = { burst_limit = 5, rate_limit = 1 } }
+  }
+
+  expect_failures = [var.route_throttling]
 }
 
 run "stage_throttles_and_measures" {
@@ -310,18 +353,18 @@ run "without_authorizer_and_with_account_role" {
   }
 }
 
-run "query_string_identity_source_on_request" {
+run "no_identity_source_on_request" {
   command = apply
 
   variables {
-    authorizer_identity_sources = ["route.request.querystring.token"]
+    authorizer_identity_sources = []
     create_log_kms_key          = false
     log_kms_key_arn             = "arn:aws:kms:eu-west-1:123456789012:key/99999999-8888-7777-6666-555555555555"
   }
 
   assert {
-    condition     = aws_apigatewayv2_authorizer.this[0].identity_sources == toset(["route.request.querystring.token"])
-    error_message = "A given identity source must be set on the authorizer."
+    condition     = aws_apigatewayv2_authorizer.this[0].identity_sources == null
+    error_message = "Without identity sources the authorizer runs on every $connect (and reads a header token too)."
   }
 
   assert {
