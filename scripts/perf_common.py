@@ -125,6 +125,10 @@ class PerfStack:
                 mlflow_tracking_uri=mlflow_server.result().url if mlflow_server else None,
                 mlflow_experiment_name=self.prefix,
                 mlflow_experiment_id=None,
+                # One client on 127.0.0.1 sends every turn: the rate limits are counted (one DynamoDB
+                # request per message, as deployed) but out of reach.
+                max_messages_per_connection=10**9,
+                max_messages_per_principal=10**9,
             )
             create_conversation_store(self.settings)
             self.db = Database(self.settings)
@@ -382,7 +386,7 @@ def instrumented_edge(edge: Any, recorder: Recorder) -> Iterator[dict[str, Any]]
     for lock in (agent.lock, edge.lock):
         for method in ("acquire", "release", "held"):
             recorder.wrap(lock, method, SESSION_LOCK)
-    for method in ("claim_session", "last_seq", "record_frames", "frames_after", "begin_message",
+    for method in ("count_message", "claim_session", "last_seq", "record_frames", "frames_after", "begin_message",
                    "finish_message", "forget_message", "session_connection"):  # fmt: skip
         recorder.wrap(edge.store, method, EDGE_STORE)
     instrument_runner(agent.runner, recorder)
