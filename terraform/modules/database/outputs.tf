@@ -59,8 +59,18 @@ output "proxy_security_group_id" {
 }
 
 output "master_secret_arn" {
-  description = "ARN of the RDS-managed Secrets Manager secret holding the master user name and password (rotated by RDS)."
+  description = "ARN of the RDS-managed Secrets Manager secret holding the master user name and password (rotated by RDS); only the migrate function and the proxy may read it."
   value       = local.master_secret_arn
+}
+
+output "app_secret_arn" {
+  description = "ARN of the application role's Secrets Manager secret (username, password): what the agent's functions connect with. The migrate function writes its first value and rotates it."
+  value       = local.app_secret_arn
+}
+
+output "app_username" {
+  description = "Name of the application role the agent's functions connect as (only the privileges the tools need)."
+  value       = local.app_username
 }
 
 output "kms_key_arn" {

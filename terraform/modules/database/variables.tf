@@ -414,8 +414,30 @@ variable "alarm_sns_topic_arn" {
   default     = null
 }
 
+variable "app_username" {
+  description = "Name of the application role the agent's functions connect as (created by the migrate function, with only the privileges the tools need); null: `<name>_app` with `-` as `_`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.app_username == null || can(regex("^[a-z_][a-z0-9_]{0,62}$", var.app_username))
+    error_message = "app_username must be a lower-case PostgreSQL identifier of at most 63 characters."
+  }
+}
+
+variable "app_password_rotation_days" {
+  description = "Days between rotations of the application role's password (Secrets Manager invokes the migrate function); 0 turns rotation off. Not with external_database."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.app_password_rotation_days >= 0 && var.app_password_rotation_days <= 1000
+    error_message = "app_password_rotation_days must be from 0 (off) to 1000."
+  }
+}
+
 variable "external_database" {
-  description = "For emulators only (leave null in AWS): a real PostgreSQL server outside the emulator, e.g. behind a local pooler standing in for RDS Proxy. The functions connect to it instead of the proxy and read `username` and `password` from a secret this module writes, as they read the RDS-managed secret in AWS; the instance and proxy are still created (an emulator serves their control plane only). `sslmode` is the libpq TLS mode towards it, `name` its database (default: database_name)."
+  description = "For emulators only (leave null in AWS): a real PostgreSQL server outside the emulator, e.g. behind a local pooler standing in for RDS Proxy. The migrate function connects to it instead of the proxy with `username` and `password` (written into a secret, as RDS manages the master secret in AWS), the agent's functions as `app_username` with `app_password` (written into the application role's secret; the local pooler must accept them); the instance and proxy are still created (an emulator serves their control plane only). `sslmode` is the libpq TLS mode towards it, `name` its database (default: database_name)."
   type = object({
     host     = string
     port     = number
@@ -423,6 +445,14 @@ variable "external_database" {
     password = string
     sslmode  = optional(string, "require")
     name     = optional(string)
+    # The application role's name (default: as app_username) and password, written into its secret.
+    app_username = optional(string)
+    app_password = optional(string)
   })
   default = null
+
+  validation {
+    condition     = var.external_database == null || try(var.external_database.app_password, null) != null
+    error_message = "external_database needs app_password: the password of the application role, which the local pooler must also accept."
+  }
 }

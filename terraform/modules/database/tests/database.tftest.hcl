@@ -44,6 +44,9 @@ mock_provider "aws" {
   mock_resource "aws_db_parameter_group" {
     defaults = { name = "test-postgres17-20250101000000000000000001" }
   }
+  mock_resource "aws_secretsmanager_secret" {
+    defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:test-db-app-AbCdEf" }
+  }
   mock_resource "aws_lambda_function" {
     defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:test-migrate" }
   }
@@ -158,8 +161,13 @@ run "proxy_requires_tls_and_uses_the_managed_secret" {
   }
 
   assert {
-    condition     = one(aws_db_proxy.this.auth).auth_scheme == "SECRETS" && one(aws_db_proxy.this.auth).secret_arn == output.master_secret_arn
-    error_message = "The proxy authenticates with the RDS-managed master secret."
+    condition     = alltrue([for a in aws_db_proxy.this.auth : a.auth_scheme == "SECRETS" && a.client_password_auth_type == "POSTGRES_SCRAM_SHA_256"])
+    error_message = "The proxy authenticates clients with SCRAM against Secrets Manager secrets."
+  }
+
+  assert {
+    condition     = toset([for a in aws_db_proxy.this.auth : a.secret_arn]) == toset([output.master_secret_arn, output.app_secret_arn])
+    error_message = "The proxy knows two users: the master (for migrate) and the application role (for the agent's functions)."
   }
 
   assert {
@@ -261,4 +269,83 @@ run "subnets_in_two_azs_required" {
   }
 
   expect_failures = [var.subnet_ids]
+}
+
+run "the_agent_connects_as_an_application_role_with_a_secret_of_its_own" {
+  command = apply
+
+  assert {
+    condition     = output.app_username == "test_app" && output.app_secret_arn == aws_secretsmanager_secret.app.arn && output.app_secret_arn != output.master_secret_arn
+    error_message = "The application role is named after the system and has a secret of its own, not the master's."
+  }
+
+  assert {
+    condition     = aws_secretsmanager_secret.app.kms_key_id == module.kms_key[0].key_arn && length(aws_secretsmanager_secret_version.app_external) == 0
+    error_message = "In AWS the secret is encrypted with the module's key and Terraform writes no value (migrate does: no password in the state)."
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_lambda_invocation.migrate[0].input).app_role.username == "test_app"
+      && jsondecode(aws_lambda_invocation.migrate[0].input).app_role.secret_arn == output.app_secret_arn
+      && length(jsondecode(aws_lambda_invocation.migrate[0].input).privileges_hash) == 64
+    )
+    error_message = "migrate is told which role to create and where its password is, and runs again when the privileges change."
+  }
+
+  assert {
+    condition = (
+      aws_secretsmanager_secret_rotation.app[0].rotation_lambda_arn == aws_lambda_function.migrate.arn
+      && one(aws_secretsmanager_secret_rotation.app[0].rotation_rules).automatically_after_days == 30
+      && aws_lambda_permission.rotate_app_secret[0].principal == "secretsmanager.amazonaws.com"
+      && aws_lambda_permission.rotate_app_secret[0].source_arn == output.app_secret_arn
+    )
+    error_message = "Secrets Manager rotates the application role's password every 30 days through the migrate function."
+  }
+
+  assert {
+    condition     = aws_lambda_function.migrate.environment[0].variables["DATABASE_SSLMODE"] == "verify-full" && aws_lambda_function.migrate.environment[0].variables["DATABASE_SECRET_ARN"] == output.master_secret_arn
+    error_message = "migrate connects as the master user and verifies the proxy's certificate."
+  }
+}
+
+run "emulators_get_the_application_role_password_from_their_input" {
+  command = plan
+
+  variables {
+    external_database = {
+      host         = "127.0.0.1"
+      port         = 6432
+      username     = "postgres"
+      password     = "master-password"
+      sslmode      = "disable"
+      app_username = "local_app"
+      app_password = "app-password"
+    }
+  }
+
+  assert {
+    condition     = output.app_username == "local_app" && jsondecode(aws_secretsmanager_secret_version.app_external[0].secret_string).password == "app-password"
+    error_message = "With external_database the secret holds the role and password the local pooler knows."
+  }
+
+  assert {
+    condition     = length(aws_secretsmanager_secret_rotation.app) == 0 && aws_lambda_function.migrate.environment[0].variables["DATABASE_SSLMODE"] == "disable"
+    error_message = "No rotation against an emulator (the pooler was given the password), and its TLS mode."
+  }
+}
+
+run "emulators_need_the_application_role_password" {
+  command = plan
+
+  variables {
+    external_database = {
+      host     = "127.0.0.1"
+      port     = 6432
+      username = "postgres"
+      password = "master-password"
+    }
+  }
+
+  expect_failures = [var.external_database]
 }

@@ -29,6 +29,7 @@ from importlib import resources
 from psycopg2 import sql
 
 from order_agent.db.pool import CONNECTION_ERRORS, Database
+from order_agent.db.roles import ensure_app_role
 from order_agent.settings import Settings
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -65,9 +66,17 @@ def available_migrations() -> list[Migration]:
     return found
 
 
-def migrate(db: Database, roles: Iterable[str] | None = None) -> list[Migration]:
-    """Apply what is missing, then the role timeouts (`apply_role_timeouts` for `roles`, by
-    default the role `db` connects as); return the migrations applied by this call.
+def migrate(
+    db: Database,
+    roles: Iterable[str] | None = None,
+    *,
+    app_role: str | None = None,
+    app_password: str | None = None,
+) -> list[Migration]:
+    """Apply what is missing, then (with `app_role`) create or update the application role
+    (`order_agent.db.roles.ensure_app_role`: its privileges, and `app_password` when given), then
+    the role timeouts (`apply_role_timeouts` for `roles`; by default `app_role`, or without one
+    the role `db` connects as); return the migrations applied by this call.
 
     Each migration is its own transaction, which first takes the advisory lock and then reads
     what is recorded, so a concurrent run applies each migration once whichever run applies it.
@@ -77,6 +86,10 @@ def migrate(db: Database, roles: Iterable[str] | None = None) -> list[Migration]
         try:
             while (migration := _apply_next(db)) is not None:
                 applied_now.append(migration)
+            if app_role is not None:
+                ensure_app_role(db, app_role, app_password)
+                if roles is None:
+                    roles = [app_role]
             if changed := apply_role_timeouts(db, roles):
                 db.discard_idle()  # the pool's own idle connections are about to end too
                 _end_idle_sessions(db, changed)

@@ -25,8 +25,10 @@ local stack makes that class of bug fail here first.
   with the same credentials. Here PgBouncer checks them with SCRAM-SHA-256 against a userlist
   holding the server URL's user and password; when the URL has no password (the embedded
   server trusts its Unix socket), a random one is made, so a client must still present it:
-  `.password`, and in `.url`. Only loopback is listened on (no TLS: set DATABASE_SSLMODE=disable
-  towards it).
+  `.password`, and in `.url`. `users` adds more (name: password), e.g. the application role the
+  agent's functions connect as (order_agent.db.roles), as RDS Proxy is given its secret too; the
+  server must accept them (the embedded one trusts its socket). Only loopback is listened on (no
+  TLS: set DATABASE_SSLMODE=disable towards it).
 - PgBouncer refuses to run as root; as root it is started as the owner of the server's Unix
   socket directory (the embedded server's own user), or `nobody` for a TCP server.
 
@@ -94,6 +96,7 @@ class Pooler:
         *,
         pool_mode: str = "transaction",
         password: str | None = None,
+        users: dict[str, str] | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
     ) -> None:
         if pool_mode not in POOL_MODES:
@@ -139,7 +142,8 @@ class Pooler:
             ]),
             encoding="utf-8",
         )  # fmt: skip
-        userlist.write_text(f"{_quoted(self.user)} {_quoted(self.password)}\n", encoding="utf-8")
+        entries = {**(users or {}), self.user: self.password}
+        userlist.write_text("".join(f"{_quoted(u)} {_quoted(p)}\n" for u, p in entries.items()), encoding="utf-8")
         for path in (ini, userlist):
             path.chmod(0o600)  # read at start, before PgBouncer switches user (below)
         command = [binary, str(ini)]
