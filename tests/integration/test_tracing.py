@@ -5,6 +5,7 @@ redaction of personal data — and conversations that go on when the server is d
 from __future__ import annotations
 
 import json
+import re
 import socket
 import uuid
 
@@ -18,7 +19,7 @@ from order_agent.model.base import Usage
 from order_agent.model.scripted import ScriptedProvider
 from order_agent.settings import Settings
 from order_agent.tools import ToolRunner
-from order_agent.tracing import Redactor, SpanRecord
+from order_agent.tracing import Redactor, SpanRecord, user_key
 
 EMAIL = "aarav.anderson9752@example.com"
 CUSTOMER = "aarav_anderson_8794"
@@ -81,9 +82,12 @@ def test_every_turn_is_one_trace_with_its_spans_usage_cost_and_session(traced, m
         locations=[experiment.experiment_id], filter_string=f"metadata.`mlflow.trace.session` = '{session}'"
     )
     assert {t.info.trace_id for t in found} == {t.info.trace_id for t in traces}
-    assert [t.info.trace_metadata.get("mlflow.trace.user") for t in traces] == [None, CUSTOMER, CUSTOMER]
+    # the user is a pseudonymous key (an HMAC of the τ user id), never the id, which spells the name
+    key = user_key(agent.settings, CUSTOMER)
+    assert re.fullmatch(r"u_[0-9a-f]{32}", key)
+    assert [t.info.trace_metadata.get("mlflow.trace.user") for t in traces] == [None, key, key]
     assert all(t.info.tags["prompt_version"].startswith("prompts-") for t in traces)
-    assert traces[1].info.tags["customer_id"] == CUSTOMER
+    assert traces[1].info.tags["user_key"] == key and "customer_id" not in traces[1].info.tags
 
     # turn 2: the node, its tools (in order, the write as a dry run) and one model call per round
     second = traces[1]
@@ -138,21 +142,24 @@ def _serialised(trace) -> str:
     return json.dumps([{"inputs": s.inputs, "outputs": s.outputs} for s in trace.data.spans], default=str)
 
 
-# Email, names, address, zip, payment method. Case-sensitive: the τ customer id (aarav_anderson_8794), kept
-# as the trace's user, spells the name in lower case.
-PERSONAL = [EMAIL, "Aarav", "Anderson", "931 Maple Drive", "Philadelphia", "19031", GIFT_CARD]
+# Email, names, address, zip, payment method, and the τ customer id (aarav_anderson_8794), which spells the
+# name: the trace names the customer by a pseudonymous key instead.
+PERSONAL = [EMAIL, "Aarav", "Anderson", "931 Maple Drive", "Philadelphia", "19031", GIFT_CARD, CUSTOMER]
 
 
 def test_personal_data_is_redacted_before_export(traced, mlflow_server):
     agent, session = traced()
     outcomes = _converse(agent, session)
     client = MlflowClient(tracking_uri=mlflow_server.url)
-    exported = "".join(_serialised(client.get_trace(o.export.trace_id)) for o in outcomes)
+    traces = [client.get_trace(o.export.trace_id) for o in outcomes]
+    exported = "".join(_serialised(t) for t in traces)
+    exported += json.dumps([[t.info.tags, t.info.trace_metadata] for t in traces], default=str)
     recorded = json.dumps([[s.inputs, s.outputs] for o in outcomes for s in o.trace.root.walk()], default=str)
     for value in PERSONAL:
         assert value in recorded, f"{value} is not in this conversation: the test proves nothing"
         assert value not in exported, f"{value} reached MLflow"
     assert "[EMAIL]" in exported and "[PAYMENT_METHOD]" in exported and "[REDACTED]" in exported
+    assert user_key(agent.settings, CUSTOMER) in exported  # where the user id was: the tool's result and input
     assert PENDING in exported  # order ids are not personal data: the trace stays readable
 
 
@@ -163,6 +170,30 @@ def test_redaction_can_be_switched_off(traced, mlflow_server):
     exported = "".join(_serialised(client.get_trace(o.export.trace_id)) for o in outcomes)
     for value in PERSONAL:
         assert value in exported
+
+
+def test_the_user_key_is_keyed_per_deployment(monkeypatch, aws_endpoint):
+    """An HMAC with the deployment's key from the application role's secret: stable within a deployment,
+    different in another, and not the plain hash anyone could compute from a guessed name."""
+    import hashlib
+
+    import boto3
+
+    from order_agent.db import credentials
+
+    local = Settings()
+    assert user_key(local, CUSTOMER) == user_key(local, CUSTOMER) != user_key(local, "other_user_1234")
+    assert hashlib.sha256(CUSTOMER.encode()).hexdigest()[:32] not in user_key(local, CUSTOMER)
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", aws_endpoint)
+    client = boto3.client("secretsmanager", endpoint_url=aws_endpoint, region_name="us-east-1")
+    keys = []
+    for deployment in ("a", "b"):
+        arn = client.create_secret(Name=f"trace-key-{deployment}-{uuid.uuid4().hex[:6]}")["ARN"]
+        credentials.app_credentials(client, arn, "order_agent_app")  # as migrate does on the first apply
+        deployed = Settings(database_secret_arn=arn, database_host="proxy.example")
+        keys.append(user_key(deployed, CUSTOMER))
+    assert keys[0] != keys[1] and user_key(local, CUSTOMER) not in keys
 
 
 def test_free_text_is_redacted_with_what_the_turn_revealed():

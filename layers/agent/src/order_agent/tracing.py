@@ -23,13 +23,15 @@ imports it only when a trace is exported, so a process with tracing off never lo
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
+import hmac
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -43,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 # MLflow's span types (mlflow.entities.SpanType), as strings: no mlflow import while recording.
 AGENT, TOOL, CHAT_MODEL = "AGENT", "TOOL", "CHAT_MODEL"
-# Trace metadata that groups a conversation's traces and names its user in the MLflow UI.
+# Trace metadata that groups a conversation's traces and names its user in the MLflow UI: the
+# user is a pseudonymous key (`user_key`), never the τ user id, which contains the customer's name.
 SESSION_KEY, USER_KEY = "mlflow.trace.session", "mlflow.trace.user"
 USAGE_KEY, MODEL_KEY, PROVIDER_KEY, COST_KEY = (
     "mlflow.chat.tokenUsage",
@@ -120,11 +123,26 @@ def prompt_hash() -> str:
     return f"prompts-{digest.hexdigest()[:12]}"
 
 
+def user_key(settings: Settings, user_id: str) -> str:
+    """The pseudonym of a customer in traces: `u_` + HMAC-SHA256 of the user id, keyed with the
+    deployment's secret key (order_agent.db.credentials.trace_user_key), first 128 bits in hex.
+
+    Keyed, not a plain hash: τ user ids are a first name, a last name and four digits, few enough
+    to hash them all and read a plain hash back. The same customer gets the same key in every
+    conversation of one deployment (their traces group in MLflow), and nobody without the key can
+    tell who it is; another deployment gives another key."""
+    from order_agent.db.credentials import trace_user_key  # boto3 only when a secret is configured
+
+    digest = hmac.new(trace_user_key(settings), user_id.encode(), hashlib.sha256).hexdigest()
+    return f"u_{digest[:32]}"
+
+
 class TurnTrace:
     """One turn's trace while it is being recorded: the root span and the trace's tags."""
 
     def __init__(self, settings: Settings, session_id: str, text: str, message_id: str | None) -> None:
         self.root = SpanRecord("turn", AGENT, inputs={"text": text})
+        self.settings = settings
         self.session_id = session_id
         self.customer_id: str | None = None
         self.tags: dict[str, str] = {
@@ -147,10 +165,13 @@ class TurnTrace:
             self.root.end_ns = time.time_ns()
             _open_span.reset(token)
 
+    def user_key(self) -> str | None:
+        return user_key(self.settings, self.customer_id) if self.customer_id else None
+
     def metadata(self) -> dict[str, str]:
         values = {SESSION_KEY: self.session_id}
         if self.customer_id:
-            values[USER_KEY] = self.customer_id
+            values[USER_KEY] = self.user_key()
         return values
 
 
@@ -178,19 +199,47 @@ NAME_INTRODUCTION_PATTERN = re.compile(
 
 class Redactor:
     """Replaces personal data in span inputs and outputs: values under personal keys, emails and
-    payment method ids anywhere, and — in free text — every personal value seen anywhere in the turn."""
+    payment method ids anywhere, and — in free text — every personal value seen anywhere in the turn.
+    With `pseudonym`, user ids (values under `user_id`, and `user_ids`, e.g. the verified customer
+    a look-up returned as a bare string) become their pseudonymous key, wherever they appear."""
 
-    def __init__(self, records: list[SpanRecord]) -> None:
+    def __init__(
+        self,
+        records: list[SpanRecord],
+        pseudonym: Callable[[str], str] | None = None,
+        user_ids: Iterable[str] = (),
+    ) -> None:
         values: set[str] = set()
+        ids: set[str] = {u for u in user_ids if u}
         for record in records:
-            self._learn(record.inputs, values)
-            self._learn(record.outputs, values)
+            for value in (record.inputs, record.outputs):
+                self._learn(value, values)
+                self._learn_user_ids(value, ids)
         ordered = sorted(values, key=len, reverse=True)  # "Main St 12" before "Main"
         self._known = (
             re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, ordered)) + r")(?!\w)", re.IGNORECASE)
             if ordered
             else None
         )
+        self._pseudonym = pseudonym
+        self._pseudonyms = {u: pseudonym(u) for u in ids} if pseudonym else {}
+        self._user_ids = (
+            re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, sorted(ids, key=len, reverse=True))) + r")(?!\w)")
+            if self._pseudonyms
+            else None
+        )
+
+    @classmethod
+    def _learn_user_ids(cls, value: Any, into: set[str]) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "user_id" and isinstance(item, str) and item:
+                    into.add(item)
+                else:
+                    cls._learn_user_ids(item, into)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                cls._learn_user_ids(item, into)
 
     @classmethod
     def _learn(cls, value: Any, into: set[str]) -> None:
@@ -205,6 +254,8 @@ class Redactor:
                 cls._learn(item, into)
 
     def text(self, value: str) -> str:
+        if self._user_ids is not None:  # before the names in them are redacted
+            value = self._user_ids.sub(lambda m: self._pseudonyms[m.group(0)], value)
         value = EMAIL_PATTERN.sub("[EMAIL]", value)
         value = PAYMENT_METHOD_PATTERN.sub("[PAYMENT_METHOD]", value)
         value = NAME_INTRODUCTION_PATTERN.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + "[NAME]", value)
@@ -220,7 +271,10 @@ class Redactor:
                 while name in clean:  # two payment method ids became the same placeholder
                     name = f"{name}'"
                 pii = key in PII_KEYS and isinstance(item, str | int | float) and item not in ("", None)
-                clean[name] = REDACTED if pii else self(item)
+                if key == "user_id" and self._pseudonym is not None and isinstance(item, str) and item:
+                    clean[name] = self._pseudonyms.get(item) or self._pseudonym(item)
+                else:
+                    clean[name] = REDACTED if pii else self(item)
             return clean
         if isinstance(value, list | tuple):
             return [self(item) for item in value]
@@ -268,7 +322,8 @@ class TraceExporter:
         from mlflow.entities import SpanEvent, SpanStatus, SpanStatusCode
 
         records = list(trace.root.walk())
-        clean = Redactor(records) if self.settings.trace_redact_pii else copy.deepcopy
+        pseudonym = functools.partial(user_key, self.settings)
+        clean = Redactor(records, pseudonym, [trace.customer_id]) if self.settings.trace_redact_pii else copy.deepcopy
 
         def status(record: SpanRecord) -> SpanStatus:
             if record.error:
@@ -298,7 +353,7 @@ class TraceExporter:
             finish(live, record)
 
         root = trace.root
-        tags = {**trace.tags, **({"customer_id": trace.customer_id} if trace.customer_id else {})}
+        tags = {**trace.tags, **({"user_key": trace.user_key()} if trace.customer_id else {})}
         live_root = mlflow.start_span_no_context(
             root.name,
             span_type=root.span_type,
