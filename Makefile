@@ -30,7 +30,7 @@ PROTOCOL_TS := $(WEB)/src/protocol.generated.ts
 PROTOCOL_SCHEMA = $(BIN)/python -c 'import json; from order_agent.edge.protocol import json_schemas; print(json.dumps(json_schemas(), indent=2, sort_keys=True))'
 CHROMIUM ?= chromium
 
-.PHONY: help setup dev test test-deployed lint format db-up db-down db-reset tau-replay eval chat layers bench load plan apply destroy clean \
+.PHONY: help setup dev test test-deployed lint format db-up db-down db-reset tau-replay eval chat layers bench load init plan apply destroy lock clean \
 	web web-test web-protocol chromium pgbouncer
 
 help: ## list the targets
@@ -124,14 +124,29 @@ bench: setup ## measure overhead per turn, round trips, TTFT, cold start, layer 
 load: setup ## LOAD_SESSIONS concurrent WebSocket conversations x LOAD_TURNS; checks exactly-once frames and writes
 	$(BIN)/python scripts/load.py --sessions $(LOAD_SESSIONS) --turns $(LOAD_TURNS) $(LOAD_ARGS)
 
-plan: layers web ## terraform plan for ENV (dev or prod; builds the chat site for site_dir); needs AWS credentials and terraform/envs/$(ENV)/terraform.tfvars
-	cd $(TF_DIR) && terraform init -input=false && terraform plan -input=false -out=tfplan
+# Remote state (README, Deployment): terraform/envs/$(ENV)/backend.hcl names the S3 bucket, key and KMS key
+# that terraform/bootstrap created; INIT_ARGS=-migrate-state moves an existing local state into it.
+BACKEND_CONFIG ?= backend.hcl
+INIT_ARGS ?=
+TF_PLATFORMS ?= linux_amd64 linux_arm64 darwin_amd64 darwin_arm64 windows_amd64
+HAVE_BACKEND = [ -f $(TF_DIR)/$(BACKEND_CONFIG) ] || { echo "$(TF_DIR)/$(BACKEND_CONFIG) is missing: create the state bucket with terraform/bootstrap and write its backend_configs output there (see $(TF_DIR)/backend.hcl.example)" >&2; exit 1; }
 
-apply: ## apply the plan made by `make plan ENV=...`
+init: ## terraform init for ENV with its S3 backend (terraform/envs/$(ENV)/backend.hcl; INIT_ARGS=-migrate-state to move local state)
+	@$(HAVE_BACKEND)
+	cd $(TF_DIR) && terraform init -input=false -backend-config=$(BACKEND_CONFIG) $(INIT_ARGS)
+
+plan: layers web init ## terraform plan for ENV (dev or prod; builds the chat site for site_dir); needs AWS credentials, terraform/envs/$(ENV)/terraform.tfvars and backend.hcl
+	cd $(TF_DIR) && terraform plan -input=false -out=tfplan
+
+apply: init ## apply the plan made by `make plan ENV=...` (state and lock in the S3 backend)
 	cd $(TF_DIR) && terraform apply -input=false tfplan
 
-destroy: ## destroy everything of ENV (prod has deletion protection: turn it off in its tfvars first)
+destroy: init ## destroy everything of ENV (prod has deletion protection: turn it off in its tfvars first)
 	cd $(TF_DIR) && terraform destroy -input=false
+
+lock: ## record provider checksums for every platform in TF_PLATFORMS in each root's .terraform.lock.hcl (needs the registry)
+	for dir in terraform/envs/dev terraform/envs/prod terraform/envs/local terraform/bootstrap; do \
+		(cd $$dir && terraform providers lock $(foreach p,$(TF_PLATFORMS),-platform=$(p))) || exit 1; done
 
 clean: ## remove the virtualenv, caches and the chat site's build (not the local database)
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts $(WEB)/node_modules $(WEB)/dist

@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = ROOT / "terraform"
 MODULES = sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if (p / "main.tf").exists())
 ENVS = sorted(p for p in (TERRAFORM_DIR / "envs").iterdir() if (p / "main.tf").exists())
+# Root configurations outside envs/: the state bucket every environment keeps its state in.
+ROOTS = [TERRAFORM_DIR / "bootstrap"]
 PLUGIN_DIR = Path(os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins"))
 CHECKOV_VERSION = "3.3.30"
 
@@ -54,14 +56,14 @@ def test_fmt(tmp_path):
 
 @needs_terraform
 @needs_provider
-@pytest.mark.parametrize("directory", MODULES + ENVS, ids=_ids(MODULES + ENVS))
+@pytest.mark.parametrize("directory", MODULES + ENVS + ROOTS, ids=_ids(MODULES + ENVS + ROOTS))
 def test_init_and_validate(directory, tmp_path):
     _init(directory, tmp_path)
     done = _run(["validate", "-no-color"], directory, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-MODULES_WITH_TESTS = [m for m in MODULES if list((m / "tests").glob("*.tftest.hcl"))]
+MODULES_WITH_TESTS = [m for m in MODULES + ROOTS if list((m / "tests").glob("*.tftest.hcl"))]
 
 
 @needs_terraform
@@ -98,6 +100,44 @@ def test_every_module_has_tests_and_a_readme():
         assert list((module / "tests").glob("*.tftest.hcl")), f"{module.name} has no terraform test"
         for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md"):
             assert (module / name).exists(), f"{module.name}/{name} is missing"
+
+
+def test_every_root_has_tests_and_a_readme():
+    for root in ROOTS:
+        assert list((root / "tests").glob("*.tftest.hcl")), f"{root.name} has no terraform test"
+        for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf", "README.md", ".terraform.lock.hcl"):
+            assert (root / name).exists(), f"{root.name}/{name} is missing"
+
+
+ROOT_CONFIGURATIONS = ENVS + ROOTS
+TESTED_PROVIDER = "5.100.0"
+
+
+@pytest.mark.parametrize("root", ROOT_CONFIGURATIONS, ids=_ids(ROOT_CONFIGURATIONS))
+def test_root_pins_terraform_and_the_tested_provider(root):
+    """Each root records the provider it was tested with (its lock file, committed) and allows no other
+    major; it needs the Terraform version whose S3 backend locks with a lock file (use_lockfile, 1.11)."""
+    lock = (root / ".terraform.lock.hcl").read_text(encoding="utf-8")
+    assert f'version     = "{TESTED_PROVIDER}"' in lock
+    assert '"h1:' in lock and '"zh:' in lock, "the lock file needs the local h1 hash and the registry's zh hashes"
+    versions = (root / "versions.tf").read_text(encoding="utf-8")
+    assert 'required_version = ">= 1.11.0"' in versions
+    assert 'version = "~> 5.100"' in versions
+    git = shutil.which("git")
+    if git:
+        ignored = subprocess.run([git, "check-ignore", "-q", str(root / ".terraform.lock.hcl")], cwd=ROOT)
+        assert ignored.returncode == 1, f"{root.name}/.terraform.lock.hcl is git-ignored; it must be committed"
+
+
+@pytest.mark.parametrize("env", [e for e in ENVS if (e / "terraform.tfvars.example").exists()], ids=lambda e: e.name)
+def test_aws_environment_keeps_its_state_in_s3_with_a_lock_file(env):
+    """dev and prod declare the S3 backend (partial: the bucket comes from backend.hcl); the example
+    configuration locks with an S3 lock file and encrypts."""
+    backend = (env / "backend.tf").read_text(encoding="utf-8")
+    assert 'backend "s3" {}' in backend
+    example = (env / "backend.hcl.example").read_text(encoding="utf-8")
+    assert "use_lockfile = true" in example and "encrypt      = true" in example
+    assert f'key          = "order-agent/{env.name}/terraform.tfstate"' in example
 
 
 def test_module_readme_tables_are_up_to_date():

@@ -1,12 +1,12 @@
-# Remote state: an S3 bucket (versioning on, encryption, public access blocked) with a lock,
-# one key per environment. Fill in the bucket, then `terraform init -migrate-state`:
+# Remote state: S3, in the bucket terraform/bootstrap creates (versioned, SSE-KMS, public access
+# blocked), locked with an S3 lock file (use_lockfile, Terraform >= 1.11; no DynamoDB table).
+# A partial configuration: the bucket, key, region and KMS key come from backend.hcl, which the
+# bootstrap's `backend_configs` output writes (see backend.hcl.example), so no account's bucket
+# name is in the code:
 #
-# terraform {
-#   backend "s3" {
-#     bucket       = "<your-terraform-state-bucket>"
-#     key          = "order-agent/dev/terraform.tfstate"
-#     region       = "us-east-1"
-#     encrypt      = true
-#     use_lockfile = true   # S3-native locking (Terraform >= 1.10); or dynamodb_table = "<lock table>"
-#   }
-# }
+#   make init ENV=dev    # terraform init -backend-config=backend.hcl
+#
+# The tests run `terraform init -backend=false` and never touch it.
+terraform {
+  backend "s3" {}
+}
