@@ -77,8 +77,8 @@ module "system" {
   }
   enable_mlflow      = false
   log_retention_days = 1
-  # The endpoint services ministack offers (it has none for bedrock-runtime or sagemaker.api).
-  interface_endpoints = ["secretsmanager", "logs", "sts", "kms"]
+  # The default endpoints minus bedrock-runtime, for which ministack offers no endpoint service.
+  interface_endpoints = ["secretsmanager"]
   site_dir            = var.site_dir
 
   emulator = {

@@ -35,4 +35,19 @@ module "system" {
   budget_email_addresses = var.budget_email_addresses
   # about 80% of max_connections on db.t4g.medium (PostgreSQL: DBInstanceClassMemory/9531392, about 410)
   db_connections_alarm_threshold = 320
+
+  # Hardening a production site has: access logs of every bucket and of CloudFront (a bucket of its
+  # own unless the organisation's log archive is given), flow logs kept as long as every other log
+  # (log_retention_days), Performance Insights encrypted with the database's KMS key, Enhanced
+  # Monitoring. WAF and a custom domain with TLS 1.2 need resources made outside (a web ACL, an
+  # ACM certificate): set them in terraform.tfvars.
+  create_access_logs_bucket       = var.access_logs_bucket_name == null
+  access_logs_bucket_name         = var.access_logs_bucket_name
+  access_logs_retention_days      = 90
+  db_performance_insights_enabled = true
+  db_monitoring_interval          = 60
+  site_web_acl_arn                = var.site_web_acl_arn
+  site_acm_certificate_arn        = var.site_acm_certificate_arn
+  site_aliases                    = var.site_aliases
+  mlflow_kms_key_arn              = var.mlflow_kms_key_arn
 }

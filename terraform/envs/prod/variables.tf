@@ -85,3 +85,33 @@ variable "budget_email_addresses" {
   description = "Email addresses the budget notifies directly, besides the alarm topic."
   default     = []
 }
+
+variable "access_logs_bucket_name" {
+  type        = string
+  description = "Existing bucket for the access logs (an organisation's log archive); null creates one for this environment."
+  default     = null
+}
+
+variable "site_web_acl_arn" {
+  type        = string
+  description = "WAFv2 web ACL (scope CLOUDFRONT, us-east-1) for the chat site, e.g. with AWS managed rule groups and a rate rule; null: none."
+  default     = null
+}
+
+variable "site_acm_certificate_arn" {
+  type        = string
+  description = "ACM certificate in us-east-1 for site_aliases (CloudFront then requires TLS 1.2 or newer, TLSv1.2_2021); null: the *.cloudfront.net name."
+  default     = null
+}
+
+variable "site_aliases" {
+  type        = list(string)
+  description = "Custom domain names of the chat site (need site_acm_certificate_arn)."
+  default     = []
+}
+
+variable "mlflow_kms_key_arn" {
+  type        = string
+  description = "Customer managed KMS key for the MLflow artifact bucket; null: SSE-S3."
+  default     = null
+}

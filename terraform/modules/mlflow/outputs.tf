@@ -37,3 +37,8 @@ output "agent_policy_json" {
   description = "IAM policy document (JSON) for the agent's role: log traces to this tracking server and write their span data to its artifact store, nothing else. Null when disabled."
   value       = local.agent_policy_json
 }
+
+output "agent_actions" {
+  description = "The sagemaker-mlflow actions the agent's tracing calls (those of agent_policy_json), e.g. for a VPC endpoint policy."
+  value       = local.agent_mlflow_actions
+}

@@ -32,6 +32,91 @@ locals {
     # (AWS CDK: InterfaceVpcEndpointAwsService.SAGEMAKER_EXPERIMENTS = ('experiments', 'aws.sagemaker')).
     var.enable_mlflow_endpoint ? { mlflow = "aws.sagemaker.${local.region}.experiments" } : {},
   )
+
+  # Endpoint policies. An endpoint policy does not grant anything (IAM does); it bounds what may pass
+  # through the endpoint at all, so that credentials of another account, or a call to another
+  # account's bucket, table or secret, cannot use this VPC's private path to move data out. Every
+  # endpoint gets one: the defaults below allow only what the code calls, on resources of this account
+  # and region, to principals of this account; `endpoint_policies` replaces any of them with a
+  # narrower document (the system module scopes bedrock-runtime and mlflow to exact ARNs).
+  this_account = { StringEquals = { "aws:PrincipalAccount" = local.account } }
+  default_endpoint_statements = {
+    # The functions' conversation store (DynamoDBSaver, the edge's connection records): the same
+    # actions their IAM policies grant, on this account's tables in this region.
+    dynamodb = [{
+      Sid       = "ThisAccountTables"
+      Effect    = "Allow"
+      Principal = "*"
+      Action = [
+        "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+        "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+      ]
+      Resource  = ["arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/*"]
+      Condition = local.this_account
+    }]
+    # Checkpoint offload objects and MLflow trace artifacts, in buckets this account owns.
+    s3 = [{
+      Sid       = "ThisAccountBuckets"
+      Effect    = "Allow"
+      Principal = "*"
+      Action = [
+        "s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:AbortMultipartUpload",
+        "s3:ListBucket", "s3:GetBucketLocation",
+      ]
+      Resource  = ["*"]
+      Condition = { StringEquals = { "aws:PrincipalAccount" = local.account, "s3:ResourceAccount" = local.account } }
+    }]
+    # The database credentials: the functions and RDS Proxy read them, the migrate function writes
+    # and rotates the application role's (the four rotation steps); this account's secrets only.
+    secretsmanager = [{
+      Sid       = "ThisAccountSecrets"
+      Effect    = "Allow"
+      Principal = "*"
+      Action = [
+        "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+      ]
+      Resource  = ["arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:*"]
+      Condition = local.this_account
+    }]
+    # Converse and ConverseStream are authorised as InvokeModel and InvokeModelWithResponseStream.
+    bedrock-runtime = [{
+      Sid       = "InvokeModels"
+      Effect    = "Allow"
+      Principal = "*"
+      Action    = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      Resource = [
+        "arn:${local.partition}:bedrock:*::foundation-model/*",
+        "arn:${local.partition}:bedrock:${local.region}:${local.account}:inference-profile/*",
+        "arn:${local.partition}:bedrock:${local.region}:${local.account}:application-inference-profile/*",
+      ]
+      Condition = local.this_account
+    }]
+    # Traces to this account's tracking servers.
+    mlflow = [{
+      Sid       = "ThisAccountTrackingServers"
+      Effect    = "Allow"
+      Principal = "*"
+      Action    = ["sagemaker-mlflow:*"]
+      Resource  = ["arn:${local.partition}:sagemaker:${local.region}:${local.account}:mlflow-tracking-server/*"]
+      Condition = local.this_account
+    }]
+  }
+  # Any other service in interface_endpoints: everything, but only for this account's principals.
+  fallback_endpoint_statements = [{
+    Sid       = "ThisAccountOnly"
+    Effect    = "Allow"
+    Principal = "*"
+    Action    = "*"
+    Resource  = "*"
+    Condition = local.this_account
+  }]
+  endpoint_policies = {
+    for service in concat(tolist(local.gateway_endpoints), keys(local.interface_endpoints)) : service => lookup(
+      var.endpoint_policies, service,
+      jsonencode({ Version = "2012-10-17", Statement = lookup(local.default_endpoint_statements, service, local.fallback_endpoint_statements) })
+    )
+  }
 }
 
 ################################################################################
@@ -197,7 +282,7 @@ resource "aws_vpc_endpoint" "gateway" {
   service_name      = "com.amazonaws.${local.region}.${each.key}"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = aws_route_table.private[*].id
-  policy            = lookup(var.endpoint_policies, each.key, null)
+  policy            = local.endpoint_policies[each.key]
 
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }
@@ -223,7 +308,8 @@ resource "aws_vpc_endpoint" "interface" {
     if contains(data.aws_vpc_endpoint_service.interface[each.key].availability_zones, s.availability_zone)
   ]
   security_group_ids = [aws_security_group.endpoints.id]
-  policy             = lookup(var.endpoint_policies, each.key, null)
+  # A service that takes no endpoint policy (the lookup says so) would refuse one.
+  policy = data.aws_vpc_endpoint_service.interface[each.key].vpc_endpoint_policy_supported ? local.endpoint_policies[each.key] : null
 
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 
@@ -287,6 +373,16 @@ resource "aws_vpc_security_group_egress_rule" "lambda_https_gateway_endpoints" {
   tags = var.tags
 }
 
+# The one rule that leaves the VPC: HTTPS to anywhere, through the NAT gateway (or, below, the
+# egress-only internet gateway). It is needed because the message function streams replies with
+# `post_to_connection` on the WebSocket API's management endpoint,
+# https://{api-id}.execute-api.{region}.amazonaws.com/{stage}/@connections/{id}, and that endpoint has
+# no VPC endpoint: an execute-api interface endpoint reaches private REST APIs only, WebSocket APIs
+# are Regional (public) only, and a call sent through such an endpoint is refused (ForbiddenException).
+# Its addresses are API Gateway's public, regional ranges, which change and are not published per
+# API, so no narrower CIDR or prefix list names them. The same path serves the authorizer's JWKS
+# fetch (a token issuer such as Cognito is public). Every AWS service the code calls has a VPC
+# endpoint above, so with private DNS their traffic never takes this rule.
 resource "aws_vpc_security_group_egress_rule" "lambda_https_internet_ipv4" {
   count = local.nat ? 1 : 0
 
@@ -341,7 +437,7 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_https_from_lambda" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
-  # checkov:skip=CKV_AWS_338:Retention is a per-environment variable (flow_log_retention_days); a year of flow logs is not needed for a dev VPC.
+  # checkov:skip=CKV_AWS_338:Retention is a per-environment variable (flow_log_retention_days; the system module sets it to the environment's log_retention_days, 14 days in dev and 90 in prod); no environment here needs a year of flow logs.
   # checkov:skip=CKV_AWS_158:KMS is optional (flow_log_kms_key_arn); without it CloudWatch Logs still encrypts the data at rest with its own keys.
   name              = "/aws/vpc-flow-logs/${var.name}"
   retention_in_days = var.flow_log_retention_days

@@ -59,9 +59,9 @@ variable "single_nat_gateway" {
 }
 
 variable "interface_endpoints" {
-  description = "AWS services the Lambdas call that get an interface VPC endpoint with private DNS, as the last part of `com.amazonaws.<region>.<service>`."
+  description = "AWS services the Lambdas call that get an interface VPC endpoint with private DNS, as the last part of `com.amazonaws.<region>.<service>`. The default is what the code calls: Bedrock Runtime (the model) and Secrets Manager (the database credentials). Not needed: logs (the Lambda service ships function logs outside the VPC), sts and kms (nothing in the functions calls them; Secrets Manager, DynamoDB and S3 call KMS on their side), sagemaker.api (the MLflow client derives the tracking server's URL from its ARN and calls only the `mlflow` endpoint)."
   type        = list(string)
-  default     = ["bedrock-runtime", "secretsmanager", "logs", "sts", "sagemaker.api", "kms"]
+  default     = ["bedrock-runtime", "secretsmanager"]
   nullable    = false
 
   validation {
@@ -77,7 +77,7 @@ variable "enable_mlflow_endpoint" {
 }
 
 variable "endpoint_policies" {
-  description = "Optional VPC endpoint policies (JSON) keyed by service: \"dynamodb\", \"s3\", an interface_endpoints entry or \"mlflow\". Services not listed keep the default full-access policy."
+  description = "VPC endpoint policies (JSON) keyed by service: \"dynamodb\", \"s3\", an interface_endpoints entry or \"mlflow\", replacing the module's own. Services not listed get the module's policy: the actions the code calls, on this account's resources in this region, for this account's principals (any action, this account's principals only, for a service the module has no policy for)."
   type        = map(string)
   default     = {}
 

@@ -25,23 +25,31 @@ module "network" {
   single_nat_gateway     = var.single_nat_gateway
   enable_mlflow_endpoint = var.enable_mlflow && var.mlflow_vpc_endpoint
   interface_endpoints    = var.interface_endpoints
-  tags                   = local.tags
+  endpoint_policies      = local.endpoint_policies # hardening.tf
+
+  flow_log_retention_days = coalesce(var.flow_log_retention_days, var.log_retention_days)
+  flow_log_kms_key_arn    = var.flow_log_kms_key_arn
+
+  tags = local.tags
 }
 
 module "conversation_store" {
   source = "../conversation_store"
 
-  name                = "${var.name}-conversations"
-  deletion_protection = var.deletion_protection
-  tags                = local.tags
+  name                   = "${var.name}-conversations"
+  deletion_protection    = var.deletion_protection
+  access_log_bucket_name = local.access_logs_bucket_name
+  tags                   = local.tags
 }
 
 module "mlflow" {
   source = "../mlflow"
 
-  enabled = var.enable_mlflow
-  name    = "${var.name}-mlflow"
-  tags    = local.tags
+  enabled             = var.enable_mlflow
+  name                = "${var.name}-mlflow"
+  kms_key_arn         = var.mlflow_kms_key_arn
+  logging_bucket_name = local.access_logs_bucket_name
+  tags                = local.tags
 }
 
 module "agent" {
@@ -102,6 +110,11 @@ module "database" {
   skip_final_snapshot       = !var.deletion_protection
   log_retention_days        = var.log_retention_days
 
+  # Performance Insights (encrypted with the database's key) and Enhanced Monitoring: per environment
+  performance_insights_enabled        = var.db_performance_insights_enabled
+  performance_insights_retention_days = var.db_performance_insights_retention_days
+  monitoring_interval                 = var.db_monitoring_interval
+
   migrate_package_path       = "${var.build_dir}/function-migrate.zip"
   alarm_sns_topic_arn        = module.observability.sns_topic_arn
   layer_arns                 = values(module.agent.layer_arns)
@@ -144,7 +157,16 @@ module "chat_site" {
     client_id      = try(var.jwt.audience, null)
   }
   site_dir = var.site_dir
-  tags     = local.tags
+
+  # hardening.tf / variables.tf: what a production site adds
+  logging_bucket_name = local.access_logs_bucket_name
+  web_acl_arn         = var.site_web_acl_arn
+  acm_certificate_arn = var.site_acm_certificate_arn
+  aliases             = var.site_aliases
+  geo_restriction     = var.site_geo_restriction
+  kms_key_arn         = var.site_kms_key_arn
+
+  tags = local.tags
 }
 
 # The topic every alarm notifies, the alarms about the system as a whole, the dashboard and the budget.

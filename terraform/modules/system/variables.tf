@@ -227,6 +227,97 @@ variable "tags" {
 }
 
 ################################################################################
+# Hardening: what checkov's skipped checks name, for environments that want it (prod sets the first ones)
+################################################################################
+
+variable "create_access_logs_bucket" {
+  type        = bool
+  description = "Create an access log bucket (modules/access_logs) for the S3 server access logs of the system's buckets and the chat site's CloudFront standard logs. Ignored names: access_logs_bucket_name is used only when this is false."
+  default     = false
+}
+
+variable "access_logs_bucket_name" {
+  type        = string
+  description = "Existing bucket for the access logs (e.g. an organisation's log archive; SSE-S3, ACLs enabled for CloudFront, a policy letting logging.s3.amazonaws.com write); null with create_access_logs_bucket = false: no access logs."
+  default     = null
+}
+
+variable "access_logs_retention_days" {
+  type        = number
+  description = "Days the created access log bucket keeps logs."
+  default     = 90
+}
+
+variable "flow_log_retention_days" {
+  type        = number
+  description = "Days the VPC flow logs are kept; null: log_retention_days, like every other log group."
+  default     = null
+}
+
+variable "flow_log_kms_key_arn" {
+  type        = string
+  description = "KMS key for the VPC flow log group (its key policy must allow logs.<region>.amazonaws.com for that group); null: CloudWatch Logs' own encryption."
+  default     = null
+}
+
+variable "db_performance_insights_enabled" {
+  type        = bool
+  description = "Performance Insights on the database, encrypted with the database's KMS key (7 days of history are free)."
+  default     = false
+}
+
+variable "db_performance_insights_retention_days" {
+  type        = number
+  description = "Days of Performance Insights history: 7 (free), a multiple of 31 up to 713, or 731."
+  default     = 7
+}
+
+variable "db_monitoring_interval" {
+  type        = number
+  description = "Enhanced Monitoring interval of the database in seconds (0: off; 60 costs CloudWatch Logs ingestion of the OS metrics)."
+  default     = 0
+}
+
+variable "mlflow_kms_key_arn" {
+  type        = string
+  description = "Customer managed KMS key for the MLflow artifact bucket (SSE-KMS); null: SSE-S3."
+  default     = null
+}
+
+variable "site_web_acl_arn" {
+  type        = string
+  description = "WAFv2 web ACL (scope CLOUDFRONT, us-east-1) for the chat site's distribution; null: none."
+  default     = null
+}
+
+variable "site_acm_certificate_arn" {
+  type        = string
+  description = "ACM certificate (us-east-1) for site_aliases; with it CloudFront serves the custom names with TLSv1.2_2021 as the minimum protocol. null: the default *.cloudfront.net certificate."
+  default     = null
+}
+
+variable "site_aliases" {
+  type        = list(string)
+  description = "Custom domain names of the chat site (need site_acm_certificate_arn and a DNS record pointing at chat_site_domain_name)."
+  default     = []
+}
+
+variable "site_geo_restriction" {
+  type = object({
+    restriction_type = string
+    locations        = optional(list(string), [])
+  })
+  description = "Country restriction of the chat site: none, whitelist or blacklist with ISO 3166-1 alpha-2 codes."
+  default     = { restriction_type = "none" }
+}
+
+variable "site_kms_key_arn" {
+  type        = string
+  description = "KMS key for the chat site bucket (SSE-KMS; its key policy must let cloudfront.amazonaws.com decrypt for the distribution); null: SSE-S3."
+  default     = null
+}
+
+################################################################################
 # For emulators only (a LocalStack-compatible emulator such as ministack): null in AWS
 ################################################################################
 

@@ -12,7 +12,7 @@ mock_provider "aws" {
     defaults = { names = ["us-east-1a", "us-east-1b", "us-east-1c"] }
   }
   mock_data "aws_vpc_endpoint_service" {
-    defaults = { availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"] }
+    defaults = { availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"], vpc_endpoint_policy_supported = true }
   }
   mock_data "aws_iam_policy_document" {
     defaults = { json = "{}" }
@@ -195,10 +195,8 @@ run "endpoints_listed_are_present" {
   command = plan
 
   assert {
-    condition = toset(keys(aws_vpc_endpoint.interface)) == toset(
-      ["bedrock-runtime", "secretsmanager", "logs", "sts", "sagemaker.api", "kms", "mlflow"]
-    )
-    error_message = "Every default interface endpoint and the MLflow endpoint exist."
+    condition     = toset(keys(aws_vpc_endpoint.interface)) == toset(["bedrock-runtime", "secretsmanager", "mlflow"])
+    error_message = "Only the services the code calls (Bedrock Runtime, Secrets Manager, MLflow) get an interface endpoint."
   }
 
   assert {
@@ -278,7 +276,7 @@ run "endpoint_skips_azs_the_service_does_not_serve" {
   }
 
   assert {
-    condition     = length(aws_vpc_endpoint.interface["sts"].subnet_ids) == 2
+    condition     = length(aws_vpc_endpoint.interface["secretsmanager"].subnet_ids) == 2
     error_message = "Other endpoints keep every private subnet."
   }
 }
@@ -292,4 +290,84 @@ run "endpoint_service_missing_from_every_az_fails_the_plan" {
   }
 
   expect_failures = [aws_vpc_endpoint.interface["mlflow"]]
+}
+
+run "every_endpoint_has_a_policy_for_this_account_only" {
+  command = plan
+
+  variables {
+    interface_endpoints = ["bedrock-runtime", "secretsmanager", "sts"]
+  }
+
+  assert {
+    condition = alltrue([
+      for e in merge(aws_vpc_endpoint.interface, aws_vpc_endpoint.gateway) : alltrue([
+        for s in jsondecode(e.policy).Statement : s.Effect == "Allow" && s.Condition.StringEquals["aws:PrincipalAccount"] == "123456789012"
+      ])
+    ])
+    error_message = "Every endpoint has a policy that admits only this account's principals."
+  }
+
+  assert {
+    condition = (
+      toset(jsondecode(aws_vpc_endpoint.interface["secretsmanager"].policy).Statement[0].Action) == toset([
+        "secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage",
+      ])
+      && jsondecode(aws_vpc_endpoint.interface["secretsmanager"].policy).Statement[0].Resource == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:*"]
+    )
+    error_message = "Secrets Manager: read, and the rotation steps, on this account's secrets only."
+  }
+
+  assert {
+    condition     = toset(jsondecode(aws_vpc_endpoint.interface["bedrock-runtime"].policy).Statement[0].Action) == toset(["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"])
+    error_message = "Bedrock Runtime: model invocation only."
+  }
+
+  assert {
+    condition     = jsondecode(aws_vpc_endpoint.interface["mlflow"].policy).Statement[0].Resource == ["arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/*"]
+    error_message = "MLflow: this account's tracking servers only."
+  }
+
+  assert {
+    condition     = jsondecode(aws_vpc_endpoint.gateway["s3"].policy).Statement[0].Condition.StringEquals["s3:ResourceAccount"] == "123456789012"
+    error_message = "S3: buckets of this account only."
+  }
+
+  assert {
+    condition     = jsondecode(aws_vpc_endpoint.gateway["dynamodb"].policy).Statement[0].Resource == ["arn:aws:dynamodb:us-east-1:123456789012:table/*"]
+    error_message = "DynamoDB: tables of this account only."
+  }
+
+  assert {
+    condition     = jsondecode(aws_vpc_endpoint.interface["sts"].policy).Statement[0].Sid == "ThisAccountOnly"
+    error_message = "A service without a policy of its own gets the this-account-only policy."
+  }
+}
+
+run "endpoint_policies_replace_the_module_policy" {
+  command = plan
+
+  variables {
+    endpoint_policies = {
+      dynamodb = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"dynamodb:GetItem\",\"Resource\":\"arn:aws:dynamodb:us-east-1:123456789012:table/one\"}]}"
+    }
+  }
+
+  assert {
+    condition     = jsondecode(aws_vpc_endpoint.gateway["dynamodb"].policy).Statement[0].Resource == "arn:aws:dynamodb:us-east-1:123456789012:table/one"
+    error_message = "A given policy replaces the module's."
+  }
+}
+
+run "internet_https_egress_exists_only_for_the_egress_path" {
+  command = plan
+
+  variables {
+    egress_mode = "ipv6"
+  }
+
+  assert {
+    condition     = length(aws_vpc_security_group_egress_rule.lambda_https_internet_ipv4) == 0 && aws_vpc_security_group_egress_rule.lambda_https_internet_ipv6[0].cidr_ipv6 == "::/0" && aws_vpc_security_group_egress_rule.lambda_https_internet_ipv6[0].from_port == 443
+    error_message = "Only HTTPS leaves the VPC, on the path egress_mode chooses."
+  }
 }
