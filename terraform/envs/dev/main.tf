@@ -33,4 +33,10 @@ module "system" {
   alarm_email_addresses  = var.alarm_email_addresses
   monthly_budget_usd     = var.monthly_budget_usd
   budget_email_addresses = var.budget_email_addresses
+
+  # Anonymous chat only when asked for by name; the limits and reservations: variables.tf.
+  allow_anonymous_chat           = var.allow_anonymous_chat
+  chat_limits                    = var.chat_limits
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  account_concurrent_executions  = var.account_concurrent_executions
 }

@@ -40,6 +40,17 @@ variable "api_gateway_cloudwatch_role" {
   default     = "none"
 }
 
+variable "allow_anonymous_chat" {
+  type        = bool
+  description = "Without jwt, dev runs anonymous chat (AUTH_MODE=none): anyone with the URL can chat and spend model tokens. The plan refuses that unless this is true, so dev is never deployed open by accident."
+  default     = false
+
+  validation {
+    condition     = var.jwt != null || var.allow_anonymous_chat
+    error_message = "Without jwt (a token issuer), dev would be open to anyone with the URL (AUTH_MODE=none). Set jwt, or allow_anonymous_chat = true to deploy anonymous chat on purpose."
+  }
+}
+
 variable "jwt" {
   type = object({
     jwks_url       = string
@@ -47,7 +58,7 @@ variable "jwt" {
     audience       = string
     cognito_domain = optional(string)
   })
-  description = "Token issuer; null runs dev without authentication (AUTH_MODE=none)."
+  description = "Token issuer; null runs dev without authentication (AUTH_MODE=none), which needs allow_anonymous_chat = true."
   default     = null
 }
 
@@ -79,4 +90,28 @@ variable "budget_email_addresses" {
   type        = list(string)
   description = "Email addresses the budget notifies directly, besides the alarm topic."
   default     = []
+}
+
+variable "chat_limits" {
+  type = object({
+    rate_limit_window_s         = optional(number)
+    max_messages_per_connection = optional(number)
+    max_messages_per_principal  = optional(number)
+    max_turns_per_conversation  = optional(number)
+    max_tokens_per_conversation = optional(number)
+  })
+  description = "Abuse and cost limits (README \"Security\"), each attribute optional: messages per connection and per principal in a window of rate_limit_window_s seconds, turns and model tokens per conversation; 0 turns one off. Defaults: 60 s, 20, 60, 50, 500000."
+  default     = {}
+}
+
+variable "reserved_concurrent_executions" {
+  type        = map(number)
+  description = "Reserved concurrency per function over the defaults { connect = 25, disconnect = 10, message = 100, authorizer = 25 with jwt }; null leaves one unreserved. In an account whose Lambda concurrency quota is below 260 (new accounts may have 10), set every one to null, or raise the quota."
+  default     = {}
+}
+
+variable "account_concurrent_executions" {
+  type        = number
+  description = "The account's Lambda concurrency quota in this region (Service Quotas); the reservations must leave 100 of it unreserved."
+  default     = 1000
 }

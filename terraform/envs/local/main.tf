@@ -70,6 +70,9 @@ module "system" {
   bedrock_model_id    = "us.anthropic.claude-sonnet-4-6"
   bedrock_model_arns  = ["arn:aws:bedrock:us-east-1:000000000000:inference-profile/us.anthropic.claude-sonnet-4-6"]
   auth_mode           = local.auth_mode
+  # The emulator on loopback: anonymous chat is what `make dev` runs (the local chat site), on purpose.
+  allow_anonymous_chat = local.auth_mode == "none"
+  chat_limits          = var.chat_limits
   jwt = {
     jwks_url = "${var.aws_endpoint_url}/${aws_cognito_user_pool.this.id}/.well-known/jwks.json"
     issuer   = "https://cognito-idp.${local.region}.amazonaws.com/${aws_cognito_user_pool.this.id}"

@@ -35,11 +35,8 @@ variable "database" {
     password = string
     sslmode  = optional(string, "require")
     name     = optional(string)
-    # the application role the agent's functions connect as; the pooler must accept it too
-    app_username = optional(string)
-    app_password = string
   })
-  description = "The real PostgreSQL the functions use, behind the local pooler that stands in for RDS Proxy: `username`/`password` for the migrate function (the master user in AWS), `app_username`/`app_password` for the agent's functions (the application role)."
+  description = "The real PostgreSQL the functions use, behind the local pooler that stands in for RDS Proxy."
 }
 
 variable "dataset" {
@@ -70,4 +67,16 @@ variable "site_dir" {
   type        = string
   description = "The built chat site (web/dist) to upload to the emulator's S3; null uploads only config.json."
   default     = null
+}
+
+variable "chat_limits" {
+  type = object({
+    rate_limit_window_s         = optional(number)
+    max_messages_per_connection = optional(number)
+    max_messages_per_principal  = optional(number)
+    max_turns_per_conversation  = optional(number)
+    max_tokens_per_conversation = optional(number)
+  })
+  description = "Abuse and cost limits of the message function, each optional (the system module's chat_limits; 0 turns one off)."
+  default     = {}
 }

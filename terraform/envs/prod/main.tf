@@ -50,4 +50,9 @@ module "system" {
   site_acm_certificate_arn        = var.site_acm_certificate_arn
   site_aliases                    = var.site_aliases
   mlflow_kms_key_arn              = var.mlflow_kms_key_arn
+
+  # Abuse and cost limits, reserved concurrency: variables.tf (README "Security").
+  chat_limits                    = var.chat_limits
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+  account_concurrent_executions  = var.account_concurrent_executions
 }

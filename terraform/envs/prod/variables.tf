@@ -115,3 +115,27 @@ variable "mlflow_kms_key_arn" {
   description = "Customer managed KMS key for the MLflow artifact bucket; null: SSE-S3."
   default     = null
 }
+
+variable "chat_limits" {
+  type = object({
+    rate_limit_window_s         = optional(number)
+    max_messages_per_connection = optional(number)
+    max_messages_per_principal  = optional(number)
+    max_turns_per_conversation  = optional(number)
+    max_tokens_per_conversation = optional(number)
+  })
+  description = "Abuse and cost limits (README \"Security\"), each attribute optional: messages per connection and per principal in a window of rate_limit_window_s seconds, turns and model tokens per conversation; 0 turns one off. Defaults: 60 s, 20, 60, 50, 500000."
+  default     = {}
+}
+
+variable "reserved_concurrent_executions" {
+  type        = map(number)
+  description = "Reserved concurrency per function over the defaults { connect = 25, disconnect = 10, message = 100, authorizer = 25 }; null leaves one unreserved. The sum must leave 100 of the account's quota unreserved."
+  default     = {}
+}
+
+variable "account_concurrent_executions" {
+  type        = number
+  description = "The account's Lambda concurrency quota in this region (Service Quotas); the reservations must leave 100 of it unreserved."
+  default     = 1000
+}

@@ -14,7 +14,15 @@ locals {
 
   memory_sizes = merge({ connect = 256, disconnect = 256, message = 1024, authorizer = 256 }, var.memory_sizes)
   timeouts     = merge({ connect = 10, disconnect = 10, message = 120, authorizer = 10 }, var.timeouts)
-  reserved     = { for k in local.function_keys : k => coalesce(lookup(var.reserved_concurrent_executions, k, null), -1) }
+  # Reserved concurrency (variables.tf, reserved_concurrent_executions): a floor and a ceiling per
+  # function. -1 = unreserved (the account's shared pool). The authorizer exists in every mode but
+  # runs only with JWT: nothing is set aside for it otherwise.
+  reserved_defaults = { connect = 25, disconnect = 10, message = 100, authorizer = var.auth_mode == "jwt" ? 25 : null }
+  reserved = {
+    for k in local.function_keys :
+    k => coalesce(lookup(merge(local.reserved_defaults, var.reserved_concurrent_executions), k, null), -1)
+  }
+  reserved_total = sum([for k in local.function_keys : max(local.reserved[k], 0)])
 
   function_names = { for k in local.function_keys : k => "${var.name}-${k}" }
   log_group_names = {
@@ -77,13 +85,20 @@ locals {
     MLFLOW_ENABLE_ASYNC_TRACE_LOGGING = "false"
     MLFLOW_DISABLE_TELEMETRY          = "true"
   }
-    # The proxy's certificate is verified against the CA bundle in the order_agent package.
-    DATABASE_SSLMODE = var.database_host == null ? null : "verify-full"
+
+  # The abuse and cost limits the message function enforces (README "Security").
+  limits_environment = {
+    RATE_LIMIT_WINDOW_S         = tostring(var.limits.rate_limit_window_s)
+    MAX_MESSAGES_PER_CONNECTION = tostring(var.limits.max_messages_per_connection)
+    MAX_MESSAGES_PER_PRINCIPAL  = tostring(var.limits.max_messages_per_principal)
+    MAX_TURNS_PER_CONVERSATION  = tostring(var.limits.max_turns_per_conversation)
+    MAX_TOKENS_PER_CONVERSATION = tostring(var.limits.max_tokens_per_conversation)
+  }
 
   module_environment = {
     connect    = merge(local.common_environment, local.store_environment)
     disconnect = merge(local.common_environment, local.store_environment)
-    message    = merge(local.common_environment, local.store_environment, local.message_environment)
+    message    = merge(local.common_environment, local.store_environment, local.message_environment, local.limits_environment)
     authorizer = local.common_environment
   }
 
@@ -461,6 +476,11 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = length(var.bedrock_profile_model_arns) == 0 || length(local.bedrock_profile_arns) > 0
       error_message = "bedrock_profile_model_arns needs an inference profile in bedrock_model_arns (the models are allowed only through one)."
+    }
+
+    precondition {
+      condition     = local.reserved_total == 0 || local.reserved_total <= var.account_concurrent_executions - 100
+      error_message = "The functions reserve ${local.reserved_total} concurrent executions, but Lambda keeps at least 100 of the account's concurrency (account_concurrent_executions = ${var.account_concurrent_executions}) unreserved: lower reserved_concurrent_executions (null = unreserved), or raise the account's quota and account_concurrent_executions."
     }
 
     precondition {

@@ -95,12 +95,23 @@ variable "timeouts" {
 
 variable "reserved_concurrent_executions" {
   type        = map(number)
-  description = "Reserved concurrency per function; a missing key or null leaves the function unreserved (account pool)."
+  description = "Reserved concurrency per function, merged over the defaults { connect = 25, disconnect = 10, message = 100, authorizer = 25 (with auth_mode = \"jwt\"; otherwise unreserved) }; null leaves a function unreserved (the account's shared pool), 0 stops it. A reservation is both a floor and a ceiling: message turns (seconds each) can never take more than 100, so they cannot starve $connect and the authorizer, which keep 25 each (about 50 ms per call: 500 new connections per second, API Gateway's account limit). The sum (160 by default) must leave 100 of the account's concurrency unreserved (account_concurrent_executions)."
   default     = {}
 
   validation {
     condition     = alltrue([for k, v in var.reserved_concurrent_executions : contains(["connect", "disconnect", "message", "authorizer"], k) && (v == null ? true : v >= 0 && floor(v) == v)])
     error_message = "reserved_concurrent_executions keys must be function names and values null or whole numbers, 0 or more."
+  }
+}
+
+variable "account_concurrent_executions" {
+  type        = number
+  description = "The account's Lambda concurrency quota in this region (Service Quotas: \"Concurrent executions\"; 1,000 by default, often 10 in new accounts). Planning fails unless the functions' reservations leave 100 of it unreserved, as Lambda requires; other functions of the account share what is left."
+  default     = 1000
+
+  validation {
+    condition     = var.account_concurrent_executions >= 10 && floor(var.account_concurrent_executions) == var.account_concurrent_executions
+    error_message = "account_concurrent_executions must be a whole number, at least 10."
   }
 }
 
@@ -254,7 +265,7 @@ variable "database_url" {
 
 variable "database_secret_arn" {
   type        = string
-  description = "DATABASE_SECRET_ARN: the Secrets Manager secret with the database credentials: the application role's own secret (database module's app_secret_arn), never the master user's; the message function may read this secret only. null: none."
+  description = "DATABASE_SECRET_ARN: the Secrets Manager secret with the database credentials (e.g. the RDS-managed master secret); the message function may read this secret only. null: none."
   default     = null
 
   validation {
@@ -362,6 +373,24 @@ variable "jwt_audience" {
   type        = string
   description = "JWT_AUDIENCE: required aud of the token (or a Cognito access token's client_id)."
   default     = null
+}
+
+variable "limits" {
+  type = object({
+    rate_limit_window_s         = optional(number, 60)
+    max_messages_per_connection = optional(number, 20)
+    max_messages_per_principal  = optional(number, 60)
+    max_turns_per_conversation  = optional(number, 50)
+    max_tokens_per_conversation = optional(number, 500000)
+  })
+  description = "Abuse and cost limits of the message function (settings RATE_LIMIT_WINDOW_S, MAX_MESSAGES_PER_CONNECTION, MAX_MESSAGES_PER_PRINCIPAL, MAX_TURNS_PER_CONVERSATION, MAX_TOKENS_PER_CONVERSATION): customer messages per connection and per principal (token subject; source IP for anonymous chat) in a fixed window of rate_limit_window_s seconds, turns and model tokens per conversation. 0 turns a limit off. An attribute left out keeps its default."
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for v in values(var.limits) : v >= 0 && floor(v) == v]) && var.limits.rate_limit_window_s >= 1
+    error_message = "limits must be whole numbers, 0 or more (0: no limit), and rate_limit_window_s at least 1."
+  }
 }
 
 variable "checkpoint_ttl_seconds" {

@@ -66,12 +66,14 @@ module "agent" {
   subnet_ids                     = module.network.private_subnet_ids
   security_group_ids             = [module.network.lambda_security_group_id]
   reserved_concurrent_executions = var.reserved_concurrent_executions
+  account_concurrent_executions  = var.account_concurrent_executions
+  limits                         = var.chat_limits
 
   table_arn                   = module.conversation_store.table_arn
   bucket_arn                  = module.conversation_store.bucket_arn
   kms_key_arn                 = module.conversation_store.kms_key_arn
   connections_arn             = module.websocket_api.connections_arn
-  database_secret_arn         = module.database.app_secret_arn # the application role's, never the master's
+  database_secret_arn         = module.database.master_secret_arn
   database_secret_kms_key_arn = module.database.kms_key_arn
   database_host               = module.database.client_host
   database_name               = module.database.database_name
@@ -138,6 +140,7 @@ module "websocket_api" {
   authorizer_function_arn = module.agent.function_arns["authorizer"]
   throttling_burst_limit  = var.throttling_burst_limit
   throttling_rate_limit   = var.throttling_rate_limit
+  route_throttling        = var.route_throttling
   log_retention_days      = var.log_retention_days
   tags                    = local.tags
 

@@ -37,3 +37,13 @@ output "mlflow_tracking_server_arn" {
   description = "MLFLOW tracking URI (the tracking server ARN), null when MLflow is off."
   value       = module.mlflow.tracking_server_arn
 }
+
+output "auth_mode" {
+  description = "How $connect is authorized: jwt, or none (anonymous chat, allowed only with allow_anonymous_chat)."
+  value       = var.auth_mode
+
+  precondition {
+    condition     = var.auth_mode != "none" || var.allow_anonymous_chat
+    error_message = "auth_mode = \"none\" opens the chat to anyone with the URL, without signing in. Set allow_anonymous_chat = true to deploy it that way on purpose (a public demo, an emulator), or configure a token issuer (jwt) for customers."
+  }
+}

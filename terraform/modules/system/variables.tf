@@ -122,8 +122,28 @@ variable "bedrock_profile_model_arns" {
 
 variable "auth_mode" {
   type        = string
-  description = "WebSocket $connect authorization: jwt (production) or none."
+  description = "WebSocket $connect authorization: jwt (production) or none (anonymous chat: needs allow_anonymous_chat = true)."
   default     = "jwt"
+}
+
+variable "allow_anonymous_chat" {
+  type        = bool
+  description = "Required, set to true, for auth_mode = \"none\": anyone with the URL can chat (and spend model tokens) without signing in; each conversation is bound to a token the server issues to the browser tab that started it, and the abuse limits apply per source IP. Without it a plan with auth_mode = \"none\" fails, so an environment is never deployed open by accident. For a public demo or an emulator, never for customers' orders."
+  default     = false
+  nullable    = false
+}
+
+variable "chat_limits" {
+  type = object({
+    rate_limit_window_s         = optional(number, 60)
+    max_messages_per_connection = optional(number, 20)
+    max_messages_per_principal  = optional(number, 60)
+    max_turns_per_conversation  = optional(number, 50)
+    max_tokens_per_conversation = optional(number, 500000)
+  })
+  description = "Abuse and cost limits the message function enforces (the agent module's limits; README \"Security\"): customer messages per connection and per principal in a window of rate_limit_window_s seconds, turns and model tokens per conversation; 0 turns one off."
+  default     = {}
+  nullable    = false
 }
 
 variable "jwt" {
@@ -168,8 +188,23 @@ variable "throttling_rate_limit" {
 
 variable "reserved_concurrent_executions" {
   type        = map(number)
-  description = "Reserved concurrency per function name; functions not listed are unreserved."
+  description = "Reserved concurrency per function (connect, disconnect, message, authorizer), over the agent module's defaults (25, 10, 100, 25 with jwt); null leaves a function unreserved. See the agent module."
   default     = {}
+}
+
+variable "account_concurrent_executions" {
+  type        = number
+  description = "The account's Lambda concurrency quota in the region (1,000 by default): the reservations must leave 100 of it unreserved, or the plan fails."
+  default     = 1000
+}
+
+variable "route_throttling" {
+  type = map(object({
+    burst_limit = number
+    rate_limit  = number
+  }))
+  description = "Per-route throttling of the WebSocket stage by route key ($connect, sendMessage, $default); null: the websocket_api module's defaults."
+  default     = null
 }
 
 variable "log_retention_days" {
@@ -338,13 +373,9 @@ variable "emulator" {
     For emulators only; leave null in AWS (dev and prod never set it). What an emulator cannot serve, replaced:
     `endpoint_url`, its edge URL (the functions post to the WebSocket API's @connections under it: its events name
     no host that serves them); `database`, a real PostgreSQL outside it, e.g. behind a local pooler standing in for
-    RDS Proxy (the instance and proxy are still created; the master credentials go into the secret the migrate
-    function reads, `app_username`/`app_password` into the application role's secret the agent's functions read);
+    RDS Proxy (the instance and proxy are still created; their credentials go into a secret the functions read);
     `mlflow_tracking_uri`, a tracking server outside it
     (it has no SageMaker MLflow; null: no tracing).
   EOT
   default     = null
 }
-      # the application role the agent's functions connect as (null name: the database module's default)
-      app_username = optional(string)
-      app_password = optional(string)

@@ -127,6 +127,7 @@ variable "route_throttling" {
     sendMessage = { burst_limit = 50, rate_limit = 25 }
     "$default"  = { burst_limit = 100, rate_limit = 50 }
   }
+  nullable = false
 
   validation {
     condition     = alltrue([for k, v in var.route_throttling : contains(["$connect", "$disconnect", "sendMessage", "$default"], k) && v.burst_limit >= 0 && floor(v.burst_limit) == v.burst_limit && v.rate_limit >= 0])

@@ -37,3 +37,28 @@ run "the_example_tfvars_plan" {
     error_message = "The environment must plan with its example tfvars."
   }
 }
+
+run "anonymous_chat_needs_allow_anonymous_chat" {
+  command = plan
+
+  variables {
+    jwt = null
+  }
+
+  expect_failures = [var.allow_anonymous_chat]
+}
+
+run "anonymous_chat_when_asked_for_by_name" {
+  command = plan
+
+  variables {
+    jwt                  = null
+    allow_anonymous_chat = true
+    chat_limits          = { max_turns_per_conversation = 20 }
+  }
+
+  assert {
+    condition     = length(output.function_names) == 4
+    error_message = "dev must plan anonymous chat with allow_anonymous_chat = true."
+  }
+}

@@ -130,8 +130,15 @@ run "four_functions_with_the_expected_shape" {
   }
 
   assert {
-    condition     = alltrue([for f in aws_lambda_function.this : length(f.layers) == 2 && f.reserved_concurrent_executions == -1])
-    error_message = "Every function gets every layer and is unreserved by default."
+    condition     = alltrue([for f in aws_lambda_function.this : length(f.layers) == 2])
+    error_message = "Every function gets every layer."
+  }
+
+  assert {
+    condition = {
+      for k, f in aws_lambda_function.this : k => f.reserved_concurrent_executions
+    } == { connect = 25, disconnect = 10, message = 100, authorizer = 25 }
+    error_message = "By default message turns are capped at 100 and $connect and the authorizer keep 25 each (160 reserved, 100 of 1,000 left unreserved)."
   }
 
   assert {
@@ -333,6 +340,17 @@ run "environment_wires_the_settings" {
   }
 
   assert {
+    condition = (
+      aws_lambda_function.this["message"].environment[0].variables["RATE_LIMIT_WINDOW_S"] == "60" &&
+      aws_lambda_function.this["message"].environment[0].variables["MAX_MESSAGES_PER_CONNECTION"] == "20" &&
+      aws_lambda_function.this["message"].environment[0].variables["MAX_MESSAGES_PER_PRINCIPAL"] == "60" &&
+      aws_lambda_function.this["message"].environment[0].variables["MAX_TURNS_PER_CONVERSATION"] == "50" &&
+      aws_lambda_function.this["message"].environment[0].variables["MAX_TOKENS_PER_CONVERSATION"] == "500000"
+    )
+    error_message = "The message function must get the limits' defaults."
+  }
+
+  assert {
     condition     = alltrue([for f in aws_lambda_function.this : !contains(keys(f.environment[0].variables), "AWS_REGION")])
     error_message = "AWS_REGION is Lambda's own and must not be set."
   }
@@ -374,13 +392,77 @@ run "vpc_reserved_concurrency_and_no_key" {
   }
 
   assert {
-    condition     = aws_lambda_function.this["message"].reserved_concurrent_executions == 50 && aws_lambda_function.this["connect"].reserved_concurrent_executions == -1
-    error_message = "Reserved concurrency per function, null meaning unreserved."
+    condition     = aws_lambda_function.this["message"].reserved_concurrent_executions == 50 && aws_lambda_function.this["connect"].reserved_concurrent_executions == -1 && aws_lambda_function.this["disconnect"].reserved_concurrent_executions == 10
+    error_message = "Reserved concurrency per function over the defaults, null meaning unreserved."
   }
 
   assert {
     condition     = length(module.log_kms_key) == 0 && length([for s in data.aws_iam_policy_document.this["message"].statement : s if s.sid == "ConversationStoreKey"]) == 0
     error_message = "A given log key means no key created; no store key means no KMS statement."
+  }
+}
+
+run "limits_are_set_one_by_one" {
+  command = apply
+
+  variables {
+    limits = { max_turns_per_conversation = 10, max_messages_per_principal = 0 }
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["message"].environment[0].variables["MAX_TURNS_PER_CONVERSATION"] == "10" &&
+      aws_lambda_function.this["message"].environment[0].variables["MAX_MESSAGES_PER_PRINCIPAL"] == "0" &&
+      aws_lambda_function.this["message"].environment[0].variables["MAX_MESSAGES_PER_CONNECTION"] == "20"
+    )
+    error_message = "A limit given replaces its default; the others keep theirs."
+  }
+}
+
+run "rejects_a_fractional_limit" {
+  command = plan
+
+  variables {
+    limits = { max_tokens_per_conversation = 0.5 }
+  }
+
+  expect_failures = [var.limits]
+}
+
+run "without_jwt_nothing_is_reserved_for_the_authorizer" {
+  command = plan
+
+  variables {
+    auth_mode = "none"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["authorizer"].reserved_concurrent_executions == -1 && local.reserved_total == 135
+    error_message = "The authorizer runs only with JWT: nothing is set aside for it otherwise."
+  }
+}
+
+run "reservations_leave_100_of_the_account_unreserved" {
+  command = plan
+
+  variables {
+    account_concurrent_executions = 200
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "a_small_account_plans_with_nothing_reserved" {
+  command = plan
+
+  variables {
+    account_concurrent_executions  = 10
+    reserved_concurrent_executions = { connect = null, disconnect = null, message = null, authorizer = null }
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.reserved_concurrent_executions == -1])
+    error_message = "null leaves every function unreserved."
   }
 }
 

@@ -45,12 +45,39 @@ run "jwt_mode_puts_the_authorizer_on_connect" {
   }
 }
 
+run "anonymous_chat_needs_the_loudly_named_input" {
+  command = plan
+
+  variables {
+    auth_mode = "none"
+  }
+
+  expect_failures = [output.auth_mode]
+}
+
+run "anonymous_chat_plans_when_allowed_with_limits_and_route_throttling" {
+  command = plan
+
+  variables {
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    chat_limits          = { max_turns_per_conversation = 20 }
+    route_throttling     = { sendMessage = { burst_limit = 10, rate_limit = 5 } }
+  }
+
+  assert {
+    condition     = length(module.websocket_api.route_ids) == 4 && output.auth_mode == "none"
+    error_message = "Anonymous chat deploys when allowed explicitly."
+  }
+}
+
 run "without_auth_and_mlflow" {
   command = plan
 
   variables {
-    auth_mode     = "none"
-    enable_mlflow = false
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    enable_mlflow        = false
   }
 
   assert {
@@ -66,7 +93,8 @@ run "the_database_admits_a_security_group_created_in_the_same_apply" {
   command = plan
 
   variables {
-    auth_mode = "none"
+    auth_mode            = "none"
+    allow_anonymous_chat = true
   }
 
   assert {
@@ -79,7 +107,8 @@ run "bedrock_access_is_derived_from_the_profile_id" {
   command = plan
 
   variables {
-    auth_mode = "none"
+    auth_mode            = "none"
+    allow_anonymous_chat = true
   }
 
   # The default model id is the US cross-region profile: the profile in this region and account,
@@ -99,8 +128,9 @@ run "bedrock_access_for_a_model_without_profile" {
   command = plan
 
   variables {
-    auth_mode        = "none"
-    bedrock_model_id = "amazon.nova-pro-v1:0"
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    bedrock_model_id     = "amazon.nova-pro-v1:0"
   }
 
   assert {
@@ -114,6 +144,7 @@ run "bedrock_access_can_be_given" {
 
   variables {
     auth_mode                  = "none"
+    allow_anonymous_chat       = true
     bedrock_model_id           = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
     bedrock_profile_model_arns = ["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"]
   }
@@ -128,7 +159,8 @@ run "api_gateway_logs_only_with_the_account_role" {
   command = plan
 
   variables {
-    auth_mode = "none"
+    auth_mode            = "none"
+    allow_anonymous_chat = true
   }
 
   # A first apply must work in an account and region without API Gateway's CloudWatch role.
@@ -143,6 +175,7 @@ run "api_gateway_logs_where_the_account_has_the_role" {
 
   variables {
     auth_mode                   = "none"
+    allow_anonymous_chat        = true
     api_gateway_cloudwatch_role = "existing"
   }
 
