@@ -76,9 +76,11 @@ def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
     local = ROOT / ".local"
     # The same port and password on every start: they are in the secret and the functions' environment,
     # so a restart with nothing changed has nothing to apply.
+    # The agent's functions connect as the application role, which the migrate function creates.
+    app_username, app_password = "order_agent_local_app", _saved_secret(local / "app-role-password")
     pooler = Pooler(
         postgres_url, local / "pgbouncer", port=int(os.environ.get("DEV_POOLER_PORT", "6432")),
-        password=_saved_secret(local / "pgbouncer-password"),
+        password=_saved_secret(local / "pgbouncer-password"), users={app_username: app_password},
     )  # fmt: skip
     started.append(("PgBouncer", pooler.stop))
     print("starting the AWS emulator (ministack; its virtualenv is made on first use) ...", flush=True)
@@ -88,7 +90,10 @@ def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
     )  # fmt: skip
     started.append(("AWS emulator (saving its state)", emulator.stop))
     mlflow_url = start_mlflow(started)
-    database = ExternalDatabase("127.0.0.1", pooler.port, pooler.user, pooler.password, pooler.database)
+    database = ExternalDatabase(
+        "127.0.0.1", pooler.port, pooler.user, pooler.password, pooler.database,
+        app_username=app_username, app_password=app_password,
+    )  # fmt: skip
     system = LocalSystem(
         ROOT, local / "terraform", emulator, database, auth_mode="none", mlflow_tracking_uri=mlflow_url,
         model_provider=os.environ.get("MODEL_PROVIDER", "offline"),

@@ -46,13 +46,13 @@ class Deployed:
 
 
 def _database_of_its_own(server_url: str) -> tuple[str, str, str]:
-    """A role and a database it owns: migrate sets the agent's timeouts on its role (ALTER ROLE), which
-    must not reach the role the other tests use."""
+    """A role and a database it owns, standing in for the RDS master user (CREATEROLE, not superuser):
+    migrate creates the application role with it and sets the agent's timeouts on that role."""
     role, password = f"deployed_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
     conn = psycopg2.connect(server_url)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f"CREATE ROLE {role} LOGIN PASSWORD %s", (password,))
+        cur.execute(f"CREATE ROLE {role} LOGIN CREATEROLE PASSWORD %s", (password,))
         cur.execute(f"CREATE DATABASE {role} OWNER {role}")
     conn.close()
     dsn = psycopg2.extensions.parse_dsn(server_url)
@@ -60,11 +60,12 @@ def _database_of_its_own(server_url: str) -> tuple[str, str, str]:
     return role, password, psycopg2.extensions.make_dsn(**dsn)
 
 
-def _drop(server_url: str, role: str) -> None:
+def _drop(server_url: str, role: str, app_role: str) -> None:
     conn = psycopg2.connect(server_url)
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {role} WITH (FORCE)")
+        cur.execute(f"DROP ROLE IF EXISTS {app_role}")
         cur.execute(f"DROP ROLE IF EXISTS {role}")
     conn.close()
 
@@ -85,17 +86,25 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
 @pytest.fixture(scope="module")
 def deployed(emulator, postgres_server_url, mlflow_server, tmp_path_factory) -> Iterator[Deployed]:
     role, password, role_url = _database_of_its_own(postgres_server_url)
+    # The functions connect as the application role, which migrate creates; the pooler lists it.
+    name = f"t{uuid.uuid4().hex[:8]}"
+    app_role, app_password = f"{name}_app", secrets.token_urlsafe(16)
     pooler = None
     try:
         try:
-            pooler = Pooler(role_url, tmp_path_factory.mktemp("pgbouncer"), password=password)
+            pooler = Pooler(
+                role_url, tmp_path_factory.mktemp("pgbouncer"), password=password, users={app_role: app_password}
+            )
         except PgBouncerNotInstalled as exc:
             pytest.skip(f"the deployed system needs the RDS Proxy stand-in: {exc}")
-        database = ExternalDatabase("127.0.0.1", pooler.port, pooler.user, pooler.password, name=role)
+        database = ExternalDatabase(
+            "127.0.0.1", pooler.port, pooler.user, pooler.password, name=role,
+            app_username=app_role, app_password=app_password,
+        )  # fmt: skip
         try:
             system = LocalSystem(
                 ROOT, tmp_path_factory.mktemp("terraform"), emulator, database,
-                name=f"t{uuid.uuid4().hex[:8]}", auth_mode="jwt", dataset="tau-retail",
+                name=name, auth_mode="jwt", dataset="tau-retail",
                 mlflow_tracking_uri=mlflow_server.url,
             )  # fmt: skip
         except TerraformUnavailable as exc:
@@ -110,4 +119,4 @@ def deployed(emulator, postgres_server_url, mlflow_server, tmp_path_factory) -> 
     finally:
         if pooler is not None:
             pooler.stop()
-        _drop(postgres_server_url, role)
+        _drop(postgres_server_url, role, app_role)

@@ -35,8 +35,11 @@ variable "database" {
     password = string
     sslmode  = optional(string, "require")
     name     = optional(string)
+    # the application role the agent's functions connect as; the pooler must accept it too
+    app_username = optional(string)
+    app_password = string
   })
-  description = "The real PostgreSQL the functions use, behind the local pooler that stands in for RDS Proxy."
+  description = "The real PostgreSQL the functions use, behind the local pooler that stands in for RDS Proxy: `username`/`password` for the migrate function (the master user in AWS), `app_username`/`app_password` for the agent's functions (the application role)."
 }
 
 variable "dataset" {

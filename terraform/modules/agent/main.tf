@@ -85,6 +85,8 @@ locals {
     MLFLOW_ENABLE_ASYNC_TRACE_LOGGING = "false"
     MLFLOW_DISABLE_TELEMETRY          = "true"
   }
+    # The proxy's certificate is verified against the CA bundle in the order_agent package.
+    DATABASE_SSLMODE = var.database_host == null ? null : "verify-full"
 
   # The abuse and cost limits the message function enforces (README "Security").
   limits_environment = {

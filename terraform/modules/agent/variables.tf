@@ -265,7 +265,7 @@ variable "database_url" {
 
 variable "database_secret_arn" {
   type        = string
-  description = "DATABASE_SECRET_ARN: the Secrets Manager secret with the database credentials (e.g. the RDS-managed master secret); the message function may read this secret only. null: none."
+  description = "DATABASE_SECRET_ARN: the Secrets Manager secret with the database credentials: the application role's own secret (database module's app_secret_arn), never the master user's; the message function may read this secret only. null: none."
   default     = null
 
   validation {

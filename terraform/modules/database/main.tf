@@ -184,7 +184,6 @@ resource "aws_secretsmanager_secret_version" "external" {
 # the role), so the password is in neither Terraform's state nor its plan. Emulators get a value
 # from external_database, which the local pooler also knows.
 resource "aws_secretsmanager_secret" "app" {
-  # checkov:skip=CKV2_AWS_57:Rotated by the migrate function when app_password_rotation_days > 0 (aws_secretsmanager_secret_rotation.app); not with external_database (emulators), whose pooler is given the password.
   name_prefix             = "${var.name}-db-app-"
   description             = "User name and password of the application role (${local.app_username}) the agent's functions connect as"
   kms_key_id              = local.kms_key_arn

@@ -73,7 +73,7 @@ module "agent" {
   bucket_arn                  = module.conversation_store.bucket_arn
   kms_key_arn                 = module.conversation_store.kms_key_arn
   connections_arn             = module.websocket_api.connections_arn
-  database_secret_arn         = module.database.master_secret_arn
+  database_secret_arn         = module.database.app_secret_arn # the application role's, never the master's
   database_secret_kms_key_arn = module.database.kms_key_arn
   database_host               = module.database.client_host
   database_name               = module.database.database_name

@@ -373,9 +373,13 @@ variable "emulator" {
     For emulators only; leave null in AWS (dev and prod never set it). What an emulator cannot serve, replaced:
     `endpoint_url`, its edge URL (the functions post to the WebSocket API's @connections under it: its events name
     no host that serves them); `database`, a real PostgreSQL outside it, e.g. behind a local pooler standing in for
-    RDS Proxy (the instance and proxy are still created; their credentials go into a secret the functions read);
+    RDS Proxy (the instance and proxy are still created; the master credentials go into the secret the migrate
+    function reads, `app_username`/`app_password` into the application role's secret the agent's functions read);
     `mlflow_tracking_uri`, a tracking server outside it
     (it has no SageMaker MLflow; null: no tracing).
   EOT
   default     = null
 }
+      # the application role the agent's functions connect as (null name: the database module's default)
+      app_username = optional(string)
+      app_password = optional(string)

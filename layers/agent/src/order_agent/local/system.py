@@ -43,11 +43,16 @@ class ExternalDatabase:
     password: str
     name: str
     sslmode: str = "disable"  # the local pooler speaks no TLS; RDS Proxy requires it
+    # The application role the agent's functions connect as (the migrate function creates it and sets
+    # this password; the pooler must list it). `username` above is the master user, for migrate only.
+    app_username: str | None = None
+    app_password: str | None = None
 
     def terraform_value(self) -> dict[str, Any]:
         return {
             "host": self.host, "port": self.port, "username": self.username, "password": self.password,
             "sslmode": self.sslmode, "name": self.name,
+            "app_username": self.app_username, "app_password": self.app_password,
         }  # fmt: skip
 
 
