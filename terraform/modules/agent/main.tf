@@ -77,6 +77,8 @@ locals {
     DATABASE_SECRET_ARN = var.database_secret_arn
     DATABASE_HOST       = var.database_host
     DATABASE_NAME       = var.database_name
+    # The proxy's certificate is verified against the CA bundle in the order_agent package.
+    DATABASE_SSLMODE = var.database_host == null ? null : "verify-full"
     # MLflow tracing (order_agent.tracing; unset URI: no tracing). The agent also sets the last two
     # itself: export within the invocation, because Lambda freezes the process after it; no call
     # to MLflow's telemetry host.
@@ -85,8 +87,6 @@ locals {
     MLFLOW_ENABLE_ASYNC_TRACE_LOGGING = "false"
     MLFLOW_DISABLE_TELEMETRY          = "true"
   }
-    # The proxy's certificate is verified against the CA bundle in the order_agent package.
-    DATABASE_SSLMODE = var.database_host == null ? null : "verify-full"
 
   # The abuse and cost limits the message function enforces (README "Security").
   limits_environment = {

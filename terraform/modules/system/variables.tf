@@ -366,6 +366,9 @@ variable "emulator" {
       password = string
       sslmode  = optional(string, "require")
       name     = optional(string)
+      # the application role the agent's functions connect as (null name: the database module's default)
+      app_username = optional(string)
+      app_password = optional(string)
     })
     mlflow_tracking_uri = optional(string)
   })
@@ -380,6 +383,3 @@ variable "emulator" {
   EOT
   default     = null
 }
-      # the application role the agent's functions connect as (null name: the database module's default)
-      app_username = optional(string)
-      app_password = optional(string)
