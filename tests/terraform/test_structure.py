@@ -67,10 +67,13 @@ CALLERS = sorted(ROOT.glob("envs/*/*.tf")) + sorted(ROOT.glob("modules/system/*.
 @pytest.mark.parametrize("caller", CALLERS, ids=[f"{p.parent.name}/{p.name}" for p in CALLERS])
 def test_module_outputs_used_exist(caller):
     text = caller.read_text(encoding="utf-8")
-    sources = dict(re.findall(r'module\s+"(\w+)"\s*\{\s*source\s*=\s*"([^"]+)"', text))
-    if not sources:  # outputs.tf and variables.tf refer to the modules of main.tf
-        sources = dict(re.findall(r'module\s+"(\w+)"\s*\{\s*source\s*=\s*"([^"]+)"',
-                                  (caller.parent / "main.tf").read_text(encoding="utf-8")))  # fmt: skip
+    # a file may refer to the modules any file of its directory declares (outputs.tf to main.tf's, ...)
+    sources = {
+        name: source
+        for sibling in sorted(caller.parent.glob("*.tf"))
+        for name, source in re.findall(r'module\s+"(\w+)"\s*\{\s*source\s*=\s*"([^"]+)"',
+                                       sibling.read_text(encoding="utf-8"))
+    }  # fmt: skip
     for module_name, output in set(re.findall(r"\bmodule\.(\w+)\.(\w+)", text)):
         assert module_name in sources, f"{caller}: module.{module_name} is not declared"
         module_dir = (caller.parent / sources[module_name]).resolve()
@@ -115,7 +118,9 @@ def test_the_observability_topic_is_always_there():
     """The topic the alarms notify is created, or given: never null."""
     outputs = (ROOT / "modules" / "observability" / "outputs.tf").read_text(encoding="utf-8")
     main = (ROOT / "modules" / "observability" / "main.tf").read_text(encoding="utf-8")
-    assert re.search(r"topic_arn\s+=\s+var\.create_sns_topic \? aws_sns_topic\.this\[0\]\.arn : var\.sns_topic_arn", main)
+    assert re.search(
+        r"topic_arn\s+=\s+var\.create_sns_topic \? aws_sns_topic\.this\[0\]\.arn : var\.sns_topic_arn", main
+    )
     assert re.search(r"alarm_actions\s+=\s+\[local\.topic_arn\]", main)
     assert "value       = local.topic_arn" in outputs
     system = _system_module_blocks()["observability"]
