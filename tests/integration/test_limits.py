@@ -162,7 +162,7 @@ def test_a_connection_over_its_message_rate_is_told_to_wait(chat):
         refused = _until(ws)
         assert [f["type"] for f in refused] == ["error"]
         assert refused[0]["code"] == "rate_limited" and refused[0]["retryable"] is True
-        assert refused[0]["turnId"] == third and "2 per 60 seconds" in refused[0]["message"]
+        assert refused[0]["turnId"] == third and "wait up to 60 seconds" in refused[0]["message"]
         # pings and resumes are not customer messages
         ws.send(json.dumps({"action": "ping"}))
         assert _until(ws, kinds=("pong",))[-1] == {"type": "pong"}

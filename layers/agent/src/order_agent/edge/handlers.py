@@ -272,9 +272,8 @@ class Edge:
             poster.post(
                 ErrorFrame(
                     code="rate_limited",
-                    message="You are sending messages faster than we can answer (at most "
-                    f"{s.max_messages_per_connection} per {s.rate_limit_window_s} seconds). "
-                    "Please wait a moment, then send it again.",
+                    message="You are sending messages faster than we can answer. Please wait up to "
+                    f"{s.rate_limit_window_s} seconds, then send it again.",
                     retryable=True,
                     sessionId=message.sessionId,
                     turnId=message.messageId,  # the client marks exactly this message as not sent
