@@ -140,6 +140,35 @@ def test_cancel_with_yes_drop_mid_stream_and_resume_writes_once(deployed, token)
     assert len(turns) == 4  # one record per message id: four turns, the retry recorded nothing new
 
 
+def test_the_functions_connect_as_the_application_role(deployed):
+    """After the conversations above: the message function reads the application role's own secret (not
+    the master's), and the database sessions it opened through the pooler are that role's, with the
+    timeouts migrate set on it."""
+    message = _aws(deployed, "lambda").get_function_configuration(
+        FunctionName=deployed.outputs["function_names"]["message"]
+    )
+    env = message["Environment"]["Variables"]
+    secret = json.loads(
+        _aws(deployed, "secretsmanager").get_secret_value(SecretId=env["DATABASE_SECRET_ARN"])["SecretString"]
+    )
+    app_role = secret["username"]
+    assert app_role.endswith("_app") and secret["trace_user_key"] and env["DATABASE_SSLMODE"] == "disable"
+    ((master,),) = deployed.sql("SELECT current_user")
+    assert app_role != master
+    sessions = deployed.sql(
+        "SELECT usename, count(*) FROM pg_stat_activity WHERE datname = current_database() GROUP BY usename"
+    )
+    assert app_role in dict(sessions), sessions  # the pooler's server connections for the functions
+    ((settings,),) = deployed.sql(
+        """SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+           JOIN pg_database d ON d.oid = s.setdatabase WHERE r.rolname = %s AND d.datname = current_database()""",
+        app_role,
+    )
+    assert any(entry.startswith("statement_timeout=") for entry in settings)
+    ((can_read_migrations,),) = deployed.sql("SELECT has_table_privilege(%s, 'schema_migrations', 'SELECT')", app_role)
+    assert can_read_migrations is False
+
+
 @pytest.mark.parametrize(
     ("payload", "code"),
     [
