@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     database_name: str = Field(default="orders", description="In AWS: the database name on DATABASE_HOST.")
     database_port: int = Field(default=5432, ge=1, le=65535, description="Port on DATABASE_HOST.")
     database_sslmode: Literal["require", "verify-ca", "verify-full", "prefer", "disable"] = Field(
-        default="require",
-        description="libpq TLS mode towards DATABASE_HOST (RDS Proxy requires TLS); another only for emulators.",
+        default="verify-full",
+        description="libpq TLS mode towards DATABASE_HOST; verify-* checks the server against the RDS CA bundle "
+        "shipped in the package. RDS Proxy requires TLS: disable is for the local pooler only.",
     )
     db_pool_min: PositiveInt = Field(
         default=1,
