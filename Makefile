@@ -16,7 +16,7 @@ ENV ?= dev
 TF_DIR = terraform/envs/$(ENV)
 LAYER_ARCH ?= arm64
 LAYER_PYTHON ?= 3.13
-# make bench / make load sizes (see README, Performance)
+# make bench / make load sizes (see docs/performance.md)
 BENCH_REPETITIONS ?= 5
 BENCH_ARGS ?=
 LOAD_SESSIONS ?= 200
@@ -124,7 +124,7 @@ bench: setup ## measure overhead per turn, round trips, TTFT, cold start, layer 
 load: setup ## LOAD_SESSIONS concurrent WebSocket conversations x LOAD_TURNS; checks exactly-once frames and writes
 	$(BIN)/python scripts/load.py --sessions $(LOAD_SESSIONS) --turns $(LOAD_TURNS) $(LOAD_ARGS)
 
-# Remote state (README, Deployment): terraform/envs/$(ENV)/backend.hcl names the S3 bucket, key and KMS key
+# Remote state (docs/deployment.md): terraform/envs/$(ENV)/backend.hcl names the S3 bucket, key and KMS key
 # that terraform/bootstrap created; INIT_ARGS=-migrate-state moves an existing local state into it.
 BACKEND_CONFIG ?= backend.hcl
 INIT_ARGS ?=

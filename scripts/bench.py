@@ -6,7 +6,7 @@ so read medians, and ratios measured in the same run.
         [--first-token-ms 300] [--chunk-ms 20]
         [--cold-start-repetitions 7] [--db-calls 200] [--build-layers] [--out build/bench/latest.json]
 
-What it measures (the README's Performance section explains each figure):
+What it measures (docs/performance.md explains each figure):
 - turns: the conversations (the scenario suite's scripted transcripts by default; zero model latency)
   through the local gateway and the real handlers, PostgreSQL with the τ retail data, DynamoDB in
   the emulator and traces exported to a local MLflow server; per turn the handler's time minus the

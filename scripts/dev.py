@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def provision_emulator(endpoint_url: str) -> dict[str, str]:
     """The conversation table (and offload bucket) on the emulator, as the conversation_store module
-    defines them. The whole Terraform system on ministack is `make test-deployed` (see README)."""
+    defines them. The whole Terraform system on ministack is `make test-deployed` (docs/deployment.md)."""
     from order_agent.local.aws import create_conversation_store
     from order_agent.settings import Settings
 

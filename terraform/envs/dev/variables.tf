@@ -36,7 +36,7 @@ variable "bedrock_profile_model_arns" {
 
 variable "api_gateway_cloudwatch_role" {
   type        = string
-  description = "API Gateway's CloudWatch role in this account and region, which the stage's logs need: none (no stage logs), existing (already set) or managed (set here). See the README's Deployment section."
+  description = "API Gateway's CloudWatch role in this account and region, which the stage's logs need: none (no stage logs), existing (already set) or managed (set here). See docs/deployment.md."
   default     = "none"
 }
 
@@ -100,7 +100,7 @@ variable "chat_limits" {
     max_turns_per_conversation  = optional(number)
     max_tokens_per_conversation = optional(number)
   })
-  description = "Abuse and cost limits (README \"Security\"), each attribute optional: messages per connection and per principal in a window of rate_limit_window_s seconds, turns and model tokens per conversation; 0 turns one off. Defaults: 60 s, 20, 60, 50, 500000."
+  description = "Abuse and cost limits (docs/security.md), each attribute optional: messages per connection and per principal in a window of rate_limit_window_s seconds, turns and model tokens per conversation; 0 turns one off. Defaults: 60 s, 20, 60, 50, 500000."
   default     = {}
 }
 

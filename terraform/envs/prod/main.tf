@@ -51,7 +51,7 @@ module "system" {
   site_aliases                    = var.site_aliases
   mlflow_kms_key_arn              = var.mlflow_kms_key_arn
 
-  # Abuse and cost limits, reserved concurrency: variables.tf (README "Security").
+  # Abuse and cost limits, reserved concurrency: variables.tf (docs/security.md).
   chat_limits                    = var.chat_limits
   reserved_concurrent_executions = var.reserved_concurrent_executions
   account_concurrent_executions  = var.account_concurrent_executions

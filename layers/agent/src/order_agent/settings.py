@@ -1,6 +1,6 @@
 """The one place where configuration is read: environment variables only.
 
-Every setting is documented in the README's settings table; a test keeps the two in sync.
+Every setting is documented in docs/settings.md; a test keeps the two in sync.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     delta_coalesce_ms: PositiveInt = Field(
         default=50, description="Streamed text is posted to the client at most this often (one post per interval)."
     )
-    # -- abuse and cost limits (README "Security"; 0 turns a limit off) ---------------------------
+    # -- abuse and cost limits (docs/security.md; 0 turns a limit off) ----------------------------
     rate_limit_window_s: PositiveInt = Field(
         default=60, description="Length of the fixed window the message rate limits count in, in seconds."
     )

