@@ -35,9 +35,10 @@ from order_agent.db.dataset import DATASETS, load_dataset, read_dataset
 from order_agent.db.migrate import migrate
 from order_agent.db.pool import Database
 from order_agent.db.rotation import is_rotation_event, rotate
+from order_agent.logs import entry_point, service_name
 from order_agent.settings import Settings, get_settings
 
-logger = Logger(service="order-agent-migrate")
+logger = Logger(service=service_name())
 
 # Right after `terraform apply` creates the proxy its target may not be available yet.
 CONNECT_MARGIN_S = 60  # stop waiting this long before the function's own timeout
@@ -96,6 +97,8 @@ def _rotate(event: dict[str, Any]) -> dict[str, Any]:
     return {"step": event["Step"], "done": done}
 
 
+# A rotation's four steps share their ClientRequestToken: it is their correlation id (none on apply).
+@entry_point(logger, correlation_id_path="ClientRequestToken")
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     event = event or {}
     if is_rotation_event(event):

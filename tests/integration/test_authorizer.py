@@ -414,7 +414,7 @@ def test_event_without_method_arn_is_refused(settings: Settings, keys: Keys):
 def test_incomplete_jwt_configuration_fails_closed(
     settings: Settings, keys: Keys, caplog: pytest.LogCaptureFixture, unset: str
 ):
-    caplog.set_level(logging.INFO, logger="order_agent.edge.auth")
+    caplog.set_level(logging.INFO, logger=auth.logger.name)
     broken = settings.model_copy(update={unset: None})
     assert_unauthorized(connect_event(sign(id_claims(), keys.rsa)), broken)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -425,7 +425,7 @@ def test_unreachable_jwks_fails_closed_quickly(settings: Settings, keys: Keys, c
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    caplog.set_level(logging.INFO, logger="order_agent.edge.auth")
+    caplog.set_level(logging.INFO, logger=auth.logger.name)
     unreachable = settings.model_copy(update={"jwt_jwks_url": f"http://127.0.0.1:{port}/.well-known/jwks.json"})
     started = time.monotonic()
     assert_unauthorized(connect_event(sign(id_claims(), keys.rsa)), unreachable)
@@ -495,9 +495,9 @@ def test_the_token_is_never_logged(settings: Settings, keys: Keys, caplog: pytes
 def test_log_records_carry_the_connection_for_correlation(
     settings: Settings, keys: Keys, caplog: pytest.LogCaptureFixture
 ):
-    caplog.set_level(logging.INFO, logger="order_agent.edge.auth")
+    caplog.set_level(logging.INFO, logger=auth.logger.name)
     authorize(connect_event(sign(id_claims(), keys.rsa)), settings)
-    (record,) = [r for r in caplog.records if r.name == "order_agent.edge.auth"]
+    (record,) = [r for r in caplog.records if r.name == auth.logger.name]
     assert record.connection_id == "CvJ7aeLyoAMCJhQ=" and record.principal_id == SUB
 
 

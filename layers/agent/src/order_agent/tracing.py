@@ -26,7 +26,6 @@ import copy
 import functools
 import hashlib
 import hmac
-import logging
 import os
 import re
 import threading
@@ -39,9 +38,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
+from order_agent.logs import service_name
 from order_agent.settings import Settings
 
-logger = logging.getLogger(__name__)
+logger = Logger(service=service_name(), child=True)
 
 # MLflow's span types (mlflow.entities.SpanType), as strings: no mlflow import while recording.
 AGENT, TOOL, CHAT_MODEL = "AGENT", "TOOL", "CHAT_MODEL"

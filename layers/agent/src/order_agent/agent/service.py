@@ -18,22 +18,23 @@ customer nor their next message waits for MLflow. `TurnOutcome.trace_export_ms` 
 
 from __future__ import annotations
 
-import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from langgraph.types import Command
 
 from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage
 from order_agent.agent.graph import Turn, build_graph
 from order_agent.agent.store import STORE_ERRORS, SessionLock, checkpointer, reads_reused
+from order_agent.logs import service_name
 from order_agent.model import ModelError, ModelProvider, make_provider
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import ToolRunner
 from order_agent.tracing import ExportResult, TraceExporter, TurnTrace
 
-logger = logging.getLogger(__name__)
+logger = Logger(service=service_name(), child=True)
 
 
 @dataclass

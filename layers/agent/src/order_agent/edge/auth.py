@@ -16,17 +16,18 @@ authorizer makes API Gateway answer 401. Nothing here ever allows by default, an
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import traceback
 from typing import Any
 
 import jwt
+from aws_lambda_powertools import Logger
 from jwt import PyJWK, PyJWKClient
 
+from order_agent.logs import service_name
 from order_agent.settings import Settings
 
-logger = logging.getLogger(__name__)
+logger = Logger(service=service_name(), child=True)
 
 # Asymmetric only: with HS* a published public key would become a shared secret (algorithm confusion),
 # and "none" is no signature at all.

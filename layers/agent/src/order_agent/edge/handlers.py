@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketConnectEventModel,
@@ -45,12 +46,13 @@ from order_agent.edge.protocol import (
     TypingFrame,
 )
 from order_agent.edge.store import Claim, EdgeStore, RateLimited, SessionOwnedByAnother
+from order_agent.logs import entry_point, service_name
 from order_agent.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from order_agent.agent.service import Agent
 
-logger = Logger(service="order-agent")
+logger = Logger(service=service_name())  # the parent of the library modules' loggers (order_agent.logs)
 
 MAX_FRAME_BYTES = 32 * 1024  # API Gateway's frame size; our messages are far smaller
 OK = {"statusCode": 200}
@@ -229,6 +231,7 @@ class Edge:
 
     def connect(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = parse(event=_with_required_fields(event), model=APIGatewayWebSocketConnectEventModel)
+        logger.append_keys(connection_id=parsed.request_context.connection_id)
         principal = _principal(event)
         if self.settings.auth_mode != "none" and principal == "anonymous":
             return {"statusCode": 401}  # the authorizer must have run: never accept without it
@@ -237,6 +240,7 @@ class Edge:
 
     def disconnect(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = parse(event=_with_required_fields(event), model=APIGatewayWebSocketDisconnectEventModel)
+        logger.append_keys(connection_id=parsed.request_context.connection_id)
         self.store.disconnect(parsed.request_context.connection_id)
         return OK
 
@@ -245,7 +249,7 @@ class Edge:
     def message(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = parse(event=_with_required_fields(event), model=APIGatewayWebSocketMessageEventModel)
         context = parsed.request_context
-        logger.append_keys(correlation_id=context.request_id, connection_id=context.connection_id)
+        logger.append_keys(connection_id=context.connection_id)
         body = event.get("body") or ""
         message = self._read(body)
         if isinstance(message, ErrorFrame):
@@ -502,21 +506,28 @@ def use_edge(edge: Edge | None) -> None:
     _shared_edge = edge
 
 
-def _edge_for(context: Any) -> Edge:
+def _edge() -> Edge:
     global _shared_edge
     if _shared_edge is None:  # built on the first event, then reused while the process lives
         _shared_edge = Edge()
-    logger.append_keys(request_id=getattr(context, "aws_request_id", None))
     return _shared_edge
 
 
+# Each invocation's records carry the function's context and, as correlation id, API Gateway's
+# request id (`requestContext.requestId`, one per WebSocket event); the handlers add the connection id.
+_entry_point = entry_point(logger, correlation_id_path=correlation_paths.API_GATEWAY_REST)
+
+
+@_entry_point
 def connect_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _edge_for(context).connect(event)
+    return _edge().connect(event)
 
 
+@_entry_point
 def disconnect_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _edge_for(context).disconnect(event)
+    return _edge().disconnect(event)
 
 
+@_entry_point
 def message_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return _edge_for(context).message(event)
+    return _edge().message(event)

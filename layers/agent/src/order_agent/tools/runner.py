@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,16 +24,18 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extras
 import psycopg2.pool
+from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from order_agent.db.pool import Database, get_database
+from order_agent.logs import service_name
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import retail  # noqa: F401  (registers the tools)
 from order_agent.tools.context import ConversationContext, ToolCall
 from order_agent.tools.registry import REGISTRY, ToolDefinition, ToolError, ToolKind
 from order_agent.tracing import TOOL, span
 
-logger = logging.getLogger(__name__)
+logger = Logger(service=service_name(), child=True)
 
 MAX_ARGUMENTS_BYTES = 16 * 1024
 
