@@ -616,6 +616,8 @@ resource "aws_lambda_function" "migrate" {
       DB_CONNECT_TIMEOUT_S = "10"
       DB_POOL_MAX          = "2"
       DATABASE_SSLMODE     = local.sslmode
+      # Its log records name the system, as the agent's functions' do (the function name tells them apart).
+      POWERTOOLS_SERVICE_NAME = var.name
       }, local.external ? {
       DATABASE_PORT = tostring(local.client_port)
     } : {})
