@@ -18,7 +18,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from order_agent.tools import ConversationContext, ToolRunner
-from order_agent.tools.registry import REGISTRY, ToolKind
+from order_agent.tools.registry import REGISTRY
 
 from .strategies import json_values
 
@@ -168,7 +168,7 @@ def test_any_arguments_get_a_result_or_a_structured_error(tau_fresh, tau_setting
     name, arguments = data.draw(tool_calls(ids))
     verified = data.draw(st.sampled_from([CUSTOMER, None]))
     ctx = ConversationContext(session_id=_session(), customer_id=verified)
-    if REGISTRY[name].kind is ToolKind.WRITE:
+    if REGISTRY[name].mutates_state:
         _check_result(runner.run(ctx, name, arguments, dry_run=True))
     result = runner.run(ctx, name, arguments)
     _check_result(result)
@@ -187,8 +187,8 @@ def test_invariants_hold_after_any_sequence_of_tool_calls(tau_fresh, tau_setting
     for name, arguments in calls:
         result = runner.run(ctx, name, arguments)
         _check_result(result)
-        applied += result.ok and REGISTRY[name].kind is ToolKind.WRITE
-        if result.ok and REGISTRY[name].kind is ToolKind.WRITE and data.draw(st.booleans()):
+        applied += result.ok and REGISTRY[name].mutates_state
+        if result.ok and REGISTRY[name].mutates_state and data.draw(st.booleans()):
             # a retry of the same call from the state before it (a lost answer): nothing runs twice
             ctx.write_count -= 1
             again = runner.run(ctx, name, arguments)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from order_agent.db.dataset import export_dataset
+from order_agent.tools.models import Order, User
 from order_agent.tools.registry import REGISTRY
 
 ANA, BEN, CHEN = "ana_lima_1001", "ben_okafor_1002", "chen_wei_1003"
@@ -237,3 +240,18 @@ def test_a_dry_run_checks_every_rule_and_changes_nothing(runner, demo_db, new_ct
     assert refused.error_message == "Non-pending order cannot be cancelled"
     assert export_dataset(demo_db) == before
     assert ctx.write_count == 0
+
+
+@pytest.mark.parametrize("dataset", ["demo_db", "tau_db"])
+def test_every_order_and_user_document_is_its_typed_model_unchanged(dataset, request):
+    """The typed reads return exactly what the database views build: every field, no other, in the
+    same order (so the model reads the same JSON as before they were typed)."""
+    db = request.getfixturevalue(dataset)
+    with db.transaction() as cur:
+        for view, model in (("order_documents", Order), ("user_documents", User)):
+            cur.execute(f"SELECT document FROM {view}")  # a constant of the loop
+            documents = [row["document"] for row in cur.fetchall()]
+            assert documents
+            for document in documents:
+                typed = model.model_validate(document).model_dump(mode="json", exclude_unset=True)
+                assert json.dumps(typed) == json.dumps(document)

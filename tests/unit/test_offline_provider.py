@@ -22,7 +22,7 @@ from order_agent.tools.registry import REGISTRY, ToolKind
 
 DEMO = json.loads((Path(order_agent.__file__).parent / "data" / "demo.json").read_text())
 ALL_TOOLS = [*ToolRunner.converse_tools(), END_CONVERSATION_SPEC]
-READS = {name for name, d in REGISTRY.items() if d.kind is not ToolKind.WRITE}
+READS = {name for name, d in REGISTRY.items() if d.kind is ToolKind.READ}
 PROVIDER = OfflineProvider()
 
 

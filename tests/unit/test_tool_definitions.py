@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import inspect
+import json
+import re
+from pathlib import Path
 
 import pytest
 
+import order_agent
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
-from order_agent.tools.registry import REGISTRY, ToolKind, _define
+from order_agent.tools.models import Order, User
+from order_agent.tools.registry import ERROR_CODES, REGISTRY, ToolKind, _compact_schema, _define
 
 TAU_RETAIL_TOOLS = {
     "calculate", "cancel_pending_order", "exchange_delivered_order_items", "find_user_id_by_email",
@@ -53,25 +58,113 @@ def test_cancel_reason_is_an_enum_and_item_lists_are_string_arrays():
     }
 
 
-def test_write_tools_are_marked_as_writes():
-    writes = {d.name for d in ToolRunner.definitions() if d.kind is ToolKind.WRITE}
-    assert writes == {
+def test_every_tool_declares_its_kind():
+    kinds = {d.name: d.kind for d in ToolRunner.definitions()}
+    assert {name for name, kind in kinds.items() if kind is ToolKind.WRITE} == {
         "cancel_pending_order", "exchange_delivered_order_items", "modify_pending_order_address",
         "modify_pending_order_items", "modify_pending_order_payment", "modify_user_address",
-        "return_delivered_order_items", "transfer_to_human_agents",
+        "return_delivered_order_items",
     }  # fmt: skip
+    assert {name for name, kind in kinds.items() if kind is ToolKind.HANDOFF} == {"transfer_to_human_agents"}
+    assert {name for name, kind in kinds.items() if kind is ToolKind.READ} == TAU_RETAIL_TOOLS - {
+        name for name, kind in kinds.items() if kind is not ToolKind.READ
+    }
 
 
-def test_an_undocumented_argument_is_refused_at_definition():
-    def lookup(call, order_id: str, note: str) -> str:
-        """Look something up.
+def test_how_a_tool_runs_is_declared_apart_from_its_kind():
+    """A handoff is no write for the customer to confirm, but it records a row as a write does."""
+    by_name = {d.name: d for d in ToolRunner.definitions()}
+    assert {d.name for d in by_name.values() if d.mutates_state} == {
+        d.name for d in by_name.values() if d.kind is not ToolKind.READ
+    }
+    assert {d.name for d in by_name.values() if not d.uses_database} == {"calculate"}
+    assert {d.name for d in by_name.values() if d.authenticates} == {
+        "find_user_id_by_email",
+        "find_user_id_by_name_zip",
+    }
 
-        Args:
-            order_id: The order.
-        """
 
-    with pytest.raises(ValueError, match="note is not described"):
-        _define(lookup, ToolKind.READ, True)
+def test_every_tool_documents_its_result_and_its_errors():
+    for definition in ToolRunner.definitions():
+        assert "\nReturns: " in definition.description, definition.name
+        assert set(definition.raises) <= set(ERROR_CODES), definition.name
+        assert set(definition.errors) <= set(ERROR_CODES), definition.name
+        if definition.raises:
+            assert f"Errors: {', '.join(definition.raises)}." in definition.description
+        assert ("not_authenticated" in definition.errors) == definition.requires_auth
+        assert ("idempotency_conflict" in definition.errors) == definition.mutates_state
+    assert REGISTRY["get_order_details"].raises == ("not_found", "forbidden")
+    assert "too_many_attempts" in REGISTRY["find_user_id_by_email"].raises
+
+
+@pytest.mark.parametrize(("name", "model"), [("get_order_details", Order), ("get_user_details", User)])
+def test_typed_reads_put_their_result_schema_in_the_spec(name, model):
+    definition = REGISTRY[name]
+    assert definition.returns is model
+    match = re.search(r"Result JSON schema: (\{.*\})$", definition.converse_spec()["toolSpec"]["description"], re.M)
+    assert match, definition.description
+    schema = json.loads(match.group(1))
+    assert schema == _compact_schema(model.model_json_schema())
+    assert set(schema["properties"]) == set(model.model_fields)
+    assert "title" not in match.group(1)
+    # A field the database leaves out when empty is typed as itself, not as "X or null", and not required.
+    if model is Order:
+        assert schema["properties"]["cancel_reason"] == {"description": "once cancelled", "type": "string"}
+        assert "cancel_reason" not in schema["required"]
+
+
+def test_writes_returning_a_document_are_typed_and_point_to_the_read_with_its_schema():
+    for definition in ToolRunner.definitions():
+        if definition.kind is ToolKind.WRITE:
+            assert definition.returns in (Order, User), definition.name
+            read = "get_order_details" if definition.returns is Order else "get_user_details"
+            assert f"in the shape {read} returns" in definition.description
+            assert "Result JSON schema" not in definition.description  # written once, by the read
+
+
+def test_the_tool_list_is_what_bedrock_converse_accepts():
+    """ToolSpecification has name (1-64 of [a-zA-Z0-9_-]), description (1+ chars), inputSchema.json
+    and an optional strict flag; there is no output schema, so a result's schema is described."""
+    for entry in ToolRunner.converse_tools():
+        assert set(entry) == {"toolSpec"}
+        spec = entry["toolSpec"]
+        assert set(spec) == {"name", "description", "inputSchema"}
+        assert re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", spec["name"])
+        assert isinstance(spec["description"], str) and spec["description"]
+        assert set(spec["inputSchema"]) == {"json"}
+        assert spec["inputSchema"]["json"]["type"] == "object"
+        json.dumps(spec)  # plain JSON, as the document type requires
+
+
+def test_no_tool_is_special_cased_by_name_in_the_agent_or_the_evaluation():
+    """The graph and the scenario scoring act on a tool's declared kind, never on its name."""
+    package = Path(order_agent.__file__).parent
+    for module in ("agent/graph.py", "agent/service.py", "evals/scenarios.py"):
+        source = (package / module).read_text(encoding="utf-8")
+        named = [name for name in TAU_RETAIL_TOOLS if re.search(rf"[\"']{name}[\"']", source)]
+        # The gold transcript starts with a look-up the scenario does not list: it names the call it makes.
+        assert set(named) <= ({"find_user_id_by_email"} if module == "evals/scenarios.py" else set()), module
+
+
+ARGS = "Args:\n    order_id: The order.\n"
+RETURNS = "Returns:\n    What was found.\n"
+
+
+@pytest.mark.parametrize(
+    ("sections", "options", "expected"),
+    [
+        (ARGS.replace("order_id", "note") + f"\n{RETURNS}", {}, "order_id is not described"),
+        (ARGS, {}, "needs a Returns: section"),
+        (f"{ARGS}\n{RETURNS}\nRaises:\n    gone: It went away.\n", {}, "unknown error codes"),
+        (f"{ARGS}\n{RETURNS}", {"mutates_state": True}, "a read changes nothing"),
+    ],
+)
+def test_an_incomplete_contract_is_refused_at_definition(sections, options, expected):
+    def lookup(call, order_id: str) -> str: ...
+
+    lookup.__doc__ = f"Look something up.\n\n{sections}"
+    with pytest.raises(ValueError, match=expected):
+        _define(lookup, ToolKind.READ, True, **options)
 
 
 def _error(name, arguments):

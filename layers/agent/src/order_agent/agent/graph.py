@@ -43,10 +43,9 @@ from order_agent.model.base import (
 )
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolResult, ToolRunner, request_hash
-from order_agent.tools.registry import is_write
+from order_agent.tools.registry import ToolKind, kind_of
 from order_agent.tracing import AGENT, CHAT_MODEL, COST_KEY, MODEL_KEY, PROVIDER_KEY, USAGE_KEY, span
 
-HANDOFF_TOOL = "transfer_to_human_agents"
 TOOL_LIMIT_TEXT = (
     "I'm sorry, I couldn't finish looking that up. Could you tell me once more what you need, "
     "or shall I connect you with a human agent?"
@@ -188,6 +187,7 @@ def _converse(
     if not uses:
         return update
     names = [use["name"] for use in uses]
+    kinds = [kind_of(name) for name in names]  # what each call means; never its name
 
     if END_CONVERSATION in names:
         turn.stage = "closed"
@@ -196,8 +196,8 @@ def _converse(
             turn.texts.append(FAREWELL_TEXT)
         return {**update, "status": "closed"}
 
-    if names == [HANDOFF_TOOL]:
-        result = turn.runner.run(ctx, HANDOFF_TOOL, uses[0]["input"])
+    if kinds == [ToolKind.HANDOFF]:
+        result = turn.runner.run(ctx, names[0], uses[0]["input"])
         turn.tool_calls += 1
         if result.ok:
             turn.stage = "handed_off"
@@ -206,7 +206,7 @@ def _converse(
             answered = {"role": "user", "content": [result.to_converse(uses[0]["toolUseId"])]}
             return {**update, "messages": [*added, answered], "ctx": ctx.model_dump(), "status": "handed_off"}
         results = [result.to_converse(uses[0]["toolUseId"])]
-    elif len(uses) == 1 and is_write(names[0]):
+    elif kinds == [ToolKind.WRITE]:
         use = uses[0]
         preview = turn.runner.run(ctx, use["name"], use["input"], dry_run=True)
         turn.tool_calls += 1
@@ -215,8 +215,8 @@ def _converse(
         results = [preview.to_converse(use["toolUseId"])]
     else:
         results = []
-        for use in uses:
-            if is_write(use["name"]) or use["name"] == END_CONVERSATION:
+        for use, kind in zip(uses, kinds, strict=True):
+            if kind in (ToolKind.WRITE, ToolKind.HANDOFF) or use["name"] == END_CONVERSATION:
                 results.append(
                     _error_result(
                         use["toolUseId"], "one_write_at_a_time", "Call a write tool alone, after the reads it needs."

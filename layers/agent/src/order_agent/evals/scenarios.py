@@ -33,16 +33,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from order_agent.agent.graph import HANDOFF_TOOL
 from order_agent.agent.service import Agent, TurnOutcome
 from order_agent.db.dataset import export_dataset, restore_snapshot
 from order_agent.db.pool import Database
-from order_agent.evals.tau_replay import _IDENTIFICATION_TOOLS, _customer_of, _same_state
+from order_agent.evals.tau_replay import _customer_of, _same_state, authenticates
 from order_agent.model import ModelProvider, make_provider
 from order_agent.model.base import Usage
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
-from order_agent.tools.registry import REGISTRY, is_write
+from order_agent.tools.registry import REGISTRY, ToolKind, kind_of
 from order_agent.tracing import set_tracking_uri
 
 SCENARIO_DIR = Path("evals/scenarios")  # relative to the repository root, where `make eval` runs
@@ -120,8 +119,8 @@ def provider_for(scenario: Scenario, requested: str) -> str | None:
 
 
 def changes_orders(name: str) -> bool:
-    """A write the customer confirms: every write tool but the handoff."""
-    return is_write(name) and name != HANDOFF_TOOL
+    """A write the customer confirms (a handoff is not one: it runs at once)."""
+    return kind_of(name) is ToolKind.WRITE
 
 
 def replay_expected(db: Database, settings: Settings, actions: list[Action]) -> tuple[dict[str, Any], list[bool]]:
@@ -130,7 +129,7 @@ def replay_expected(db: Database, settings: Settings, actions: list[Action]) -> 
     data = export_dataset(db)
     ctx = ConversationContext(session_id=f"expected-{uuid.uuid4()}")
     raw = [action.model_dump() for action in actions]
-    if raw and raw[0]["name"] not in _IDENTIFICATION_TOOLS:
+    if raw and not authenticates(raw[0]["name"]):
         ctx.customer_id = _customer_of(raw, data)
     runner = ToolRunner(db, settings)
     oks = [runner.run(ctx, action.name, action.arguments).ok for action in actions]
@@ -144,7 +143,7 @@ def gold_script(
     as tool rounds (at most `max_tool_rounds` a turn), each successful write as a proposal that
     the customer confirms. Returns the steps and how many "please continue" turns it needs."""
     calls = list(zip(actions, oks, strict=True))
-    if calls and calls[0][0].name not in _IDENTIFICATION_TOOLS and email:
+    if calls and not authenticates(calls[0][0].name) and email:
         calls.insert(0, (Action(name="find_user_id_by_email", arguments={"email": email}), True))
     steps: list[dict[str, Any]] = []
     continues, rounds = 0, 0
@@ -160,7 +159,7 @@ def gold_script(
         else:
             steps.append({"tool_use": use})
             rounds += 1
-            if action.name == HANDOFF_TOOL:
+            if kind_of(action.name) is ToolKind.HANDOFF:
                 return steps, continues  # the conversation is handed over: no more model calls
     told = " ".join(f"{fact}." for fact in facts)
     steps.append({"text": f"Everything is done. {told} Is there anything else I can help you with?"})

@@ -32,8 +32,13 @@ from order_agent.db.dataset import (
 from order_agent.db.pool import Database
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import ConversationContext, ToolRunner
+from order_agent.tools.registry import REGISTRY
 
-_IDENTIFICATION_TOOLS = {"find_user_id_by_email", "find_user_id_by_name_zip"}
+
+def authenticates(name: str) -> bool:
+    """Whether the tool named `name` verifies the customer (as the tool declares)."""
+    definition = REGISTRY.get(name)
+    return definition is not None and definition.authenticates
 
 
 @dataclass
@@ -182,7 +187,7 @@ def replay(db: Database, settings: Settings | None = None, task_ids: set[str] | 
         reference_db = RetailDB.model_validate(reference_start)  # a fresh copy: validation copies
         reference_tools = RetailTools(reference_db)
         ctx = ConversationContext(session_id=f"tau-replay-{task['id']}")
-        if actions and actions[0]["name"] not in _IDENTIFICATION_TOOLS:
+        if actions and not authenticates(actions[0]["name"]):
             ctx.customer_id = _customer_of(actions, data)
         outcomes = []
         for action in actions:

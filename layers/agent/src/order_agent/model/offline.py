@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from order_agent.model.base import END_CONVERSATION, ModelRequest, ModelResponse, TextCallback, Usage
+from order_agent.tools import ToolRunner
+from order_agent.tools.registry import ToolKind
 
 if TYPE_CHECKING:
     from order_agent.settings import Settings
@@ -61,18 +63,9 @@ CAPABILITIES = (
 _CLOSERS = (ANYTHING_ELSE, TRANSFERRED)
 
 FIND_TOOLS = frozenset({"find_user_id_by_email", "find_user_id_by_name_zip"})
-WRITE_TOOLS = frozenset(
-    {
-        "cancel_pending_order",
-        "modify_pending_order_address",
-        "modify_pending_order_items",
-        "modify_pending_order_payment",
-        "modify_user_address",
-        "return_delivered_order_items",
-        "exchange_delivered_order_items",
-        "transfer_to_human_agents",
-    }
-)
+# The tools whose result the model reports (a write or a handoff), as the tools declare it.
+WRITE_TOOLS = frozenset(d.name for d in ToolRunner.definitions() if d.kind is not ToolKind.READ)
+HANDOFF_TOOLS = frozenset(d.name for d in ToolRunner.definitions() if d.kind is ToolKind.HANDOFF)
 _INTENT_OF_WRITE = {
     "cancel_pending_order": "cancel",
     "modify_pending_order_address": "address",
@@ -640,7 +633,7 @@ class _Conversation:
     def report(self, result: _Result) -> str:
         order = result.payload if isinstance(result.payload, dict) else {}
         order_id = order.get("order_id", result.input.get("order_id", ""))
-        if result.name == "transfer_to_human_agents":
+        if result.name in HANDOFF_TOOLS:
             return f"{TRANSFERRED}, who will continue with you here shortly."
         if result.name == "cancel_pending_order":
             refunds: dict[str, float] = {}

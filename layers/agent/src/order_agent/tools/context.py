@@ -14,6 +14,7 @@ from psycopg2.extras import RealDictCursor
 from pydantic import BaseModel, Field
 
 from order_agent.settings import Settings
+from order_agent.tools.models import Order, User
 from order_agent.tools.registry import ToolError
 
 
@@ -36,7 +37,7 @@ class ConversationContext(BaseModel):
 class ToolCall:
     """What a tool function receives besides its arguments."""
 
-    cur: RealDictCursor | None  # None for tools that touch no data (ToolKind.GENERIC)
+    cur: RealDictCursor | None  # None for tools that touch no data (`uses_database=False`)
     ctx: ConversationContext
     settings: Settings
 
@@ -125,10 +126,10 @@ class ToolCall:
                 (order_id, start + offset, self.customer_id, kind, amount, payment_method_id),
             )
 
-    def order_document(self, order_id: str) -> dict[str, Any]:
+    def order_document(self, order_id: str) -> Order:
         self.cur.execute("SELECT document FROM order_documents WHERE order_id = %s", (order_id,))
-        return self.cur.fetchone()["document"]
+        return Order.model_validate(self.cur.fetchone()["document"])
 
-    def user_document(self, user_id: str) -> dict[str, Any]:
+    def user_document(self, user_id: str) -> User:
         self.cur.execute("SELECT document FROM user_documents WHERE user_id = %s", (user_id,))
-        return self.cur.fetchone()["document"]
+        return User.model_validate(self.cur.fetchone()["document"])

@@ -4,6 +4,10 @@ Each function's docstring is the contract the model reads; its signature is the 
 schema. Validation messages follow the τ-bench reference so that a model tuned on it reads
 familiar errors. Where this module deliberately differs from the reference, the function says
 so in a comment (see docs/agent.md, "Differences from the τ-bench reference").
+
+Each tool declares its kind where it is registered (`@tool(ToolKind...)`): the agent acts on
+that, never on a tool's name. Writes and the order and profile reads return typed documents
+(`order_agent.tools.models`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from order_agent.tools.context import ToolCall
+from order_agent.tools.models import Order, User
 from order_agent.tools.registry import ToolError, ToolKind, tool
 
 CancelReason = Literal["no longer needed", "ordered by mistake"]
@@ -29,7 +34,7 @@ def _invalid(message: str) -> ToolError:
 # -- identification ------------------------------------------------------------------------------
 
 
-@tool(ToolKind.READ, requires_auth=False)
+@tool(ToolKind.READ, requires_auth=False, authenticates=True)
 def find_user_id_by_email(call: ToolCall, email: str) -> str:
     """Find a customer's user id by their email address, and verify the customer with it.
 
@@ -38,6 +43,14 @@ def find_user_id_by_email(call: ToolCall, email: str) -> str:
 
     Args:
         email: The customer's email address, such as 'jane.doe@example.com'.
+
+    Returns:
+        The verified customer's user id.
+
+    Raises:
+        not_found: No customer matches; each miss counts as a failed attempt.
+        too_many_attempts: Too many failed attempts in this conversation; offer a human agent.
+        forbidden: The conversation is already verified for another customer.
     """
     call.check_auth_attempts_left()
     call.cur.execute("SELECT user_id FROM users WHERE lower(email) = lower(%s)", (email,))
@@ -45,7 +58,7 @@ def find_user_id_by_email(call: ToolCall, email: str) -> str:
     return call.authenticate(row["user_id"] if row else None)
 
 
-@tool(ToolKind.READ, requires_auth=False)
+@tool(ToolKind.READ, requires_auth=False, authenticates=True)
 def find_user_id_by_name_zip(call: ToolCall, first_name: str, last_name: str, zip: str) -> str:
     """Find a customer's user id by first name, last name and zip code, and verify the customer with it.
 
@@ -55,6 +68,14 @@ def find_user_id_by_name_zip(call: ToolCall, first_name: str, last_name: str, zi
         first_name: The customer's first name, such as 'Jane'.
         last_name: The customer's last name, such as 'Doe'.
         zip: The zip code of the customer's address, such as '10001'.
+
+    Returns:
+        The verified customer's user id.
+
+    Raises:
+        not_found: No customer matches; each miss counts as a failed attempt.
+        too_many_attempts: Too many failed attempts in this conversation; offer a human agent.
+        forbidden: The conversation is already verified for another customer.
     """
     call.check_auth_attempts_left()
     call.cur.execute(
@@ -71,24 +92,37 @@ def find_user_id_by_name_zip(call: ToolCall, first_name: str, last_name: str, zi
 
 
 @tool(ToolKind.READ)
-def get_user_details(call: ToolCall, user_id: str) -> dict[str, Any]:
+def get_user_details(call: ToolCall, user_id: str) -> User:
     """Get the verified customer's profile: name, email, default address, payment methods
     (gift cards with their balance) and the ids of their orders.
 
     Args:
         user_id: The verified customer's user id, such as 'jane_doe_1234'.
+
+    Returns:
+        The customer's profile.
+
+    Raises:
+        forbidden: The user id is not the verified customer's.
     """
     call.require_own_user(user_id)
     return call.user_document(user_id)
 
 
 @tool(ToolKind.READ)
-def get_order_details(call: ToolCall, order_id: str) -> dict[str, Any]:
+def get_order_details(call: ToolCall, order_id: str) -> Order:
     """Get the status and details of one of the verified customer's orders: items, shipping
     address, fulfillments with tracking ids, and payment history.
 
     Args:
         order_id: The order id, such as '#W0000000'; it starts with a '#'.
+
+    Returns:
+        The order.
+
+    Raises:
+        not_found: There is no such order.
+        forbidden: The order is another customer's.
     """
     call.cur.execute("SELECT user_id, document FROM order_documents WHERE order_id = %s", (order_id,))
     row = call.cur.fetchone()
@@ -96,7 +130,7 @@ def get_order_details(call: ToolCall, order_id: str) -> dict[str, Any]:
         raise ToolError("not_found", "Order not found")
     if row["user_id"] != call.customer_id:
         raise ToolError("forbidden", f"Order {order_id} is not one of the verified customer's orders.")
-    return row["document"]
+    return Order.model_validate(row["document"])
 
 
 @tool(ToolKind.READ, requires_auth=False)
@@ -105,6 +139,12 @@ def get_product_details(call: ToolCall, product_id: str) -> dict[str, Any]:
 
     Args:
         product_id: The product id, such as '6086499569'. A product id is not an item id.
+
+    Returns:
+        The product: name, product_id, and variants by item id (item_id, options, available, price).
+
+    Raises:
+        not_found: There is no such product.
     """
     call.cur.execute("SELECT document FROM product_documents WHERE product_id = %s", (product_id,))
     row = call.cur.fetchone()
@@ -119,6 +159,12 @@ def get_item_details(call: ToolCall, item_id: str) -> dict[str, Any]:
 
     Args:
         item_id: The item id, such as '1008292230'.
+
+    Returns:
+        The item: item_id, product_id, name, options, available, price.
+
+    Raises:
+        not_found: There is no such item.
     """
     call.cur.execute(
         """SELECT json_build_object('item_id', v.item_id, 'product_id', v.product_id, 'name', p.name,
@@ -137,6 +183,9 @@ def list_all_product_types(call: ToolCall) -> dict[str, str]:
     """List every product type in the store: product name to product id, sorted by name.
 
     Each product type has several items (variants) with their own item ids and options.
+
+    Returns:
+        Product names mapped to product ids.
     """
     call.cur.execute("SELECT coalesce(json_object_agg(name, product_id ORDER BY name), '{}') AS types FROM products")
     return call.cur.fetchone()["types"]
@@ -146,16 +195,24 @@ def list_all_product_types(call: ToolCall) -> dict[str, str]:
 
 
 @tool(ToolKind.WRITE)
-def cancel_pending_order(call: ToolCall, order_id: str, reason: CancelReason) -> dict[str, Any]:
+def cancel_pending_order(call: ToolCall, order_id: str, reason: CancelReason) -> Order:
     """Cancel a pending order and refund its payments.
 
     Only an order in status 'pending' can be cancelled. Explain the cancellation and get an
     explicit yes from the customer first. Refunds to gift cards are credited immediately;
-    other refunds take 5-7 business days. Returns the order after the cancellation.
+    other refunds take 5-7 business days.
 
     Args:
         order_id: The order id, such as '#W0000000'; it starts with a '#'.
         reason: Why the customer cancels: 'no longer needed' or 'ordered by mistake'.
+
+    Returns:
+        The order after the cancellation, in the shape get_order_details returns.
+
+    Raises:
+        not_found: There is no such order.
+        forbidden: The order is another customer's.
+        invalid_request: A rule refuses the change; the message says which.
     """
     order = call.own_order(order_id, lock=True)
     if order["status"] != "pending":
@@ -184,11 +241,11 @@ def cancel_pending_order(call: ToolCall, order_id: str, reason: CancelReason) ->
 @tool(ToolKind.WRITE)
 def modify_pending_order_address(
     call: ToolCall, order_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str
-) -> dict[str, Any]:
+) -> Order:
     """Change the shipping address of a pending order.
 
     Works for orders in status 'pending' or 'pending (item modified)'. Explain the change and
-    get an explicit yes from the customer first. Returns the order after the change.
+    get an explicit yes from the customer first.
 
     Args:
         order_id: The order id, such as '#W0000000'; it starts with a '#'.
@@ -198,6 +255,14 @@ def modify_pending_order_address(
         state: State, such as 'CA'.
         country: Country, such as 'USA'.
         zip: Zip code, such as '94105'.
+
+    Returns:
+        The order after the change, in the shape get_order_details returns.
+
+    Raises:
+        not_found: There is no such order.
+        forbidden: The order is another customer's.
+        invalid_request: A rule refuses the change; the message says which.
     """
     order = call.own_order(order_id, lock=True)
     if "pending" not in order["status"]:
@@ -302,14 +367,14 @@ def _check_replacement(
 @tool(ToolKind.WRITE)
 def modify_pending_order_items(
     call: ToolCall, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
-) -> dict[str, Any]:
+) -> Order:
     """Swap items of a pending order for other available items of the same product type.
 
     Possible once per order, only in status 'pending'; the order then becomes
     'pending (item modified)' and cannot be modified or cancelled again, so collect every item
     to change first. Explain the change and get an explicit yes from the customer first. The
     price difference is charged to, or refunded to, the given payment method; a gift card must
-    cover a charge. Returns the order after the change.
+    cover a charge.
 
     Args:
         order_id: The order id, such as '#W0000000'; it starts with a '#'.
@@ -317,6 +382,14 @@ def modify_pending_order_items(
         new_item_ids: The replacement item ids, position by position; each must be a different item of the same product.
         payment_method_id: The customer's payment method for the price difference,
             such as 'gift_card_0000000' or 'credit_card_0000000'.
+
+    Returns:
+        The order after the change, in the shape get_order_details returns.
+
+    Raises:
+        not_found: There is no such order, new item (variant) or payment method.
+        forbidden: The order is another customer's.
+        invalid_request: A rule refuses the change; the message says which.
     """
     checked = _check_replacement(call, _MODIFY_ITEMS, order_id, item_ids, new_item_ids, payment_method_id)
     items, variants, difference = checked.items, checked.variants, checked.difference
@@ -339,17 +412,24 @@ def modify_pending_order_items(
 
 
 @tool(ToolKind.WRITE)
-def modify_pending_order_payment(call: ToolCall, order_id: str, payment_method_id: str) -> dict[str, Any]:
+def modify_pending_order_payment(call: ToolCall, order_id: str, payment_method_id: str) -> Order:
     """Pay a pending order with a different payment method of the customer.
 
     Works for orders in status 'pending' or 'pending (item modified)' that have exactly one
     payment. The new method is charged and the old one refunded; a gift card must cover the
-    whole amount. Explain the change and get an explicit yes from the customer first. Returns
-    the order after the change.
+    whole amount. Explain the change and get an explicit yes from the customer first.
 
     Args:
         order_id: The order id, such as '#W0000000'; it starts with a '#'.
         payment_method_id: The new payment method, such as 'gift_card_0000000' or 'credit_card_0000000'.
+
+    Returns:
+        The order after the change, in the shape get_order_details returns.
+
+    Raises:
+        not_found: There is no such order or payment method.
+        forbidden: The order is another customer's.
+        invalid_request: A rule refuses the change; the message says which.
     """
     order = call.own_order(order_id, lock=True)
     if "pending" not in order["status"]:
@@ -382,11 +462,10 @@ def modify_pending_order_payment(call: ToolCall, order_id: str, payment_method_i
 @tool(ToolKind.WRITE)
 def modify_user_address(
     call: ToolCall, user_id: str, address1: str, address2: str, city: str, state: str, country: str, zip: str
-) -> dict[str, Any]:
+) -> User:
     """Change the verified customer's default address (existing orders keep theirs).
 
-    Explain the change and get an explicit yes from the customer first. Returns the customer's
-    profile after the change.
+    Explain the change and get an explicit yes from the customer first.
 
     Args:
         user_id: The verified customer's user id, such as 'jane_doe_1234'.
@@ -396,6 +475,12 @@ def modify_user_address(
         state: State, such as 'CA'.
         country: Country, such as 'USA'.
         zip: Zip code, such as '94105'.
+
+    Returns:
+        The customer's profile after the change, in the shape get_user_details returns.
+
+    Raises:
+        forbidden: The user id is not the verified customer's.
     """
     call.require_own_user(user_id)
     call.cur.execute(
@@ -407,22 +492,28 @@ def modify_user_address(
 
 
 @tool(ToolKind.WRITE)
-def return_delivered_order_items(
-    call: ToolCall, order_id: str, item_ids: list[str], payment_method_id: str
-) -> dict[str, Any]:
+def return_delivered_order_items(call: ToolCall, order_id: str, item_ids: list[str], payment_method_id: str) -> Order:
     """Request the return of items of a delivered order.
 
     Only for orders in status 'delivered', and only once per order (a return or an exchange),
     so collect every item first. The order becomes 'return requested' and the customer gets an
     email on how to send the items back. The refund goes to the original payment method or to
     one of the customer's gift cards. Explain the return and get an explicit yes from the
-    customer first. Returns the order after the request.
+    customer first.
 
     Args:
         order_id: The order id, such as '#W0000000'; it starts with a '#'.
         item_ids: The item ids to return, such as ['1008292230']; list an id twice to return two of it.
         payment_method_id: Where the refund goes: the order's original payment method or a gift card,
             such as 'gift_card_0000000'.
+
+    Returns:
+        The order after the request, in the shape get_order_details returns.
+
+    Raises:
+        not_found: There is no such order or payment method.
+        forbidden: The order is another customer's.
+        invalid_request: A rule refuses the change; the message says which.
     """
     order = call.own_order(order_id, lock=True)
     if order["status"] != "delivered":
@@ -448,13 +539,13 @@ def return_delivered_order_items(
 @tool(ToolKind.WRITE)
 def exchange_delivered_order_items(
     call: ToolCall, order_id: str, item_ids: list[str], new_item_ids: list[str], payment_method_id: str
-) -> dict[str, Any]:
+) -> Order:
     """Request the exchange of items of a delivered order for other available items of the same product type.
 
     Only for orders in status 'delivered', and only once per order (a return or an exchange),
     so collect every item first. The order becomes 'exchange requested'; the price difference
     is settled with the given payment method, and a gift card must cover a charge. Explain the
-    exchange and get an explicit yes from the customer first. Returns the order after the request.
+    exchange and get an explicit yes from the customer first.
 
     Args:
         order_id: The order id, such as '#W0000000'; it starts with a '#'.
@@ -462,6 +553,14 @@ def exchange_delivered_order_items(
         new_item_ids: The new item ids, position by position; each must be an item of the same product.
         payment_method_id: The customer's payment method for the price difference,
             such as 'gift_card_0000000' or 'credit_card_0000000'.
+
+    Returns:
+        The order after the request, in the shape get_order_details returns.
+
+    Raises:
+        not_found: There is no such order, new item (variant) or payment method.
+        forbidden: The order is another customer's.
+        invalid_request: A rule refuses the change; the message says which.
     """
     difference = _check_replacement(
         call, _EXCHANGE_ITEMS, order_id, item_ids, new_item_ids, payment_method_id
@@ -478,7 +577,7 @@ def exchange_delivered_order_items(
 # -- other ----------------------------------------------------------------------------------------------
 
 
-@tool(ToolKind.WRITE, requires_auth=False)
+@tool(ToolKind.HANDOFF, requires_auth=False)
 def transfer_to_human_agents(call: ToolCall, summary: str) -> str:
     """Hand the conversation to a human agent, with a summary of the customer's issue.
 
@@ -487,6 +586,9 @@ def transfer_to_human_agents(call: ToolCall, summary: str) -> str:
 
     Args:
         summary: A short summary of the customer's issue for the human agent.
+
+    Returns:
+        'Transfer successful'. A human agent continues the conversation from here.
     """
     call.cur.execute(
         "INSERT INTO handoffs (session_id, customer_id, summary) VALUES (%s, %s, %s)",
@@ -518,12 +620,18 @@ def _evaluate(node: ast.AST) -> Decimal:
     raise _invalid("Only numbers, + - * / and parentheses are allowed")
 
 
-@tool(ToolKind.GENERIC, requires_auth=False)
+@tool(ToolKind.READ, requires_auth=False, uses_database=False)
 def calculate(call: ToolCall, expression: str) -> str:
     """Calculate an arithmetic expression, rounded to 2 decimals.
 
     Args:
         expression: The expression, such as '(129.99 - 20) * 2'. Numbers, + - * /, parentheses and spaces only.
+
+    Returns:
+        The result as a string, such as '219.98'.
+
+    Raises:
+        invalid_request: The expression is not plain arithmetic, or cannot be calculated.
     """
     # Parsed, never eval()'d: no names, no calls, and no ** that could take minutes.
     if len(expression) > _MAX_EXPRESSION or not all(ch in "0123456789+-*/(). " for ch in expression):

@@ -32,7 +32,7 @@ from order_agent.logs import service_name
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import retail  # noqa: F401  (registers the tools)
 from order_agent.tools.context import ConversationContext, ToolCall
-from order_agent.tools.registry import REGISTRY, ToolDefinition, ToolError, ToolKind
+from order_agent.tools.registry import REGISTRY, ToolDefinition, ToolError
 from order_agent.tracing import TOOL, span
 
 logger = Logger(service=service_name(), child=True)
@@ -132,7 +132,7 @@ class ToolRunner:
                     "The customer is not verified yet: find them by email, or by first name, last name and zip.",
                 )
             content, replayed = self._execute(definition, ctx, args, idempotency_key, dry_run)
-            if definition.kind is ToolKind.WRITE and not dry_run:
+            if definition.mutates_state and not dry_run:
                 ctx.write_count += 1
             return ToolResult(name, True, content, replayed=replayed, arguments=args)
         except ToolError as error:
@@ -175,15 +175,15 @@ class ToolRunner:
         key: str | None,
         dry_run: bool = False,
     ) -> tuple[Any, bool]:
-        if definition.kind is ToolKind.GENERIC:  # no database involved
-            return definition.function(ToolCall(None, ctx, self.settings), **args), False
+        if not definition.uses_database:
+            return definition.invoke(ToolCall(None, ctx, self.settings), **args), False
         # One retry on a dropped connection or a deadlock: the pool replaces the connection, and
         # a write is safe to repeat because its idempotency key is the same the second time.
         for attempt in (1, 2):
             try:
-                if definition.kind is ToolKind.WRITE and dry_run:
+                if definition.mutates_state and dry_run:
                     return self._preview(definition, ctx, args), False
-                if definition.kind is ToolKind.WRITE:
+                if definition.mutates_state:
                     return self._write(definition, ctx, args, key)
                 return self._read(definition, ctx, args), False
             except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable, psycopg2.pool.PoolError) as exc:
@@ -225,14 +225,14 @@ class ToolRunner:
         with self.db.connection() as conn:
             conn.autocommit = True  # one statement, one round trip; no BEGIN/COMMIT
             with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                return definition.function(ToolCall(cur, ctx, self.settings), **args)
+                return definition.invoke(ToolCall(cur, ctx, self.settings), **args)
 
     def _preview(self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any]) -> Any:
         with self.db.connection() as conn:
             conn.autocommit = False
             try:
                 with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                    return definition.function(ToolCall(cur, ctx, self.settings), **args)
+                    return definition.invoke(ToolCall(cur, ctx, self.settings), **args)
             finally:
                 conn.rollback()  # always: a preview changes nothing
 
@@ -263,7 +263,7 @@ class ToolRunner:
                         "idempotency_conflict", "This idempotency key was already used for a different action."
                     )
                 return earlier["result"]["value"], True
-            value = definition.function(ToolCall(cur, ctx, self.settings), **args)
+            value = definition.invoke(ToolCall(cur, ctx, self.settings), **args)
             cur.execute(
                 "UPDATE tool_writes SET result = %s WHERE idempotency_key = %s",
                 (psycopg2.extras.Json({"value": value}), key),
