@@ -14,108 +14,73 @@ locals {
   bucket_name = "${var.name}-${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
 }
 
-resource "aws_s3_bucket" "this" {
-  # checkov:skip=CKV_AWS_18:This is the access log bucket; logging its own accesses into itself would log every log delivery.
-  # checkov:skip=CKV_AWS_144:Access logs are evidence kept for retention_days; a second copy in another region is an organisation's choice (replicate to its central log archive).
-  # checkov:skip=CKV2_AWS_62:Nothing consumes events of the log bucket; logs are read on demand (Athena, downloads).
-  # checkov:skip=CKV_AWS_145:S3 server access logging and CloudFront standard logs deliver only to buckets encrypted with SSE-S3, not SSE-KMS.
+module "bucket" {
+  source = "../s3_bucket"
+
   bucket        = local.bucket_name
   force_destroy = var.force_destroy
+
+  # SSE-S3 (no kms_key_arn): S3 server access logging and CloudFront standard logs deliver only to
+  # buckets encrypted with SSE-S3. ACLs stay enabled for CloudFront, the bucket owner owning objects.
+  object_ownership = "BucketOwnerPreferred"
+
+  # No logging_target_bucket: logging this bucket's accesses into itself would log every log delivery.
+  lifecycle_rule_id                      = "expire-logs"
+  expiration_days                        = var.retention_days
+  noncurrent_version_expiration_days     = 1
+  abort_incomplete_multipart_upload_days = 1
+
+  policy_statements = [
+    {
+      # S3 server access logs of this account's buckets (the service principal, as AWS recommends
+      # over the log-delivery group ACL).
+      Sid       = "S3ServerAccessLogs"
+      Effect    = "Allow"
+      Principal = { Service = "logging.s3.amazonaws.com" }
+      Action    = "s3:PutObject"
+      Resource  = "${module.bucket.arn}/*"
+      Condition = {
+        StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
+        ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:s3:::*" }
+      }
+    },
+  ]
 
   tags = var.tags
 }
 
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+# The bucket's resources were declared here before the s3_bucket module: state moves, no bucket is replaced.
+moved {
+  from = aws_s3_bucket.this
+  to   = module.bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_ownership_controls" "this" {
-  # checkov:skip=CKV2_AWS_65:CloudFront standard logs need bucket ACLs (it grants the awslogsdelivery account through them); BucketOwnerPreferred makes the bucket owner own every delivered object.
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    object_ownership = "BucketOwnerPreferred"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.this
+  to   = module.bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
+moved {
+  from = aws_s3_bucket_ownership_controls.this
+  to   = module.bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.this
+  to   = module.bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    id     = "expire-logs"
-    status = "Enabled"
-
-    filter {}
-
-    expiration {
-      days = var.retention_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = 1
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.this]
+moved {
+  from = aws_s3_bucket_versioning.this
+  to   = module.bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_policy" "this" {
-  bucket = aws_s3_bucket.this.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        # S3 server access logs of this account's buckets (the service principal, as AWS recommends
-        # over the log-delivery group ACL).
-        Sid       = "S3ServerAccessLogs"
-        Effect    = "Allow"
-        Principal = { Service = "logging.s3.amazonaws.com" }
-        Action    = "s3:PutObject"
-        Resource  = "${aws_s3_bucket.this.arn}/*"
-        Condition = {
-          StringEquals = { "aws:SourceAccount" = data.aws_caller_identity.current.account_id }
-          ArnLike      = { "aws:SourceArn" = "arn:${data.aws_partition.current.partition}:s3:::*" }
-        }
-      },
-      {
-        Sid       = "DenyInsecureTransport"
-        Effect    = "Deny"
-        Principal = "*"
-        Action    = "s3:*"
-        Resource  = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
-        Condition = {
-          Bool = { "aws:SecureTransport" = "false" }
-        }
-      },
-    ]
-  })
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.this
+  to   = module.bucket.aws_s3_bucket_lifecycle_configuration.this
+}
 
-  depends_on = [aws_s3_bucket_public_access_block.this, aws_s3_bucket_ownership_controls.this]
+moved {
+  from = aws_s3_bucket_policy.this
+  to   = module.bucket.aws_s3_bucket_policy.this
 }

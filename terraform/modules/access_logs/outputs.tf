@@ -3,10 +3,10 @@ output "bucket_name" {
   value       = local.bucket_name
 
   # Known before the bucket exists, but whoever uses it waits until log delivery can write.
-  depends_on = [aws_s3_bucket_policy.this, aws_s3_bucket_ownership_controls.this, aws_s3_bucket_server_side_encryption_configuration.this]
+  depends_on = [module.bucket]
 }
 
 output "bucket_arn" {
   description = "ARN of the access log bucket."
-  value       = aws_s3_bucket.this.arn
+  value       = module.bucket.arn
 }

@@ -70,115 +70,77 @@ locals {
 # Bucket (private; CloudFront reads it through origin access control)
 ################################################################################
 
-resource "aws_s3_bucket" "this" {
-  # checkov:skip=CKV_AWS_144:Cross-region replication is not needed: the bucket holds a build artefact that the pipeline can upload again.
-  # checkov:skip=CKV2_AWS_62:No consumer of object events: deployments are driven by Terraform.
-  # checkov:skip=CKV_AWS_145:SSE-KMS is available through kms_key_arn; the default SSE-S3 avoids granting CloudFront kms:Decrypt for public static files.
-  # checkov:skip=CKV_AWS_18:Access logging is optional (logging_bucket_name); it is turned on by aws_s3_bucket_logging.this when a log bucket is given.
+module "site_bucket" {
+  source = "../s3_bucket"
+
   bucket        = var.bucket_name
   bucket_prefix = var.bucket_name == null ? "${var.name}-" : null
   force_destroy = var.force_destroy
+  kms_key_arn   = var.kms_key_arn
+
+  # Earlier deployments stay for rollback until noncurrent_version_expiration_days; the site never expires.
+  lifecycle_rule_id                  = "expire-old-versions"
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+
+  logging_target_bucket = var.logging_bucket_name
+  logging_target_prefix = "${var.logging_prefix}s3/"
+
+  policy_statements = [
+    {
+      # Only this distribution, signing with its origin access control, may read objects.
+      Sid       = "AllowCloudFrontDistributionRead"
+      Effect    = "Allow"
+      Principal = { Service = "cloudfront.amazonaws.com" }
+      Action    = "s3:GetObject"
+      Resource  = "${module.site_bucket.arn}/*"
+      Condition = {
+        StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.this.arn }
+      }
+    },
+  ]
 
   tags = var.tags
 }
 
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+# The bucket's resources were declared here before the s3_bucket module: state moves, no bucket is replaced.
+moved {
+  from = aws_s3_bucket.this
+  to   = module.site_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_ownership_controls" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.this
+  to   = module.site_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = var.kms_key_arn != null
-  }
+moved {
+  from = aws_s3_bucket_ownership_controls.this
+  to   = module.site_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.this
+  to   = module.site_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    id     = "expire-old-versions"
-    status = "Enabled"
-
-    filter {}
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.this]
+moved {
+  from = aws_s3_bucket_versioning.this
+  to   = module.site_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_logging" "this" {
-  count = local.logging ? 1 : 0
-
-  bucket        = aws_s3_bucket.this.id
-  target_bucket = var.logging_bucket_name
-  target_prefix = "${var.logging_prefix}s3/"
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.this
+  to   = module.site_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
-resource "aws_s3_bucket_policy" "this" {
-  bucket = aws_s3_bucket.this.id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        # Only this distribution, signing with its origin access control, may read objects.
-        Sid       = "AllowCloudFrontDistributionRead"
-        Effect    = "Allow"
-        Principal = { Service = "cloudfront.amazonaws.com" }
-        Action    = "s3:GetObject"
-        Resource  = "${aws_s3_bucket.this.arn}/*"
-        Condition = {
-          StringEquals = { "AWS:SourceArn" = aws_cloudfront_distribution.this.arn }
-        }
-      },
-      {
-        Sid       = "DenyInsecureTransport"
-        Effect    = "Deny"
-        Principal = "*"
-        Action    = "s3:*"
-        Resource  = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
-        Condition = {
-          Bool = { "aws:SecureTransport" = "false" }
-        }
-      },
-    ]
-  })
+moved {
+  from = aws_s3_bucket_logging.this
+  to   = module.site_bucket.aws_s3_bucket_logging.this
+}
 
-  # S3 rejects concurrent changes to a bucket's access settings.
-  depends_on = [aws_s3_bucket_public_access_block.this, aws_s3_bucket_ownership_controls.this]
+moved {
+  from = aws_s3_bucket_policy.this
+  to   = module.site_bucket.aws_s3_bucket_policy.this
 }
 
 ################################################################################
@@ -188,7 +150,7 @@ resource "aws_s3_bucket_policy" "this" {
 resource "aws_s3_object" "site" {
   for_each = local.site_files
 
-  bucket        = aws_s3_bucket.this.id
+  bucket        = module.site_bucket.bucket
   key           = each.key
   source        = each.value.source
   source_hash   = filemd5(each.value.source)
@@ -196,20 +158,16 @@ resource "aws_s3_object" "site" {
   cache_control = each.value.cache_control
 
   tags = var.tags
-
-  depends_on = [aws_s3_bucket_server_side_encryption_configuration.this]
 }
 
 resource "aws_s3_object" "config" {
-  bucket        = aws_s3_bucket.this.id
+  bucket        = module.site_bucket.bucket
   key           = local.config_key
   content       = local.config_json
   content_type  = "application/json"
   cache_control = "no-store"
 
   tags = var.tags
-
-  depends_on = [aws_s3_bucket_server_side_encryption_configuration.this]
 }
 
 ################################################################################
@@ -375,7 +333,7 @@ resource "aws_cloudfront_distribution" "this" {
 
   origin {
     origin_id                = local.origin_id
-    domain_name              = aws_s3_bucket.this.bucket_regional_domain_name
+    domain_name              = module.site_bucket.bucket_regional_domain_name
     origin_access_control_id = aws_cloudfront_origin_access_control.this.id
   }
 

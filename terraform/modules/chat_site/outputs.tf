@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "Name of the private bucket holding the site (upload a new build here, e.g. with `aws s3 sync`)."
-  value       = aws_s3_bucket.this.id
+  value       = module.site_bucket.bucket
 }
 
 output "bucket_arn" {
   description = "ARN of the site bucket."
-  value       = aws_s3_bucket.this.arn
+  value       = module.site_bucket.arn
 }
 
 output "distribution_id" {

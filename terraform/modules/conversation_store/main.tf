@@ -84,141 +84,63 @@ resource "aws_dynamodb_table" "this" {
 # S3 bucket: checkpoints over 350 KB
 ################################################################################
 
-resource "aws_s3_bucket" "this" {
-  # checkov:skip=CKV_AWS_144:Offloaded checkpoints are conversation state that expires after days; replicating them would copy personal data to a second region for no recovery need (a lost checkpoint ends one conversation).
-  # checkov:skip=CKV2_AWS_62:Nothing consumes events of this bucket: the agent reads the objects it wrote through the DynamoDB item that points at them.
+module "offload_bucket" {
+  source = "../s3_bucket"
+
   bucket        = var.bucket_name
   bucket_prefix = local.bucket_prefix
   force_destroy = var.force_destroy
+  kms_key_arn   = local.kms_key_arn
+
+  # Offloaded checkpoints expire with their conversation; their noncurrent versions hold personal data.
+  lifecycle_rule_id                      = "expire-offloaded-checkpoints"
+  expiration_days                        = var.offload_expiration_days
+  noncurrent_version_expiration_days     = var.noncurrent_version_expiration_days
+  abort_incomplete_multipart_upload_days = var.abort_incomplete_multipart_upload_days
+
+  logging_target_bucket = var.access_log_bucket_name
+  logging_target_prefix = var.access_log_prefix
 
   tags = var.tags
 }
 
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+# The bucket's resources were declared here before the s3_bucket module: state moves, no bucket is replaced.
+moved {
+  from = aws_s3_bucket.this
+  to   = module.offload_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_ownership_controls" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.this
+  to   = module.offload_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = local.kms_key_arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_ownership_controls.this
+  to   = module.offload_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.this
+  to   = module.offload_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    id     = "expire-offloaded-checkpoints"
-    status = "Enabled"
-
-    filter {}
-
-    expiration {
-      days = var.offload_expiration_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = var.abort_incomplete_multipart_upload_days
-    }
-  }
-
-  rule {
-    id     = "remove-expired-delete-markers"
-    status = "Enabled"
-
-    filter {}
-
-    expiration {
-      expired_object_delete_marker = true
-    }
-  }
-
-  # Lifecycle rules on a bucket whose versioning is still being enabled may not apply to noncurrent versions.
-  depends_on = [aws_s3_bucket_versioning.this]
+moved {
+  from = aws_s3_bucket_versioning.this
+  to   = module.offload_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_logging" "this" {
-  count = var.access_log_bucket_name == null ? 0 : 1
-
-  bucket        = aws_s3_bucket.this.id
-  target_bucket = var.access_log_bucket_name
-  target_prefix = var.access_log_prefix
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.this
+  to   = module.offload_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
-data "aws_iam_policy_document" "bucket" {
-  statement {
-    sid    = "DenyInsecureTransport"
-    effect = "Deny"
-    # A Deny: every S3 action must be refused over plain HTTP, so the wildcard is the point.
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
-  statement {
-    sid       = "DenyOutdatedTls"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "NumericLessThan"
-      variable = "s3:TlsVersion"
-      values   = ["1.2"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_logging.this
+  to   = module.offload_bucket.aws_s3_bucket_logging.this
 }
 
-resource "aws_s3_bucket_policy" "this" {
-  bucket = aws_s3_bucket.this.id
-  policy = data.aws_iam_policy_document.bucket.json
-
-  # One bucket configuration change at a time: S3 answers concurrent ones with OperationAborted.
-  depends_on = [aws_s3_bucket_public_access_block.this]
+moved {
+  from = aws_s3_bucket_policy.this
+  to   = module.offload_bucket.aws_s3_bucket_policy.this
 }

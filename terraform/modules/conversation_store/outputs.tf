@@ -10,12 +10,12 @@ output "table_arn" {
 
 output "bucket_name" {
   description = "Name of the S3 offload bucket (CHECKPOINT_BUCKET)."
-  value       = aws_s3_bucket.this.id
+  value       = module.offload_bucket.bucket
 }
 
 output "bucket_arn" {
   description = "ARN of the S3 offload bucket (the agent module's bucket_arn)."
-  value       = aws_s3_bucket.this.arn
+  value       = module.offload_bucket.arn
 }
 
 output "kms_key_arn" {

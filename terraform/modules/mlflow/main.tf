@@ -5,8 +5,8 @@ locals {
   account_id = one(data.aws_caller_identity.current[*].account_id)
   region     = one(data.aws_region.current[*].id)
 
-  bucket_arn         = one(aws_s3_bucket.artifacts[*].arn)
-  artifact_store_uri = local.create ? "s3://${one(aws_s3_bucket.artifacts[*].id)}/${var.artifact_prefix}" : null
+  bucket_arn         = one(module.artifact_bucket[*].arn)
+  artifact_store_uri = local.create ? "s3://${one(module.artifact_bucket[*].bucket)}/${var.artifact_prefix}" : null
   artifact_objects   = local.create ? "${local.bucket_arn}/${var.artifact_prefix}/*" : null
   kms                = var.kms_key_arn != null
 
@@ -54,124 +54,63 @@ data "aws_region" "current" {
 # Artifact bucket
 ################################################################################
 
-resource "aws_s3_bucket" "artifacts" {
-  # checkov:skip=CKV_AWS_144:Cross-region replication is not needed for trace span data; losing it loses history, not service.
-  # checkov:skip=CKV2_AWS_62:No consumer of object events for MLflow artifacts.
-  # checkov:skip=CKV_AWS_145:SSE-KMS with a customer key is available through kms_key_arn; the default is SSE-S3.
-  # checkov:skip=CKV_AWS_18:Access logging is optional (logging_bucket_name); aws_s3_bucket_logging.artifacts turns it on when a log bucket is given.
-  count = local.count
+module "artifact_bucket" {
+  source = "../s3_bucket"
+  count  = local.count
 
   bucket_prefix = "${var.name}-mlflow-"
   force_destroy = var.force_destroy
+  kms_key_arn   = var.kms_key_arn
+
+  lifecycle_rule_id                  = "artifacts"
+  expiration_days                    = var.artifact_expiration_days
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+
+  logging_target_bucket = var.logging_bucket_name
+  logging_target_prefix = var.logging_prefix
 
   tags = var.tags
 }
 
-resource "aws_s3_bucket_public_access_block" "artifacts" {
-  count = local.count
-
-  bucket = aws_s3_bucket.artifacts[0].id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+# The bucket's resources were declared here before the s3_bucket module: state moves, no bucket is replaced.
+moved {
+  from = aws_s3_bucket.artifacts[0]
+  to   = module.artifact_bucket[0].aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_ownership_controls" "artifacts" {
-  count = local.count
-
-  bucket = aws_s3_bucket.artifacts[0].id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.artifacts[0]
+  to   = module.artifact_bucket[0].aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "artifacts" {
-  count = local.count
-
-  bucket = aws_s3_bucket.artifacts[0].id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = local.kms ? "aws:kms" : "AES256"
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = local.kms
-  }
+moved {
+  from = aws_s3_bucket_ownership_controls.artifacts[0]
+  to   = module.artifact_bucket[0].aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_versioning" "artifacts" {
-  count = local.count
-
-  bucket = aws_s3_bucket.artifacts[0].id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.artifacts[0]
+  to   = module.artifact_bucket[0].aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "artifacts" {
-  count = local.count
-
-  bucket = aws_s3_bucket.artifacts[0].id
-
-  rule {
-    id     = "artifacts"
-    status = "Enabled"
-
-    filter {}
-
-    dynamic "expiration" {
-      for_each = var.artifact_expiration_days == null ? [] : [var.artifact_expiration_days]
-
-      content {
-        days = expiration.value
-      }
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.artifacts]
+moved {
+  from = aws_s3_bucket_versioning.artifacts[0]
+  to   = module.artifact_bucket[0].aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_logging" "artifacts" {
-  count = local.create && var.logging_bucket_name != null ? 1 : 0
-
-  bucket        = aws_s3_bucket.artifacts[0].id
-  target_bucket = var.logging_bucket_name
-  target_prefix = var.logging_prefix
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.artifacts[0]
+  to   = module.artifact_bucket[0].aws_s3_bucket_lifecycle_configuration.this
 }
 
-resource "aws_s3_bucket_policy" "artifacts" {
-  count = local.count
+moved {
+  from = aws_s3_bucket_policy.artifacts[0]
+  to   = module.artifact_bucket[0].aws_s3_bucket_policy.this
+}
 
-  bucket = aws_s3_bucket.artifacts[0].id
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "DenyInsecureTransport"
-        Effect    = "Deny"
-        Principal = "*"
-        Action    = "s3:*"
-        Resource  = [local.bucket_arn, "${local.bucket_arn}/*"]
-        Condition = {
-          Bool = { "aws:SecureTransport" = "false" }
-        }
-      },
-    ]
-  })
-
-  depends_on = [aws_s3_bucket_public_access_block.artifacts, aws_s3_bucket_ownership_controls.artifacts]
+moved {
+  from = aws_s3_bucket_logging.artifacts[0]
+  to   = module.artifact_bucket[0].aws_s3_bucket_logging.this[0]
 }
 
 ################################################################################
@@ -254,7 +193,7 @@ resource "aws_sagemaker_mlflow_tracking_server" "this" {
   tags = var.tags
 
   # The server checks its role's access to the artifact store when it starts.
-  depends_on = [aws_iam_role_policy.this, aws_s3_bucket_policy.artifacts]
+  depends_on = [aws_iam_role_policy.this, module.artifact_bucket]
 }
 
 ################################################################################

@@ -20,12 +20,12 @@ output "tracking_server_role_arn" {
 
 output "artifact_bucket_name" {
   description = "Name of the artifact bucket. Null when disabled."
-  value       = one(aws_s3_bucket.artifacts[*].id)
+  value       = one(module.artifact_bucket[*].bucket)
 }
 
 output "artifact_bucket_arn" {
   description = "ARN of the artifact bucket. Null when disabled."
-  value       = one(aws_s3_bucket.artifacts[*].arn)
+  value       = one(module.artifact_bucket[*].arn)
 }
 
 output "artifact_store_uri" {

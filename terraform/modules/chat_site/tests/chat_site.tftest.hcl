@@ -1,4 +1,6 @@
 mock_provider "aws" {
+  source = "../../testing/aws"
+
   mock_resource "aws_s3_bucket" {
     defaults = {
       id                          = "chat-test-site"
@@ -109,35 +111,21 @@ run "csp_allows_the_websocket_endpoint_and_self_only" {
 run "bucket_is_private_and_only_this_distribution_reads" {
   command = apply
 
+  # Public access block, ownership, versioning and the TLS-only policy: the s3_bucket module (its tests).
   assert {
-    condition = (
-      aws_s3_bucket_public_access_block.this.block_public_acls &&
-      aws_s3_bucket_public_access_block.this.block_public_policy &&
-      aws_s3_bucket_public_access_block.this.ignore_public_acls &&
-      aws_s3_bucket_public_access_block.this.restrict_public_buckets
-    )
-    error_message = "Every public access block setting must be on."
-  }
-
-  assert {
-    condition     = aws_s3_bucket_ownership_controls.this.rule[0].object_ownership == "BucketOwnerEnforced"
-    error_message = "Object ownership must be enforced (ACLs off)."
-  }
-
-  assert {
-    condition     = one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "AES256"
+    condition     = module.site_bucket.sse_algorithm == "AES256"
     error_message = "The bucket must be encrypted at rest (SSE-S3 without a KMS key)."
   }
 
   assert {
-    condition     = aws_s3_bucket_versioning.this.versioning_configuration[0].status == "Enabled"
-    error_message = "Versioning must be on."
+    condition     = module.site_bucket.lifecycle_rules["expire-old-versions"].noncurrent_version_expiration_days == 30 && module.site_bucket.lifecycle_rules["expire-old-versions"].expiration_days == null
+    error_message = "Earlier deployments are kept 30 days for rollback; the site itself never expires."
   }
 
   # Every Allow statement: the CloudFront service principal, s3:GetObject only, conditioned on this distribution.
   assert {
     condition = alltrue([
-      for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement : (
+      for s in jsondecode(module.site_bucket.policy).Statement : (
         s.Principal == { Service = "cloudfront.amazonaws.com" } &&
         s.Action == "s3:GetObject" &&
         s.Resource == "arn:aws:s3:::chat-test-site/*" &&
@@ -148,13 +136,13 @@ run "bucket_is_private_and_only_this_distribution_reads" {
   }
 
   assert {
-    condition     = length([for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement : s if s.Effect == "Allow"]) == 1
+    condition     = length([for s in jsondecode(module.site_bucket.policy).Statement : s if s.Effect == "Allow"]) == 1
     error_message = "The bucket policy must have exactly one Allow statement."
   }
 
   assert {
     condition = anytrue([
-      for s in jsondecode(aws_s3_bucket_policy.this.policy).Statement :
+      for s in jsondecode(module.site_bucket.policy).Statement :
       s.Effect == "Deny" && s.Condition == { Bool = { "aws:SecureTransport" = "false" } }
     ])
     error_message = "The bucket policy must deny requests without TLS."
@@ -322,7 +310,7 @@ run "default_certificate_without_aliases" {
   }
 
   assert {
-    condition     = length(aws_s3_bucket_logging.this) == 0 && length(aws_cloudfront_distribution.this.logging_config) == 0
+    condition     = module.site_bucket.logging == null && length(aws_cloudfront_distribution.this.logging_config) == 0
     error_message = "Access logging is off without a logging bucket."
   }
 }
@@ -336,8 +324,7 @@ run "logging_when_a_bucket_is_given" {
 
   assert {
     condition = (
-      aws_s3_bucket_logging.this[0].target_bucket == "central-logs" &&
-      aws_s3_bucket_logging.this[0].target_prefix == "chat-site/s3/" &&
+      module.site_bucket.logging == { target_bucket = "central-logs", target_prefix = "chat-site/s3/" } &&
       one(aws_cloudfront_distribution.this.logging_config).bucket == "central-logs.s3.amazonaws.com" &&
       one(aws_cloudfront_distribution.this.logging_config).prefix == "chat-site/cloudfront/"
     )

@@ -1,28 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-    }
-  }
-
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = {
-      partition = "aws"
-    }
-  }
-
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn    = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-      key_id = "11111111-2222-3333-4444-555555555555"
-    }
-  }
+  source = "../../testing/aws"
 
   mock_resource "aws_dynamodb_table" {
     defaults = {
@@ -95,10 +72,7 @@ run "one_customer_managed_key_encrypts_table_and_bucket" {
   }
 
   assert {
-    condition = alltrue([
-      for r in aws_s3_bucket_server_side_encryption_configuration.this.rule :
-      one(r.apply_server_side_encryption_by_default).sse_algorithm == "aws:kms" && one(r.apply_server_side_encryption_by_default).kms_master_key_id == module.kms_key[0].key_arn
-    ])
+    condition     = module.offload_bucket.sse_algorithm == "aws:kms" && module.offload_bucket.kms_key_arn == module.kms_key[0].key_arn
     error_message = "The bucket must use SSE-KMS with the same key."
   }
 
@@ -134,54 +108,38 @@ run "bucket_is_private_versioned_and_expires_objects" {
     offload_expiration_days = 3
   }
 
+  # Public access block, ownership, versioning: the s3_bucket module (its tests).
+  assert {
+    condition     = module.offload_bucket.sse_algorithm == "aws:kms"
+    error_message = "The bucket must be encrypted with the conversation store's KMS key."
+  }
+
   assert {
     condition = (
-      aws_s3_bucket_public_access_block.this.block_public_acls &&
-      aws_s3_bucket_public_access_block.this.block_public_policy &&
-      aws_s3_bucket_public_access_block.this.ignore_public_acls &&
-      aws_s3_bucket_public_access_block.this.restrict_public_buckets
+      module.offload_bucket.lifecycle_rules["expire-offloaded-checkpoints"].expiration_days == 3 &&
+      module.offload_bucket.lifecycle_rules["expire-offloaded-checkpoints"].abort_incomplete_multipart_upload_days >= 1 &&
+      module.offload_bucket.lifecycle_rules["remove-expired-delete-markers"].expired_object_delete_marker
     )
-    error_message = "All four public access blocks must be on."
-  }
-
-  assert {
-    condition     = one(aws_s3_bucket_ownership_controls.this.rule).object_ownership == "BucketOwnerEnforced"
-    error_message = "Object ownership must be enforced (ACLs off)."
-  }
-
-  assert {
-    condition     = one(aws_s3_bucket_versioning.this.versioning_configuration).status == "Enabled"
-    error_message = "Versioning must be on."
-  }
-
-  assert {
-    condition = anytrue([
-      for r in aws_s3_bucket_lifecycle_configuration.this.rule :
-      r.status == "Enabled" && try(one(r.expiration).days, 0) == 3 && try(one(r.abort_incomplete_multipart_upload).days_after_initiation, 0) >= 1
-    ])
     error_message = "A lifecycle rule must expire objects after offload_expiration_days and abort incomplete uploads."
   }
 
   assert {
-    condition     = startswith(aws_s3_bucket.this.bucket_prefix, "order-agent-checkpoints-offload-") && !aws_s3_bucket.this.force_destroy
+    condition     = local.bucket_prefix == "order-agent-checkpoints-offload-" && !var.force_destroy
     error_message = "The bucket name must start with <name>-offload- and objects must survive destroy by default."
   }
 }
 
-run "bucket_policy_refuses_plain_http" {
+run "bucket_policy_refuses_plain_http_and_old_tls" {
   command = apply
 
   assert {
-    condition = anytrue([
-      for s in data.aws_iam_policy_document.bucket.statement :
-      s.effect == "Deny" && anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && contains(c.values, "false")])
-    ])
-    error_message = "The bucket policy must deny requests without TLS."
+    condition     = toset([for s in jsondecode(module.offload_bucket.policy).Statement : s.Sid if s.Effect == "Deny"]) == toset(["DenyInsecureTransport", "DenyOutdatedTls"])
+    error_message = "The bucket policy must deny requests without TLS, or with TLS before 1.2, and allow nothing."
   }
 
   assert {
-    condition     = aws_s3_bucket_policy.this.bucket == aws_s3_bucket.this.id
-    error_message = "The policy must be attached to the offload bucket."
+    condition     = length([for s in jsondecode(module.offload_bucket.policy).Statement : s if s.Effect == "Allow"]) == 0
+    error_message = "The bucket policy grants nothing: the functions' roles have IAM permissions."
   }
 }
 
@@ -194,7 +152,7 @@ run "explicit_bucket_name_and_unprotected_table" {
   }
 
   assert {
-    condition     = aws_s3_bucket.this.bucket == "my-offload-bucket" && !aws_dynamodb_table.this.deletion_protection_enabled
+    condition     = output.bucket_name == "my-offload-bucket" && !aws_dynamodb_table.this.deletion_protection_enabled
     error_message = "bucket_name and deletion_protection must be honoured."
   }
 }

@@ -1,25 +1,10 @@
 mock_provider "aws" {
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{}" }
-  }
+  source = "../../testing/aws"
+
   mock_resource "aws_kms_key" {
     defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
   }
-  mock_resource "aws_iam_role" {
-    defaults = { arn = "arn:aws:iam::123456789012:role/mock" }
-  }
-  mock_resource "aws_cloudwatch_log_group" {
-    defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/mock" }
-  }
+
   mock_resource "aws_db_instance" {
     defaults = {
       arn         = "arn:aws:rds:us-east-1:123456789012:db:test"
@@ -31,22 +16,27 @@ mock_provider "aws" {
       }]
     }
   }
+
   mock_resource "aws_db_proxy" {
     defaults = {
       arn      = "arn:aws:rds:us-east-1:123456789012:db-proxy:prx-0123456789abcdef0"
       endpoint = "test.proxy-abcdefghijkl.us-east-1.rds.amazonaws.com"
     }
   }
+
   # Mocked computed values are random strings; give the ones the provider validates a valid shape.
   mock_resource "aws_db_proxy_default_target_group" {
     defaults = { name = "default" }
   }
+
   mock_resource "aws_db_parameter_group" {
     defaults = { name = "test-postgres17-20250101000000000000000001" }
   }
+
   mock_resource "aws_secretsmanager_secret" {
     defaults = { arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:test-db-app-AbCdEf" }
   }
+
   mock_resource "aws_lambda_function" {
     defaults = { arn = "arn:aws:lambda:us-east-1:123456789012:function:test-migrate" }
   }

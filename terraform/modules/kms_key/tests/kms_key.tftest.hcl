@@ -1,35 +1,12 @@
 mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-    }
-  }
-
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-
-  mock_data "aws_region" {
-    defaults = {
-      name = "eu-west-1"
-    }
-  }
+  source = "../../testing/aws"
 }
 
 variables {
   description = "CloudWatch Logs of the test functions"
   log_group_arns = [
-    "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/b",
-    "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/a*",
+    "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/b",
+    "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/a*",
   ]
 }
 
@@ -49,7 +26,7 @@ run "log_key_lets_cloudwatch_logs_use_it_for_the_listed_groups_only" {
   assert {
     condition = one([
       for s in data.aws_iam_policy_document.this.statement : s if s.sid == "AllowCloudWatchLogsForListedLogGroups"
-    ]).principals == toset([{ type = "Service", identifiers = toset(["logs.eu-west-1.amazonaws.com"]) }])
+    ]).principals == toset([{ type = "Service", identifiers = toset(["logs.us-east-1.amazonaws.com"]) }])
     error_message = "Only the regional CloudWatch Logs service may use the key."
   }
 
@@ -58,8 +35,8 @@ run "log_key_lets_cloudwatch_logs_use_it_for_the_listed_groups_only" {
       for c in one([for s in data.aws_iam_policy_document.this.statement : s if s.sid == "AllowCloudWatchLogsForListedLogGroups"]).condition :
       [c.test, c.variable, tolist(c.values)]
       ]) == jsonencode([["ArnLike", "kms:EncryptionContext:aws:logs:arn", [
-        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/a*",
-        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/b",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/a*",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/b",
     ]]])
     error_message = "CloudWatch Logs must be limited to the listed log groups (sorted, so the plan is stable)."
   }

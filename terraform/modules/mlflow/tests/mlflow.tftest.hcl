@@ -1,16 +1,5 @@
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-    }
-  }
-
-  mock_data "aws_region" {
-    defaults = {
-      id   = "eu-west-1"
-      name = "eu-west-1"
-    }
-  }
+  source = "../../testing/aws"
 
   mock_resource "aws_s3_bucket" {
     defaults = {
@@ -28,8 +17,8 @@ mock_provider "aws" {
 
   mock_resource "aws_sagemaker_mlflow_tracking_server" {
     defaults = {
-      arn                 = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/agent"
-      tracking_server_url = "https://t-mock.eu-west-1.experiments.sagemaker.aws"
+      arn                 = "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/agent"
+      tracking_server_url = "https://t-mock.us-east-1.experiments.sagemaker.aws"
     }
   }
 }
@@ -48,9 +37,7 @@ run "disabled_creates_nothing" {
   assert {
     condition = (
       length(aws_sagemaker_mlflow_tracking_server.this) == 0 &&
-      length(aws_s3_bucket.artifacts) == 0 &&
-      length(aws_s3_bucket_policy.artifacts) == 0 &&
-      length(aws_s3_bucket_lifecycle_configuration.artifacts) == 0 &&
+      length(module.artifact_bucket) == 0 &&
       length(aws_iam_role.this) == 0 &&
       length(aws_iam_role_policy.this) == 0 &&
       length(data.aws_caller_identity.current) == 0
@@ -88,7 +75,7 @@ run "tracking_server_settings" {
   }
 
   assert {
-    condition     = output.tracking_server_arn == "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/agent"
+    condition     = output.tracking_server_arn == "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/agent"
     error_message = "tracking_server_arn (the agent's tracking URI) must be the server's ARN."
   }
 }
@@ -99,7 +86,7 @@ run "agent_policy_is_scoped_to_the_tracking_server" {
   assert {
     condition = alltrue([
       for s in jsondecode(output.agent_policy_json).Statement :
-      s.Resource == "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/agent"
+      s.Resource == "arn:aws:sagemaker:us-east-1:123456789012:mlflow-tracking-server/agent"
       if anytrue([for a in flatten([s.Action]) : startswith(a, "sagemaker")])
     ])
     error_message = "Every sagemaker-mlflow permission must be on this tracking server's ARN only."
@@ -138,18 +125,18 @@ run "kms_key_grants_follow_the_key" {
   command = apply
 
   variables {
-    kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/00000000-1111-2222-3333-444444444444"
+    kms_key_arn = "arn:aws:kms:us-east-1:123456789012:key/00000000-1111-2222-3333-444444444444"
   }
 
   assert {
-    condition     = one(aws_s3_bucket_server_side_encryption_configuration.artifacts[0].rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms"
+    condition     = module.artifact_bucket[0].sse_algorithm == "aws:kms"
     error_message = "With a key the bucket uses SSE-KMS."
   }
 
   assert {
     condition = one([
-      for s in jsondecode(output.agent_policy_json).Statement : s if s.Resource == "arn:aws:kms:eu-west-1:123456789012:key/00000000-1111-2222-3333-444444444444"
-    ]).Condition == { StringEquals = { "kms:ViaService" = "s3.eu-west-1.amazonaws.com" } }
+      for s in jsondecode(output.agent_policy_json).Statement : s if s.Resource == "arn:aws:kms:us-east-1:123456789012:key/00000000-1111-2222-3333-444444444444"
+    ]).Condition == { StringEquals = { "kms:ViaService" = "s3.us-east-1.amazonaws.com" } }
     error_message = "The agent may use the key only through S3."
   }
 }
@@ -161,38 +148,24 @@ run "artifact_bucket_is_private_tls_only_versioned" {
     artifact_expiration_days = 90
   }
 
+  # Public access block, ownership and versioning: the s3_bucket module (its tests).
   assert {
-    condition = (
-      aws_s3_bucket_public_access_block.artifacts[0].block_public_acls &&
-      aws_s3_bucket_public_access_block.artifacts[0].block_public_policy &&
-      aws_s3_bucket_public_access_block.artifacts[0].ignore_public_acls &&
-      aws_s3_bucket_public_access_block.artifacts[0].restrict_public_buckets &&
-      aws_s3_bucket_ownership_controls.artifacts[0].rule[0].object_ownership == "BucketOwnerEnforced"
-    )
-    error_message = "The artifact bucket must be private with ACLs off."
+    condition     = module.artifact_bucket[0].sse_algorithm == "AES256"
+    error_message = "Without a key the artifact bucket uses SSE-S3."
   }
 
   assert {
     condition = (
-      one(aws_s3_bucket_server_side_encryption_configuration.artifacts[0].rule).apply_server_side_encryption_by_default[0].sse_algorithm == "AES256" &&
-      aws_s3_bucket_versioning.artifacts[0].versioning_configuration[0].status == "Enabled"
+      length([for s in jsondecode(module.artifact_bucket[0].policy).Statement : s if s.Effect == "Allow"]) == 0 &&
+      anytrue([for s in jsondecode(module.artifact_bucket[0].policy).Statement : s.Effect == "Deny" && s.Condition == { Bool = { "aws:SecureTransport" = "false" } }])
     )
-    error_message = "The artifact bucket must be encrypted and versioned."
+    error_message = "The bucket policy must grant nothing (the server's role has IAM permissions) and deny requests without TLS."
   }
 
   assert {
     condition = (
-      length(jsondecode(aws_s3_bucket_policy.artifacts[0].policy).Statement) == 1 &&
-      jsondecode(aws_s3_bucket_policy.artifacts[0].policy).Statement[0].Effect == "Deny" &&
-      jsondecode(aws_s3_bucket_policy.artifacts[0].policy).Statement[0].Condition == { Bool = { "aws:SecureTransport" = "false" } }
-    )
-    error_message = "The bucket policy must only deny requests without TLS."
-  }
-
-  assert {
-    condition = (
-      one(aws_s3_bucket_lifecycle_configuration.artifacts[0].rule).expiration[0].days == 90 &&
-      one(aws_s3_bucket_lifecycle_configuration.artifacts[0].rule).noncurrent_version_expiration[0].noncurrent_days == 30
+      module.artifact_bucket[0].lifecycle_rules["artifacts"].expiration_days == 90 &&
+      module.artifact_bucket[0].lifecycle_rules["artifacts"].noncurrent_version_expiration_days == 30
     )
     error_message = "The lifecycle must expire artifacts when asked and old versions always."
   }

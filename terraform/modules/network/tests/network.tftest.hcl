@@ -1,31 +1,18 @@
 mock_provider "aws" {
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_availability_zones" {
-    defaults = { names = ["us-east-1a", "us-east-1b", "us-east-1c"] }
-  }
-  mock_data "aws_vpc_endpoint_service" {
-    defaults = { availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"], vpc_endpoint_policy_supported = true }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{}" }
-  }
+  source = "../../testing/aws"
+
   mock_resource "aws_vpc" {
     defaults = { ipv6_cidr_block = "2600:1f18:1234:5600::/56" }
   }
+
   mock_resource "aws_cloudwatch_log_group" {
     defaults = { arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vpc-flow-logs/test" }
   }
+
   mock_resource "aws_iam_role" {
     defaults = { arn = "arn:aws:iam::123456789012:role/test-flow-logs" }
   }
+
   mock_resource "aws_vpc_endpoint" {
     defaults = { prefix_list_id = "pl-12345678" }
   }

@@ -1,54 +1,31 @@
 mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = {
-      json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}"
-    }
-  }
-
-  mock_data "aws_caller_identity" {
-    defaults = {
-      account_id = "123456789012"
-    }
-  }
-
-  mock_data "aws_partition" {
-    defaults = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
-    }
-  }
-
-  mock_data "aws_region" {
-    defaults = {
-      name = "eu-west-1"
-    }
-  }
+  source = "../../testing/aws"
 
   mock_resource "aws_apigatewayv2_api" {
     defaults = {
       id            = "abc123defg"
-      arn           = "arn:aws:apigateway:eu-west-1::/apis/abc123defg"
-      execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:abc123defg"
-      api_endpoint  = "wss://abc123defg.execute-api.eu-west-1.amazonaws.com"
+      arn           = "arn:aws:apigateway:us-east-1::/apis/abc123defg"
+      execution_arn = "arn:aws:execute-api:us-east-1:123456789012:abc123defg"
+      api_endpoint  = "wss://abc123defg.execute-api.us-east-1.amazonaws.com"
     }
   }
 
   mock_resource "aws_apigatewayv2_stage" {
     defaults = {
-      arn        = "arn:aws:apigateway:eu-west-1::/apis/abc123defg/stages/prod"
-      invoke_url = "wss://abc123defg.execute-api.eu-west-1.amazonaws.com/prod"
+      arn        = "arn:aws:apigateway:us-east-1::/apis/abc123defg/stages/prod"
+      invoke_url = "wss://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
     }
   }
 
   mock_resource "aws_kms_key" {
     defaults = {
-      arn = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+      arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     }
   }
 
   mock_resource "aws_cloudwatch_log_group" {
     defaults = {
-      arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/apigateway/order-agent/prod/access"
+      arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/apigateway/order-agent/prod/access"
     }
   }
 
@@ -61,10 +38,10 @@ mock_provider "aws" {
 
 variables {
   name                    = "order-agent"
-  connect_function_arn    = "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-connect"
-  disconnect_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-disconnect"
-  message_function_arn    = "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-message:live"
-  authorizer_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-authorizer"
+  connect_function_arn    = "arn:aws:lambda:us-east-1:123456789012:function:order-agent-connect"
+  disconnect_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:order-agent-disconnect"
+  message_function_arn    = "arn:aws:lambda:us-east-1:123456789012:function:order-agent-message:live"
+  authorizer_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:order-agent-authorizer"
   throttling_burst_limit  = 40
   throttling_rate_limit   = 20
   tags                    = { project = "order-agent" }
@@ -89,7 +66,7 @@ run "api_routes_on_the_action_field" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_integration.this["message"].integration_uri == "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:order-agent-message:live/invocations"
+    condition     = aws_apigatewayv2_integration.this["message"].integration_uri == "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:order-agent-message:live/invocations"
     error_message = "The message integration must invoke the given (alias-qualified) function ARN."
   }
 
@@ -256,19 +233,19 @@ run "permissions_are_scoped_to_this_api_stage_and_route" {
     condition = alltrue([
       for k, p in aws_lambda_permission.route :
       p.principal == "apigateway.amazonaws.com" && p.action == "lambda:InvokeFunction" &&
-      p.source_arn == "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/prod/${aws_apigatewayv2_route.this[k].route_key}"
+      p.source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/${aws_apigatewayv2_route.this[k].route_key}"
     ])
     error_message = "Each route's permission must name this API, this stage and that route."
   }
 
   assert {
-    condition     = aws_lambda_permission.authorizer[0].source_arn == "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
+    condition     = aws_lambda_permission.authorizer[0].source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
     error_message = "The authorizer's permission must name this API's authorizer."
   }
 
   assert {
     condition = (
-      aws_lambda_permission.route["send_message"].function_name == "arn:aws:lambda:eu-west-1:123456789012:function:order-agent-message" &&
+      aws_lambda_permission.route["send_message"].function_name == "arn:aws:lambda:us-east-1:123456789012:function:order-agent-message" &&
       aws_lambda_permission.route["send_message"].qualifier == "live" &&
       aws_lambda_permission.route["connect"].qualifier == null
     )
@@ -285,17 +262,17 @@ run "outputs_for_the_agent_and_the_site" {
   command = apply
 
   assert {
-    condition     = output.management_endpoint == "https://abc123defg.execute-api.eu-west-1.amazonaws.com/prod"
+    condition     = output.management_endpoint == "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
     error_message = "management_endpoint must be the https @connections endpoint with the stage."
   }
 
   assert {
-    condition     = output.connections_arn == "arn:aws:execute-api:eu-west-1:123456789012:abc123defg/prod/POST/@connections/*"
+    condition     = output.connections_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/POST/@connections/*"
     error_message = "connections_arn must cover POST @connections of this stage only."
   }
 
   assert {
-    condition     = output.stage_invoke_url == "wss://abc123defg.execute-api.eu-west-1.amazonaws.com/prod" && output.api_endpoint == "wss://abc123defg.execute-api.eu-west-1.amazonaws.com"
+    condition     = output.stage_invoke_url == "wss://abc123defg.execute-api.us-east-1.amazonaws.com/prod" && output.api_endpoint == "wss://abc123defg.execute-api.us-east-1.amazonaws.com"
     error_message = "The wss URLs must be passed through."
   }
 }
@@ -359,7 +336,7 @@ run "no_identity_source_on_request" {
   variables {
     authorizer_identity_sources = []
     create_log_kms_key          = false
-    log_kms_key_arn             = "arn:aws:kms:eu-west-1:123456789012:key/99999999-8888-7777-6666-555555555555"
+    log_kms_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/99999999-8888-7777-6666-555555555555"
   }
 
   assert {
@@ -387,7 +364,7 @@ run "rejects_an_invoke_arn" {
   command = plan
 
   variables {
-    connect_function_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:x/invocations"
+    connect_function_arn = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:x/invocations"
   }
 
   expect_failures = [var.connect_function_arn]
