@@ -4,70 +4,30 @@ budget: at most one per turn plus one per tool round, and exactly one for a conf
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from order_agent.agent.service import Agent
 from order_agent.db.dataset import export_dataset
-from order_agent.model.scripted import ScriptDivergence, ScriptedProvider
-from order_agent.tools import ToolRunner
+from order_agent.model.scripted import ScriptDivergence
 
-EMAIL = "aarav.anderson9752@example.com"
-PENDING, PROCESSED, DELIVERED = "#W9300146", "#W3220203", "#W4316152"
+from .support.conversations import (
+    CANCEL_PROPOSAL,
+    DELIVERED,
+    EMAIL,
+    IDENTIFY,
+    OTHER_EMAIL,
+    OTHER_PENDING,
+    PENDING,
+    PROCESSED,
+    Chat,
+    order_status,
+    scalar,
+)
+
 GIFT_CARD = "gift_card_7245904"  # balance 17.00; paid 153.23 for the pending order
-OTHER_EMAIL, OTHER_PENDING = "ivan.santos3158@example.com", "#W8770097"
-
-IDENTIFY = [
-    {"expect": {"stage": "entry_intent"}, "text": "Happy to help. What is the email on your account?"},
-    {"tool_use": {"name": "find_user_id_by_email", "input": {"email": EMAIL}}},
-]
-CANCEL_PROPOSAL = [
-    {"expect": {"tool_result": "find_user_id_by_email", "tool_status": "success"},
-     "tool_use": {"name": "get_order_details", "input": {"order_id": PENDING}}},
-    {"text": "Order #W9300146 (Desk Lamp, $153.23) is pending. I will cancel it because it is no longer needed "
-             "and refund $153.23 to your gift card. Shall I go ahead?",
-     "tool_use": {"name": "cancel_pending_order", "input": {"order_id": PENDING, "reason": "no longer needed"}}},
-]  # fmt: skip
-
-
-class Chat:
-    def __init__(self, settings, db, steps):
-        self.model = ScriptedProvider(steps)
-        self.agent = Agent(settings, model=self.model, runner=ToolRunner(db, settings))
-        self.session = f"test-{uuid.uuid4()}"
-        self.db = db
-
-    def say(self, text, **options):
-        events = []
-        outcome = self.agent.handle_message(self.session, text, events.append, **options)
-        if outcome.done is not None:
-            done = outcome.done
-            assert done.model_calls <= 1 + done.tool_rounds, "over the model-call budget"
-            assert [e.type for e in events][-2:] == ["message", "done"]
-            streamed = "".join(e.text for e in events if e.type == "delta")
-            assert streamed in outcome.final.text or not streamed
-        return outcome
-
-    def state(self):
-        return self.agent.state(self.session)
-
-    def script_done(self):
-        assert self.model.remaining == 0, f"{self.model.remaining} scripted responses were not used"
-
-
-def _scalar(db, sql, *params):
-    with db.transaction() as cur:
-        cur.execute(sql, params)
-        return next(iter(cur.fetchone().values()))
-
-
-def _order_status(db, order_id):
-    return _scalar(db, "SELECT status FROM orders WHERE order_id = %s", order_id)
 
 
 def _gift_card(db):
-    return float(_scalar(db, "SELECT balance FROM payment_methods WHERE payment_method_id = %s", GIFT_CARD))
+    return float(scalar(db, "SELECT balance FROM payment_methods WHERE payment_method_id = %s", GIFT_CARD))
 
 
 @pytest.fixture
@@ -100,13 +60,13 @@ def test_cancel_confirmed_changes_the_database_once(chat, tau_fresh):
     assert proposal.final.stage == "order_confirmation"
     assert [q.text for q in proposal.final.quick_replies] == ["yes", "no"]
     assert proposal.final.order["status"] == "cancelled"  # the preview shows the order as it will be
-    assert _order_status(tau_fresh, PENDING) == "pending"  # ... but nothing has changed yet
+    assert order_status(tau_fresh, PENDING) == "pending"  # ... but nothing has changed yet
     done = c.say("yes")
     assert done.final.stage == "resolution"
     assert done.done.model_calls == 1  # the confirmation turn costs one model call
-    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert order_status(tau_fresh, PENDING) == "cancelled"
     assert _gift_card(tau_fresh) == pytest.approx(17.0 + 153.23)
-    assert _scalar(tau_fresh, "SELECT count(*) FROM order_payments WHERE order_id = %s AND transaction_type = "
+    assert scalar(tau_fresh, "SELECT count(*) FROM order_payments WHERE order_id = %s AND transaction_type = "
                               "'refund'", PENDING) == 1  # fmt: skip
     c.script_done()
 
@@ -138,7 +98,7 @@ def test_change_of_mind_at_confirmation_runs_the_new_proposal(chat, tau_fresh):
     assert changed.final.stage == "order_confirmation"
     assert changed.final.quick_replies[0].confirm_hash != first.final.quick_replies[0].confirm_hash
     c.say("yes")
-    assert _scalar(tau_fresh, "SELECT cancel_reason FROM orders WHERE order_id = %s", PENDING) == "ordered by mistake"
+    assert scalar(tau_fresh, "SELECT cancel_reason FROM orders WHERE order_id = %s", PENDING) == "ordered by mistake"
     c.script_done()
 
 
@@ -149,9 +109,9 @@ def test_an_unclear_answer_asks_again_without_a_model_call(chat, tau_fresh):
     again = c.say("hmm")
     assert again.final.stage == "order_confirmation"
     assert again.final.text == proposal.final.text and again.done.model_calls == 0
-    assert _order_status(tau_fresh, PENDING) == "pending"
+    assert order_status(tau_fresh, PENDING) == "pending"
     c.say("yes please")
-    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert order_status(tau_fresh, PENDING) == "cancelled"
     c.script_done()
 
 
@@ -168,8 +128,8 @@ def test_return_of_delivered_items(chat, tau_fresh):
     c.say("I want to return a kettle")
     c.say(f"{EMAIL}, it's order {DELIVERED}")
     c.say("yes")
-    assert _order_status(tau_fresh, DELIVERED) == "return requested"
-    assert _scalar(tau_fresh, "SELECT return_items FROM orders WHERE order_id = %s", DELIVERED) == ["7292993796"]
+    assert order_status(tau_fresh, DELIVERED) == "return requested"
+    assert scalar(tau_fresh, "SELECT return_items FROM orders WHERE order_id = %s", DELIVERED) == ["7292993796"]
     c.script_done()
 
 
@@ -187,8 +147,8 @@ def test_exchange_of_delivered_items(chat, tau_fresh):
     turn = c.say(EMAIL + " " + DELIVERED)
     assert turn.done.tool_calls == 4  # lookup, two reads in one round, the preview
     c.say("ok")
-    assert _order_status(tau_fresh, DELIVERED) == "exchange requested"
-    difference = _scalar(tau_fresh, "SELECT exchange_price_difference FROM orders WHERE order_id = %s", DELIVERED)
+    assert order_status(tau_fresh, DELIVERED) == "exchange requested"
+    difference = scalar(tau_fresh, "SELECT exchange_price_difference FROM orders WHERE order_id = %s", DELIVERED)
     assert float(difference) == pytest.approx(109.58 - 94.8)
     c.script_done()
 
@@ -202,7 +162,7 @@ def test_handoff_records_it_and_the_bot_stops_answering(chat, tau_fresh):
     assert handed.final.stage == "handed_off"
     later = c.say("hello? anyone?")
     assert later.final.stage == "handed_off" and later.done.model_calls == 0
-    assert _scalar(tau_fresh, "SELECT summary FROM handoffs WHERE session_id = %s", c.session).startswith("Customer")
+    assert scalar(tau_fresh, "SELECT summary FROM handoffs WHERE session_id = %s", c.session).startswith("Customer")
     c.script_done()
 
 
@@ -292,9 +252,9 @@ def test_only_the_confirmed_arguments_are_run(chat, tau_fresh):
     c.say("Is the refund immediate?")  # the model answers with a different proposal
     stale = c.say("Yes", confirm_hash=first.final.quick_replies[0].confirm_hash)  # a button of the old proposal
     assert stale.final.stage == "order_confirmation" and stale.done.model_calls == 0
-    assert _order_status(tau_fresh, PENDING) == "pending"
+    assert order_status(tau_fresh, PENDING) == "pending"
     c.say("Yes", confirm_hash=c.state()["pending"]["hash"])
-    assert _scalar(tau_fresh, "SELECT cancel_reason FROM orders WHERE order_id = %s", PENDING) == "ordered by mistake"
+    assert scalar(tau_fresh, "SELECT cancel_reason FROM orders WHERE order_id = %s", PENDING) == "ordered by mistake"
     c.script_done()
 
 
@@ -342,10 +302,10 @@ def test_a_model_outage_is_a_retryable_error_and_the_retry_works(chat, tau_fresh
     failed = c.say("yes")
     assert (failed.error.code, failed.error.retryable) == ("model_unavailable", True)
     # the confirmed write ran before the model call failed; the retry must not run it again
-    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert order_status(tau_fresh, PENDING) == "cancelled"
     retried = c.say("yes")
     assert retried.final.stage == "resolution" and retried.final.text == REPORT_AFTER_OUTAGE["text"]
-    refunds = _scalar(
+    refunds = scalar(
         tau_fresh, "SELECT count(*) FROM order_payments WHERE order_id = %s AND transaction_type = 'refund'", PENDING
     )
     assert refunds == 1  # idempotent: the write applied once

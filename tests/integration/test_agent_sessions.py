@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import uuid
 
 from order_agent.agent.service import Agent
@@ -15,7 +14,8 @@ from order_agent.agent.store import SessionLock
 from order_agent.model.base import ModelResponse
 from order_agent.tools import ToolRunner
 
-from .test_agent_conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, _order_status
+from .support.clock import FakeClock
+from .support.conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, order_status
 
 
 def _chat_process(settings, session, script, tmp_path, *messages):
@@ -37,12 +37,12 @@ def test_a_new_process_resumes_a_pending_confirmation(agent_settings, tau_fresh,
     first = _chat_process(agent_settings, session, [*IDENTIFY, *CANCEL_PROPOSAL], tmp_path,
                           "I want to cancel an order", f"{EMAIL} {PENDING}")  # fmt: skip
     assert "Shall I go ahead?" in first and "[yes / no]" in first
-    assert _order_status(tau_fresh, PENDING) == "pending"
+    assert order_status(tau_fresh, PENDING) == "pending"
     report = [{"expect": {"stage": "resolution", "tool_result": "cancel_pending_order", "tool_status": "success"},
                "text": "Order #W9300146 is cancelled."}]  # fmt: skip
     second = _chat_process(agent_settings, session, report, tmp_path, "yes")
     assert "Order #W9300146 is cancelled." in second
-    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert order_status(tau_fresh, PENDING) == "cancelled"
 
 
 class _SlowModel:
@@ -86,11 +86,12 @@ def test_a_second_message_while_a_turn_runs_is_told_the_session_is_busy(agent_se
 
 
 def test_an_expired_lock_can_be_taken_over(agent_settings):
-    lock = SessionLock(agent_settings.model_copy(update={"session_lock_seconds": 1}))
+    clock = FakeClock()
+    lock = SessionLock(agent_settings.model_copy(update={"session_lock_seconds": 1}), clock=clock)
     session = f"lease-{uuid.uuid4()}"
     stale = lock.acquire(session)
     assert stale and lock.acquire(session) is None
-    time.sleep(2.1)
+    clock.advance(2.1)
     fresh = lock.acquire(session)
     assert fresh and fresh != stale
     lock.release(session, stale)  # the old holder's release must not free the new holder's lease
@@ -121,5 +122,5 @@ def test_a_turn_fetches_its_checkpoint_once(agent_settings, tau_fresh, monkeypat
         assert outcome.error is None
         per_turn.append(len(fetches))
     assert per_turn == [1, 1, 1]
-    assert outcome.final.text == report["text"] and _order_status(tau_fresh, PENDING) == "cancelled"
+    assert outcome.final.text == report["text"] and order_status(tau_fresh, PENDING) == "cancelled"
     assert agent.state(session)["pending"] is None  # the next turn starts from what this one saved

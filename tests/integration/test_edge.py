@@ -7,80 +7,21 @@ import json
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import boto3
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from order_agent.agent.service import Agent
-from order_agent.edge.auth import authorize, clear_jwks_cache
+from order_agent.agent.store import SessionLock
+from order_agent.edge.auth import authorize
 from order_agent.local.stack import start_gateway
 from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
 
-from .test_agent_conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, _order_status
-
-LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-REPORT = {"expect": {"stage": "resolution", "tool_status": "success"},
-          "text": "Done: order #W9300146 is cancelled and $153.23 is back on your gift card. Anything else I can do?"}  # fmt: skip
-
-
-@pytest.fixture
-def edge(agent_settings, tau_fresh):
-    """Start a gateway around a scripted model: `edge(steps, **model_pace)` → (gateway, model)."""
-    started = []
-
-    def start(steps, authorizer=None, **pace):
-        model = ScriptedProvider(steps, **pace)
-        agent = Agent(agent_settings, model=model, runner=ToolRunner(tau_fresh, agent_settings))
-        gateway, _ = start_gateway(agent_settings, LAMBDAS, agent=agent, authorizer=authorizer)
-        started.append(gateway)
-        return gateway, model
-
-    yield start
-    for gateway in started:
-        gateway.stop()
-
-
-def _send(ws, session, text, message_id=None, **extra):
-    message_id = message_id or str(uuid.uuid4())
-    ws.send(json.dumps({"action": "sendMessage", "sessionId": session, "messageId": message_id, "text": text, **extra}))
-    return message_id
-
-
-# The session tokens the server issued (anonymous chat): a client keeps its own, and sends it when it
-# continues the session on another connection.
-SESSION_TOKENS: dict[str, str] = {}
-
-
-def _until(ws, kinds=("done", "error"), timeout=30):
-    frames = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        frame = json.loads(ws.recv(timeout=deadline - time.monotonic()))
-        if frame.get("sessionToken"):
-            SESSION_TOKENS[frame["sessionId"]] = frame["sessionToken"]
-        frames.append(frame)
-        if frame["type"] in kinds:
-            return frames
-    raise AssertionError(f"no {kinds} frame within {timeout}s: {frames}")
-
-
-def _resume(ws, session, last_seq):
-    ws.send(json.dumps({"action": "resume", "sessionId": session, "lastSeq": last_seq,
-                        "sessionToken": SESSION_TOKENS[session]}))  # fmt: skip
-
-
-def _reach_the_cancellation_proposal(ws, session):
-    """The first two turns of a cancellation: the request, then the email and order (the proposal)."""
-    _send(ws, session, "cancel please")
-    _until(ws)
-    _send(ws, session, f"{EMAIL} {PENDING}")
-    return _until(ws)
+from .support.conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, REPORT, order_status
+from .support.edge import LAMBDAS, reach_the_cancellation_proposal, resume, send, until, wait_idle
 
 
 def test_a_full_cancellation_streams_frames_in_order(edge, tau_fresh):
@@ -88,10 +29,10 @@ def test_a_full_cancellation_streams_frames_in_order(edge, tau_fresh):
     gateway, model = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.02)
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _send(ws, session, "I want to cancel an order")
-        _until(ws)
-        turn = _send(ws, session, f"{EMAIL} {PENDING}")
-        frames = _until(ws)
+        send(ws, session, "I want to cancel an order")
+        until(ws)
+        turn = send(ws, session, f"{EMAIL} {PENDING}")
+        frames = until(ws)
         kinds = [f["type"] for f in frames]
         assert kinds[:2] == ["ack", "typing"] and kinds[-2:] == ["message", "done"]
         deltas = [f for f in frames if f["type"] == "delta"]
@@ -102,10 +43,10 @@ def test_a_full_cancellation_streams_frames_in_order(edge, tau_fresh):
         assert all(f.get("turnId") == turn for f in frames if f["type"] != "ack")
         proposal = frames[-2]
         assert proposal["stage"] == "order_confirmation" and proposal["order"]["order_id"] == PENDING
-        _send(ws, session, "Yes", confirmHash=proposal["quickReplies"][0]["confirmHash"])
-        report = _until(ws)
+        send(ws, session, "Yes", confirmHash=proposal["quickReplies"][0]["confirmHash"])
+        report = until(ws)
     assert report[-2]["text"] == REPORT["text"]
-    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert order_status(tau_fresh, PENDING) == "cancelled"
     assert model.remaining == 0
 
 
@@ -113,14 +54,14 @@ def test_resume_after_the_connection_drops_mid_stream(edge, tau_fresh):
     gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.05)
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _reach_the_cancellation_proposal(ws, session)
-        _send(ws, session, "yes")
+        reach_the_cancellation_proposal(ws, session)
+        send(ws, session, "yes")
         seen = []
         while not any(f["type"] == "delta" for f in seen):
             seen.append(json.loads(ws.recv(timeout=10)))
     last_seq = max(f["seq"] for f in seen if "seq" in f)  # the client dropped here, mid-stream
     with connect(gateway.url) as ws:
-        _resume(ws, session, last_seq)
+        resume(ws, session, last_seq)
         frames = []  # the turn may still be running: its rest comes here, before or after the session frame
         while not {"done", "session"} <= {f["type"] for f in frames}:
             frames.append(json.loads(ws.recv(timeout=10)))
@@ -128,7 +69,7 @@ def test_resume_after_the_connection_drops_mid_stream(edge, tau_fresh):
     assert message["text"] == REPORT["text"] and message["seq"] > last_seq
     session_frame = next(f for f in frames if f["type"] == "session")
     assert session_frame["pending"] is None and session_frame["status"] == "open"  # answered, or being answered
-    assert _order_status(tau_fresh, PENDING) == "cancelled"  # the turn completed without its client
+    assert order_status(tau_fresh, PENDING) == "cancelled"  # the turn completed without its client
 
 
 class _PausingModel:
@@ -169,8 +110,8 @@ def test_a_resume_before_the_turn_ends_still_gets_its_answer(edge, agent_setting
     try:
         session = f"ws-{uuid.uuid4()}"
         with connect(gateway.url) as ws:
-            _reach_the_cancellation_proposal(ws, session)
-            yes = _send(ws, session, "yes")
+            reach_the_cancellation_proposal(ws, session)
+            yes = send(ws, session, "yes")
             seen = []
             while not any(f["type"] == "delta" for f in seen):
                 seen.append(json.loads(ws.recv(timeout=10)))
@@ -178,17 +119,17 @@ def test_a_resume_before_the_turn_ends_still_gets_its_answer(edge, agent_setting
         assert model.posted.wait(10)  # the poster has stopped: no connection of the session left
         last_seq = max(f["seq"] for f in seen if "seq" in f)
         with connect(gateway.url) as ws:
-            _resume(ws, session, last_seq)
+            resume(ws, session, last_seq)
             frames = [json.loads(ws.recv(timeout=10))]
             while frames[-1]["type"] != "session":
                 frames.append(json.loads(ws.recv(timeout=10)))
             assert frames[-1]["turnInProgress"] and not any(f.get("turnId") == yes for f in frames)
             model.resumed.set()
-            frames += _until(ws)
+            frames += until(ws)
         mine = [f["type"] for f in frames if f.get("turnId") == yes and f["type"] != "delta"]
         assert mine == ["message", "done"]
         assert next(f for f in frames if f["type"] == "message")["text"] == REPORT["text"]
-        assert _order_status(tau_fresh, PENDING) == "cancelled"
+        assert order_status(tau_fresh, PENDING) == "cancelled"
     finally:
         gateway.stop()
 
@@ -197,12 +138,12 @@ def test_resume_shows_a_pending_confirmation(edge):
     gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL])
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _send(ws, session, "cancel")
-        _until(ws)
-        _send(ws, session, f"{EMAIL} {PENDING}")
-        proposal = _until(ws)[-2]
+        send(ws, session, "cancel")
+        until(ws)
+        send(ws, session, f"{EMAIL} {PENDING}")
+        proposal = until(ws)[-2]
     with connect(gateway.url) as ws:
-        _resume(ws, session, 0)
+        resume(ws, session, 0)
         frames = []
         while not frames or frames[-1]["type"] != "session":
             frames.append(json.loads(ws.recv(timeout=10)))
@@ -215,32 +156,35 @@ def test_a_retried_message_id_runs_once(edge, tau_fresh):
     gateway, model = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT])
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _send(ws, session, "cancel")
-        _until(ws)
-        _send(ws, session, f"{EMAIL} {PENDING}")
-        _until(ws)
-        yes = _send(ws, session, "yes")
-        first = _until(ws)
-        again = _send(ws, session, "yes", message_id=yes)
-        repeat = _until(ws)
+        send(ws, session, "cancel")
+        until(ws)
+        send(ws, session, f"{EMAIL} {PENDING}")
+        until(ws)
+        yes = send(ws, session, "yes")
+        first = until(ws)
+        again = send(ws, session, "yes", message_id=yes)
+        repeat = until(ws)
     assert again == yes
     assert repeat[0] == {"type": "ack", "sessionId": session, "messageId": yes, "duplicate": True, "sessionToken": None}
     assert [f for f in repeat if f["type"] == "message"] == [f for f in first if f["type"] == "message"]
     assert model.remaining == 0  # the model answered once
-    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert order_status(tau_fresh, PENDING) == "cancelled"
 
 
-def test_two_messages_at_once_on_one_session(edge):
+def test_two_messages_at_once_on_one_session(edge, agent_settings):
     gateway, model = edge([{"text": "The first answer, slowly written out for the test."}], first_token_delay_s=0.5)
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as first, connect(gateway.url) as second:
-        _send(first, session, "first")
+        send(first, session, "first")
         ack = json.loads(first.recv(timeout=10))
         assert ack["type"] == "ack" and ack["sessionToken"]  # this connection started the session
-        time.sleep(0.1)  # the first turn holds the session now
-        _send(second, session, "second", sessionToken=ack["sessionToken"])
-        busy = _until(second)
-        done = _until(first)
+        lock, deadline = SessionLock(agent_settings), time.monotonic() + 10
+        while not lock.held(session) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lock.held(session)  # the first turn holds the session now
+        send(second, session, "second", sessionToken=ack["sessionToken"])
+        busy = until(second)
+        done = until(first)
     assert busy[-1]["type"] == "error" and busy[-1]["code"] == "busy" and busy[-1]["retryable"] is True
     assert busy[-1]["seq"] is None  # not part of the session's numbered history
     assert [f["seq"] for f in done if f["type"] == "message"] == [
@@ -307,47 +251,12 @@ def test_posting_to_a_closed_connection_raises_gone(edge, agent_settings):
         (connection_id,) = [item["PK"]["S"].removeprefix("CONN_") for item in items]
         client.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "pong"}')
         assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
-    time.sleep(0.2)  # $disconnect runs after the close
+    wait_idle(gateway)  # $disconnect runs after the close
     with pytest.raises(client.exceptions.GoneException):
         client.post_to_connection(ConnectionId=connection_id, Data=b"{}")
 
 
 # -- the authorizer on $connect -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def jwt_issuer():
-    """A signing key and a JWKS served on loopback, as a Cognito user pool would publish it."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-    body = json.dumps({"keys": [{**jwk, "kid": "test-key", "alg": "RS256", "use": "sig"}]}).encode()
-
-    class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    clear_jwks_cache()
-    issuer = "https://issuer.test/pool"
-
-    def token(**claims):
-        payload = {"sub": "customer-1", "iss": issuer, "aud": "chat-client", "exp": int(time.time()) + 300, **claims}
-        return jwt.encode(payload, key, algorithm="RS256", headers={"kid": "test-key"})
-
-    yield {"url": f"http://127.0.0.1:{server.server_port}/jwks.json", "issuer": issuer, "token": token}
-    server.shutdown()
-    server.server_close()
-    clear_jwks_cache()
 
 
 def test_connect_is_rejected_without_a_valid_token(edge, agent_settings, jwt_issuer):
@@ -360,8 +269,8 @@ def test_connect_is_rejected_without_a_valid_token(edge, agent_settings, jwt_iss
             connect(gateway.url + query).close()
         assert rejected.value.response.status_code == 401
     with connect(gateway.url + "?token=" + jwt_issuer["token"]()) as ws:
-        _send(ws, f"ws-{uuid.uuid4()}", "hi")
-        assert _until(ws)[-1]["type"] == "done"
+        send(ws, f"ws-{uuid.uuid4()}", "hi")
+        assert until(ws)[-1]["type"] == "done"
 
 
 def test_the_terminal_chat_streams_and_resumes_after_a_drop(edge, tau_fresh):
@@ -389,7 +298,7 @@ def test_the_terminal_chat_streams_and_resumes_after_a_drop(edge, tau_fresh):
     assert dropped and "[connection lost - reconnecting]" in out.getvalue()
     assert frames[-1]["type"] == "done"
     assert REPORT["text"] in out.getvalue()
-    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert order_status(tau_fresh, PENDING) == "cancelled"
 
 
 def test_a_turn_that_crashes_can_be_retried_with_the_same_message_id(edge):
@@ -406,12 +315,12 @@ def test_a_turn_that_crashes_can_be_retried_with_the_same_message_id(edge):
     model.converse = crash_once
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        message_id = _send(ws, session, "hello")
+        message_id = send(ws, session, "hello")
         frames = [json.loads(ws.recv(timeout=10))]
         while "type" in frames[-1]:  # until the gateway's own frame for a handler that raised
             frames.append(json.loads(ws.recv(timeout=10)))
         assert frames[-1]["message"] == "Internal server error" and frames[-1]["connectionId"]
-        _send(ws, session, "hello", message_id=message_id)
+        send(ws, session, "hello", message_id=message_id)
         retry = [json.loads(ws.recv(timeout=10))]
         while retry[-1].get("type") not in {"done", "error"}:
             assert "type" in retry[-1], retry

@@ -19,8 +19,6 @@ import contextlib
 import io
 import itertools
 import json
-import os
-import socket
 import statistics
 import threading
 import time
@@ -43,13 +41,12 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from botocore.config import Config
 from pydantic import ValidationError
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from order_agent.local.emulator import Ministack
 from order_agent.local.gateway import GatewayConfig, LocalGateway
 
-from .test_local_gateway import (
+from .support.aws_events import (
     AWS_AUTHORIZER,
     AWS_CONNECT,
     AWS_DISCONNECT,
@@ -57,12 +54,16 @@ from .test_local_gateway import (
     REQUEST_TIME,
     check_context_formats,
 )
+from .support.websocket import WsClient, assert_gone, close_without_status, drop_tcp
 
 pytestmark = pytest.mark.timeout(300)  # the first test's setup may make the emulator's virtualenv
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = Path(__file__).with_name("emulator_ws_handlers.py")
 WAIT = 10.0  # seconds: the bound on every wait for a frame, an event record or a close
+_client = WsClient(WAIT)
+open_ws, recv_json, wait_closed = _client.open_ws, _client.recv_json, _client.wait_closed
+connect_status = _client.connect_status
 STAGE = "test"
 BUCKET = "ws-events"
 REGION = "us-east-1"
@@ -240,28 +241,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 
 # ---- client helpers --------------------------------------------------------------------------
-
-
-def open_ws(url: str, **options: Any) -> ClientConnection:
-    options.setdefault("user_agent_header", "order-agent-tests/1.0")
-    return connect(url, open_timeout=WAIT, close_timeout=WAIT, ping_interval=None, max_size=None, **options)
-
-
-def recv_json(ws: ClientConnection) -> dict[str, Any]:
-    return json.loads(ws.recv(timeout=WAIT))
-
-
-def wait_closed(ws: ClientConnection) -> ConnectionClosed:
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            ws.recv(timeout=WAIT)
-    return closed.value
-
-
-def connect_status(url: str, **options: Any) -> int:
-    with pytest.raises(InvalidStatus) as rejected:
-        open_ws(url, **options).close()
-    return rejected.value.response.status_code
 
 
 def nothing_arrives(ws: ClientConnection, within: float = 1.0) -> bool:
@@ -690,22 +669,14 @@ def test_fragmented_message_is_routed_whole(deployment: Deployment) -> None:
         assert recv_json(ws) == {"route": "$default", "length": 90_000}
 
 
-def _close_without_status(ws: ClientConnection) -> None:
-    ws.socket.sendall(b"\x88\x80" + os.urandom(4))  # a masked close frame with an empty payload
-
-
-def _drop_tcp(ws: ClientConnection) -> None:
-    ws.socket.shutdown(socket.SHUT_RDWR)
-
-
 @pytest.mark.parametrize(
     ("close", "aws_code"),
     [
         pytest.param(lambda ws: ws.close(), 1000, id="normal"),
         pytest.param(lambda ws: ws.close(1001), 1001, id="going-away"),
         pytest.param(lambda ws: ws.close(4001, "logged out"), 4001, id="application-code"),
-        pytest.param(_close_without_status, 1005, id="no-status"),
-        pytest.param(_drop_tcp, 1006, id="tcp-dropped"),
+        pytest.param(close_without_status, 1005, id="no-status"),
+        pytest.param(drop_tcp, 1006, id="tcp-dropped"),
     ],
 )
 def test_ministack_difference_disconnect_status_is_always_1006(
@@ -737,14 +708,7 @@ def test_connections_api_post_delete_and_gone(deployment: Deployment) -> None:
         assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
         assert wait_closed(ws).rcvd.code == 1000
     deployment.records.events(connection_id, route="$disconnect")
-    for call in (
-        lambda: api.post_to_connection(ConnectionId=connection_id, Data=b"late"),
-        lambda: api.get_connection(ConnectionId=connection_id),
-        lambda: api.delete_connection(ConnectionId=connection_id),
-    ):
-        with pytest.raises(api.exceptions.GoneException) as gone:
-            call()
-        assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    assert_gone(api, connection_id)
 
 
 def test_ministack_difference_disconnect_after_delete_is_1005(deployment: Deployment) -> None:

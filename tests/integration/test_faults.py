@@ -37,15 +37,9 @@ from order_agent.model.base import ModelError
 from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
 
-from .test_agent_conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, Chat, _order_status, _scalar
-from .test_edge import (  # noqa: F401  (edge is a fixture)
-    REPORT,
-    _reach_the_cancellation_proposal,
-    _resume,
-    _send,
-    _until,
-    edge,
-)
+from .support.clock import FakeClock
+from .support.conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, REPORT, Chat, order_status, scalar
+from .support.edge import reach_the_cancellation_proposal, resume, send, until, wait_idle
 
 CANCELLED_REPORT = {"expect": {"stage": "resolution", "tool_result": "cancel_pending_order", "tool_status": "success"},
                     "text": "Order #W9300146 is cancelled and the refund is on its way."}  # fmt: skip
@@ -54,11 +48,11 @@ PROPOSE_AGAIN = CANCEL_PROPOSAL[1:]  # the model proposes the same cancellation 
 
 def _refunds(db, order_id=PENDING):
     sql = "SELECT count(*) FROM order_payments WHERE order_id = %s AND transaction_type = 'refund'"
-    return _scalar(db, sql, order_id)
+    return scalar(db, sql, order_id)
 
 
 def _writes(db, session):
-    return _scalar(db, "SELECT count(*) FROM tool_writes WHERE session_id = %s", session)
+    return scalar(db, "SELECT count(*) FROM tool_writes WHERE session_id = %s", session)
 
 
 def _last_tool_result(model):
@@ -101,12 +95,12 @@ def test_postgres_stopped_mid_conversation(own_postgres):
     status, body = _last_tool_result(chat.model)
     assert (status, body["error"], body["retryable"]) == ("error", "unavailable", True)
     assert failed.final.text == failed_report["text"] and chat.state()["pending"] is None
-    assert _order_status(db, PENDING) == "pending" and _writes(db, chat.session) == 0
+    assert order_status(db, PENDING) == "pending" and _writes(db, chat.session) == 0
     # the conversation continues once the server is back, and the change happens once
     chat.say("Please try again now")
     done = chat.say("yes")
     assert done.final.text == CANCELLED_REPORT["text"]
-    assert _order_status(db, PENDING) == "cancelled" and _refunds(db) == 1 and _writes(db, chat.session) == 1
+    assert order_status(db, PENDING) == "cancelled" and _refunds(db) == 1 and _writes(db, chat.session) == 1
     chat.script_done()
 
 
@@ -125,10 +119,10 @@ def test_a_row_lock_held_elsewhere_times_out_the_write(agent_settings, tau_fresh
             busy = chat.say("yes")
         status, body = _last_tool_result(chat.model)
         assert (status, body["error"], body["retryable"]) == ("error", "busy", True)
-        assert busy.final.text == busy_report["text"] and _order_status(tau_fresh, PENDING) == "pending"
+        assert busy.final.text == busy_report["text"] and order_status(tau_fresh, PENDING) == "pending"
         chat.say("yes, try again")
         chat.say("yes")
-        assert _order_status(tau_fresh, PENDING) == "cancelled" and _refunds(tau_fresh) == 1
+        assert order_status(tau_fresh, PENDING) == "cancelled" and _refunds(tau_fresh) == 1
         assert _writes(tau_fresh, chat.session) == 1
         chat.script_done()
     finally:
@@ -202,7 +196,7 @@ def test_dynamodb_throttling_is_retried_and_then_reported(agent_settings, tau_fr
     assert throttle.hits == 2 + 3
     assert (failed.error.code, failed.error.retryable) == ("unavailable", True)
     assert "send your message again" in failed.error.message
-    assert _order_status(tau_fresh, PENDING) == "cancelled" and _writes(tau_fresh, chat.session) == 1
+    assert order_status(tau_fresh, PENDING) == "cancelled" and _writes(tau_fresh, chat.session) == 1
     throttle.left = 0  # the throttling is over
     # the retry finds the write done (idempotency key) and reports it; nothing runs twice
     retried = chat.say("yes")
@@ -226,18 +220,18 @@ def _is_message_mark(body):
     return body.get("Item", {}).get("PK", {}).get("S", "").startswith("MSG_")
 
 
-def test_a_throttled_edge_store_is_a_clear_retryable_error(few_aws_retries, edge, agent_settings, tau_fresh):  # noqa: F811
+def test_a_throttled_edge_store_is_a_clear_retryable_error(few_aws_retries, edge, agent_settings, tau_fresh):
     gateway, model = edge([{"text": "Hello! How can I help?"}])
     store_client = handlers._shared_edge.store.client
     throttle = _Throttle(store_client, "PutItem", left=100, code="ThrottlingException", when=_is_message_mark)
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        message_id = _send(ws, session, "hi")
-        failed = _until(ws)
+        message_id = send(ws, session, "hi")
+        failed = until(ws)
         unanswered = model.remaining
         throttle.left = 0  # the throttling is over: the client's retry of the same message runs it
-        _send(ws, session, "hi", message_id=message_id)
-        retried = _until(ws)
+        send(ws, session, "hi", message_id=message_id)
+        retried = until(ws)
     assert throttle.hits == 3  # every attempt botocore made was throttled
     assert [(f["type"], f["code"], f["retryable"]) for f in failed] == [("error", "unavailable", True)]
     assert "send your message again" in failed[0]["message"] and unanswered == 1
@@ -298,7 +292,7 @@ def test_model_timeout_or_throttling_is_a_retryable_error_and_the_retry_runs_onc
 ):
     from order_agent.local.stack import start_gateway
 
-    from .test_edge import LAMBDAS
+    from .support.edge import LAMBDAS
 
     script = ScriptedProvider([{"text": "Hello again! How can I help?"}])
     hole = _BlackHole()
@@ -317,10 +311,10 @@ def test_model_timeout_or_throttling_is_a_retryable_error_and_the_retry_runs_onc
     session = f"ws-{uuid.uuid4()}"
     try:
         with connect(gateway.url) as ws:
-            message_id = _send(ws, session, "hello")
-            failed = _until(ws)
-            _send(ws, session, "hello", message_id=message_id)  # the client's retry of the same message
-            retried = _until(ws)
+            message_id = send(ws, session, "hello")
+            failed = until(ws)
+            send(ws, session, "hello", message_id=message_id)  # the client's retry of the same message
+            retried = until(ws)
     finally:
         gateway.stop()
         hole.close()
@@ -337,7 +331,7 @@ def test_model_timeout_or_throttling_is_a_retryable_error_and_the_retry_runs_onc
 # -- the client and the Lambda runtime ------------------------------------------------------------------------------
 
 
-def test_a_client_gone_mid_stream_stops_the_posting_not_the_turn(edge, agent_settings, tau_fresh):  # noqa: F811
+def test_a_client_gone_mid_stream_stops_the_posting_not_the_turn(edge, agent_settings, tau_fresh):
     gateway, model = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.05)
     gone = []
 
@@ -350,26 +344,28 @@ def test_a_client_gone_mid_stream_stops_the_posting_not_the_turn(edge, agent_set
     session = f"ws-{uuid.uuid4()}"
     try:
         with connect(gateway.url) as ws:
-            _reach_the_cancellation_proposal(ws, session)
-            _send(ws, session, "yes")
+            reach_the_cancellation_proposal(ws, session)
+            send(ws, session, "yes")
             while json.loads(ws.recv(timeout=10))["type"] != "delta":
                 pass
         deadline = time.monotonic() + 20
         while model.remaining and time.monotonic() < deadline:  # the turn goes on without the client
             time.sleep(0.05)
-        time.sleep(0.5)  # ... and ends: its last frames are recorded before they are posted
+        wait_idle(
+            gateway
+        )  # ... and ends (its $disconnect after it): its last frames are recorded before they are posted
         with connect(gateway.url) as ws:
-            _resume(ws, session, 0)
-            frames = _until(ws, kinds=("session",))
+            resume(ws, session, 0)
+            frames = until(ws, kinds=("session",))
     finally:
         management.meta.events.unregister("after-call.apigatewaymanagementapi.PostToConnection", count_gone)
     assert len(gone) == 1  # one post found the connection gone; the Poster stopped there
     assert [f["text"] for f in frames if f["type"] == "message"][-1] == REPORT["text"]
-    assert frames[-1]["turnInProgress"] is False and _order_status(tau_fresh, PENDING) == "cancelled"
+    assert frames[-1]["turnInProgress"] is False and order_status(tau_fresh, PENDING) == "cancelled"
     assert _refunds(tau_fresh) == 1
 
 
-def test_the_same_lambda_event_delivered_twice_runs_once(edge, agent_settings, tau_fresh):  # noqa: F811
+def test_the_same_lambda_event_delivered_twice_runs_once(edge, agent_settings, tau_fresh):
     gateway, model = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], first_token_delay_s=0.3)
     handler = gateway.config.routes["sendMessage"]
     events = []
@@ -381,9 +377,9 @@ def test_the_same_lambda_event_delivered_twice_runs_once(edge, agent_settings, t
     gateway.config.routes["sendMessage"] = recording
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _reach_the_cancellation_proposal(ws, session)
-        _send(ws, session, "yes")
-        first = _until(ws)
+        reach_the_cancellation_proposal(ws, session)
+        send(ws, session, "yes")
+        first = until(ws)
         # Lambda's at-least-once delivery: the very same event again, twice at once
         results = []
         threads = [threading.Thread(target=lambda: results.append(handler(events[-1], None))) for _ in range(2)]
@@ -399,7 +395,7 @@ def test_the_same_lambda_event_delivered_twice_runs_once(edge, agent_settings, t
     acks = [f for f in repeats if f["type"] == "ack"]
     assert len(acks) == 2 and all(a["duplicate"] for a in acks)
     assert [f for f in repeats if f["type"] == "message"] == [f for f in first if f["type"] == "message"] * 2
-    assert model.remaining == 0 and _refunds(tau_fresh) == 1 and _order_status(tau_fresh, PENDING) == "cancelled"
+    assert model.remaining == 0 and _refunds(tau_fresh) == 1 and order_status(tau_fresh, PENDING) == "cancelled"
 
 
 CHILD = """
@@ -429,7 +425,7 @@ def test_a_process_killed_between_the_write_and_the_checkpoint_is_reconciled(age
            "SESSION_LOCK_SECONDS": "1"}  # fmt: skip
     child = subprocess.run([sys.executable, "-c", CHILD, setup.session], env=env, capture_output=True, timeout=120)
     assert child.returncode == 137, child.stderr.decode()
-    assert _order_status(tau_fresh, PENDING) == "cancelled"  # the write committed ...
+    assert order_status(tau_fresh, PENDING) == "cancelled"  # the write committed ...
     assert setup.state()["pending"] is not None  # ... and the checkpoint still waits for the yes
 
     # The next message, in another process; not a yes, so only the write's key can tell the truth.
@@ -438,10 +434,11 @@ def test_a_process_killed_between_the_write_and_the_checkpoint_is_reconciled(age
               "text": "Yes: order #W9300146 is cancelled and the refund is on its way."}  # fmt: skip
     chat = Chat(settings, tau_fresh, [report, {"text": "You're welcome!"}])
     chat.session = setup.session
+    clock = chat.agent.lock.clock = FakeClock()
     busy = chat.say("Hello? Did it work?")  # the dead turn's lease has not expired yet
     if busy.error is not None:
         assert (busy.error.code, busy.error.retryable) == ("busy", True)
-        time.sleep(2.1)
+        clock.advance(2.1)
         busy = chat.say("Hello? Did it work?")
     assert busy.final.text == report["text"] and busy.final.stage == "resolution"
     assert chat.state()["pending"] is None

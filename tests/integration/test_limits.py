@@ -8,7 +8,6 @@ import hashlib
 import json
 import time
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
@@ -21,7 +20,8 @@ from order_agent.local.stack import start_gateway
 from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
 
-LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+from .support.edge import LAMBDAS, send, until
+
 NO_LIMITS = {"max_messages_per_connection": 0, "max_messages_per_principal": 0,
              "max_turns_per_conversation": 0, "max_tokens_per_conversation": 0}  # fmt: skip
 
@@ -57,21 +57,8 @@ def chat(agent_settings, tau_db):
         gateway.stop()
 
 
-def _send(ws, session, text, message_id=None, **extra):
-    message_id = message_id or str(uuid.uuid4())
-    ws.send(json.dumps({"action": "sendMessage", "sessionId": session, "messageId": message_id, "text": text, **extra}))
-    return message_id
-
-
 def _until(ws, kinds=("done", "error"), timeout=30):
-    frames, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        frame = json.loads(ws.recv(timeout=deadline - time.monotonic()))
-        SERVER_FRAME.validate_python(frame)  # every answer is a protocol frame
-        frames.append(frame)
-        if frame["type"] in kinds:
-            return frames
-    raise AssertionError(f"no {kinds} frame within {timeout}s: {frames}")
+    return until(ws, kinds, timeout, check=SERVER_FRAME.validate_python)  # every answer is a protocol frame
 
 
 def _resume(ws, session, token=None, last_seq=0):
@@ -94,12 +81,12 @@ def test_an_anonymous_session_continues_only_with_the_token_it_was_given(chat):
     gateway, model, settings = chat([{"text": "Hello! How can I help?"}, {"text": "Noted."}])
     session = f"anon-{uuid.uuid4()}"
     with connect(gateway.url) as owner:
-        _send(owner, session, "hi")
+        send(owner, session, "hi")
         first = _until(owner)
         token = first[0]["sessionToken"]
         assert first[0]["type"] == "ack" and isinstance(token, str) and len(token) == 43
         # The same connection goes on without it: it proved nothing new is needed.
-        _send(owner, session, "and another thing")
+        send(owner, session, "and another thing")
         second = _until(owner)
         assert second[0]["type"] == "ack" and second[0]["sessionToken"] is None and second[-1]["type"] == "done"
 
@@ -111,7 +98,7 @@ def test_an_anonymous_session_continues_only_with_the_token_it_was_given(chat):
         for attempt in (None, "x" * 43):
             refused = _resume(stranger, session, attempt)
             assert [f["type"] for f in refused] == ["error"] and refused[0]["code"] == "forbidden"
-        _send(stranger, session, "show me everything", sessionToken="y" * 43)
+        send(stranger, session, "show me everything", sessionToken="y" * 43)
         refused = _until(stranger)
         assert [f["type"] for f in refused] == ["error"] and refused[0]["code"] == "forbidden"
     assert model.remaining == 0  # nothing ran for the stranger
@@ -132,7 +119,7 @@ def test_a_resume_that_starts_a_session_issues_its_token(chat):
         assert isinstance(token, str) and len(token) == 43
     with connect(gateway.url) as ws:
         assert _resume(ws, session)[-1]["code"] == "forbidden"
-        _send(ws, session, "hi", sessionToken=token)
+        send(ws, session, "hi", sessionToken=token)
         assert _until(ws)[-1]["type"] == "done"
 
 
@@ -140,7 +127,7 @@ def test_a_signed_in_user_needs_no_session_token(chat):
     gateway, _, _ = chat([{"text": "Hello!"}], principal=f"user-{uuid.uuid4()}")
     session = f"jwt-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _send(ws, session, "hi")
+        send(ws, session, "hi")
         frames = _until(ws)
         assert frames[0]["sessionToken"] is None  # the session belongs to the token's subject instead
     with connect(gateway.url) as ws:
@@ -156,9 +143,9 @@ def test_a_connection_over_its_message_rate_is_told_to_wait(chat):
     session = f"rate-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
         for _ in range(2):
-            _send(ws, session, "hello")
+            send(ws, session, "hello")
             assert _until(ws)[-1]["type"] == "done"
-        third = _send(ws, session, "hello again")
+        third = send(ws, session, "hello again")
         refused = _until(ws)
         assert [f["type"] for f in refused] == ["error"]
         assert refused[0]["code"] == "rate_limited" and refused[0]["retryable"] is True
@@ -169,7 +156,7 @@ def test_a_connection_over_its_message_rate_is_told_to_wait(chat):
         assert _resume(ws, session)[-1]["type"] == "session"
     assert model.remaining == 1  # the third message never reached the model
     with connect(gateway.url) as fresh:  # another connection of the same user has its own count
-        _send(fresh, session, "hello again", message_id=third)
+        send(fresh, session, "hello again", message_id=third)
         assert _until(fresh)[-1]["type"] == "done"
 
 
@@ -177,11 +164,11 @@ def test_a_principal_over_its_message_rate_is_limited_on_every_connection(chat):
     gateway, model, settings = chat([{"text": "one"}, {"text": "two"}, {"text": "three"}],
                                     principal=(user := f"user-{uuid.uuid4()}"), max_messages_per_principal=2)  # fmt: skip
     with connect(gateway.url) as a, connect(gateway.url) as b:
-        _send(a, f"rate-{uuid.uuid4()}", "hello")
+        send(a, f"rate-{uuid.uuid4()}", "hello")
         assert _until(a)[-1]["type"] == "done"
-        _send(b, f"rate-{uuid.uuid4()}", "hello")
+        send(b, f"rate-{uuid.uuid4()}", "hello")
         assert _until(b)[-1]["type"] == "done"
-        _send(a, f"rate-{uuid.uuid4()}", "hello")
+        send(a, f"rate-{uuid.uuid4()}", "hello")
         assert _until(a)[-1]["code"] == "rate_limited"
     assert model.remaining == 1
     # One item per principal and window, gone with the table's TTL after the next window.
@@ -195,7 +182,7 @@ def test_a_principal_over_its_message_rate_is_limited_on_every_connection(chat):
 def test_anonymous_visitors_are_counted_by_source_address(chat):
     gateway, _, settings = chat([{"text": "one"}], max_messages_per_principal=1000)
     with connect(gateway.url) as ws:
-        _send(ws, f"anon-{uuid.uuid4()}", "hello")
+        send(ws, f"anon-{uuid.uuid4()}", "hello")
         assert _until(ws)[-1]["type"] == "done"
     now = int(time.time())
     window = _item(settings, "RATE_ip:127.0.0.1", f"{now - now % 60:012d}") or _item(
@@ -212,21 +199,21 @@ def test_a_conversation_stops_at_its_turn_limit_and_keeps_everything(chat):
                              principal=f"user-{uuid.uuid4()}", max_turns_per_conversation=2)  # fmt: skip
     session = f"turns-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        _send(ws, session, "first")
+        send(ws, session, "first")
         _until(ws)
-        second = _send(ws, session, "second")
+        second = send(ws, session, "second")
         answered = _until(ws)
-        third = _send(ws, session, "third")
+        third = send(ws, session, "third")
         refused = _until(ws)
         assert [f["type"] for f in refused] == ["error"] and refused[0]["turnId"] == third
         assert refused[0]["code"] == "turn_limit_reached" and refused[0]["retryable"] is False
         assert "start a new conversation" in refused[0]["message"]
         # A retry of an answered message still gets its answer; the refused one stays refused.
-        _send(ws, session, "second", message_id=second)
+        send(ws, session, "second", message_id=second)
         repeat = _until(ws)
         assert repeat[0]["duplicate"] is True
         assert [f for f in repeat if f["type"] == "message"] == [f for f in answered if f["type"] == "message"]
-        _send(ws, session, "third", message_id=third)
+        send(ws, session, "third", message_id=third)
         assert _until(ws)[-1]["code"] == "turn_limit_reached"
         resumed = _resume(ws, session)
     assert [f["text"] for f in resumed if f["type"] == "message"] == ["one", "two"]
@@ -240,10 +227,10 @@ def test_a_conversation_over_its_token_budget_gets_a_clear_error_and_loses_nothi
     session = f"tokens-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
         for _ in range(2):  # 1,050 tokens, then 2,100: the turn that crosses the budget completes
-            _send(ws, session, "tell me more")
+            send(ws, session, "tell me more")
             frames = _until(ws)
             assert frames[-1]["type"] == "done" and sum(frames[-1]["usage"].values()) == 1050
-        over = _send(ws, session, "and more")
+        over = send(ws, session, "and more")
         refused = _until(ws)
         assert [f["type"] for f in refused] == ["error"] and refused[0]["turnId"] == over
         assert refused[0]["code"] == "token_budget_exceeded" and refused[0]["retryable"] is False
@@ -270,7 +257,7 @@ def _requests_of_one_turn(gateway, session, ws):
 
     store.client.meta.events.register("before-call.dynamodb", count)
     try:
-        _send(ws, session, "hello")
+        send(ws, session, "hello")
         assert _until(ws)[-1]["type"] == "done"
     finally:
         store.client.meta.events.unregister("before-call.dynamodb", count)

@@ -3,16 +3,13 @@
 A `websockets` client plays the browser and a boto3 `apigatewaymanagementapi` client plays the
 Lambdas' side of the @connections API. The events the gateway produces are compared with events
 that API Gateway really sent, as recorded in Powertools for AWS Lambda (Python) and aws-lambda-go
-(embedded below, trimmed; the source is named above each one).
+(support/aws_events.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
-import re
-import socket
 import threading
 import time
 import uuid
@@ -23,121 +20,29 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from order_agent.local.gateway import GatewayConfig, LocalGateway
+
+from .support.aws_events import (
+    AWS_AUTHORIZER,
+    AWS_CONNECT,
+    AWS_DISCONNECT,
+    AWS_DISCONNECT_1001,
+    AWS_MESSAGE,
+    AWS_MESSAGE_WITH_UA,
+    ID,
+    TRACE_ID,
+    check_context_formats,
+)
+from .support.websocket import WsClient, assert_gone, close_without_status, drop_tcp
 
 pytestmark = pytest.mark.timeout(120)
 
 WAIT = 5.0  # seconds: the bound on every wait for a frame, an event or a close
-
-# ---- events API Gateway really sent ------------------------------------------------------------
-
-# aws-powertools/powertools-lambda-python: tests/events/apiGatewayWebSocketApiConnect.json
-AWS_CONNECT = json.loads(r"""{
-  "headers": {"Host": "fjnq7njcv2.execute-api.us-east-1.amazonaws.com",
-    "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
-    "Sec-WebSocket-Key": "+W5xw47OHh3OTFsWKjGu9Q==", "Sec-WebSocket-Version": "13",
-    "X-Amzn-Trace-Id": "Root=1-6731ebfc-08e1e656421db73c5d2eef31", "X-Forwarded-For": "166.90.225.1",
-    "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"},
-  "multiValueHeaders": {"Host": ["fjnq7njcv2.execute-api.us-east-1.amazonaws.com"],
-    "Sec-WebSocket-Key": ["+W5xw47OHh3OTFsWKjGu9Q=="], "Sec-WebSocket-Version": ["13"]},
-  "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "extendedRequestId": "BFHPhFe3IAMF95g=",
-    "requestTime": "11/Nov/2024:11:35:24 +0000", "messageDirection": "IN", "stage": "prod",
-    "connectedAt": 1731324924553, "requestTimeEpoch": 1731324924561, "identity": {"sourceIp": "166.90.225.1"},
-    "requestId": "BFHPhFe3IAMF95g=", "domainName": "asasasas.execute-api.us-east-1.amazonaws.com",
-    "connectionId": "BFHPhfCWIAMCKlQ=", "apiId": "asasasas"},
-  "isBase64Encoded": false
-}""")
-
-# aws-powertools/powertools-lambda-python: tests/events/apiGatewayWebSocketApiMessage.json
-AWS_MESSAGE = json.loads(r"""{
-  "requestContext": {"routeKey": "chat", "messageId": "BFaVtfGSIAMCKug=", "eventType": "MESSAGE",
-    "extendedRequestId": "BFaVtH2HoAMFZEQ=", "requestTime": "11/Nov/2024:13:45:46 +0000", "messageDirection": "IN",
-    "stage": "prod", "connectedAt": 1731332735513, "requestTimeEpoch": 1731332746514,
-    "identity": {"sourceIp": "166.90.225.1"}, "requestId": "BFaVtH2HoAMFZEQ=",
-    "domainName": "asasasas.execute-api.us-east-1.amazonaws.com", "connectionId": "BFaT_fALIAMCKug=",
-    "apiId": "asasasas"},
-  "body": "{\"action\": \"chat\", \"message\": \"Hello from client\"}",
-  "isBase64Encoded": false
-}""")
-
-# aws-powertools/powertools-lambda-python: tests/events/apiGatewayWebSocketApiDisconnect.json
-AWS_DISCONNECT = json.loads(r"""{
-  "headers": {"Host": "asasasas.execute-api.us-east-1.amazonaws.com", "x-api-key": "", "X-Forwarded-For": "",
-    "x-restapi": ""},
-  "multiValueHeaders": {"Host": ["asasasas.execute-api.us-east-1.amazonaws.com"], "x-api-key": [""],
-    "X-Forwarded-For": [""], "x-restapi": [""]},
-  "requestContext": {"routeKey": "$disconnect", "disconnectStatusCode": 1005, "eventType": "DISCONNECT",
-    "extendedRequestId": "BFbOeE87IAMF31w=", "requestTime": "11/Nov/2024:13:51:49 +0000", "messageDirection": "IN",
-    "disconnectReason": "Client-side close frame status not set", "stage": "prod", "connectedAt": 1731332735513,
-    "requestTimeEpoch": 1731333109875, "identity": {"sourceIp": "166.90.225.1"}, "requestId": "BFbOeE87IAMF31w=",
-    "domainName": "asasasas.execute-api.us-east-1.amazonaws.com", "connectionId": "BFaT_fALIAMCKug=",
-    "apiId": "asasasas"},
-  "isBase64Encoded": false
-}""")
-
-# aws/aws-lambda-go: events/testdata/apigw-websocket-request-send-message.json (a browser: userAgent present)
-AWS_MESSAGE_WITH_UA = json.loads(r"""{
-  "requestContext": {"routeKey": "$default", "messageId": "R1knPc2ntjMCFIA=", "eventType": "MESSAGE",
-    "extendedRequestId": "R1knPH17NjMFftw=", "requestTime": "20/Jan/2024:11:55:00 +0000", "messageDirection": "IN",
-    "stage": "prod", "connectedAt": 1705751697419, "requestTimeEpoch": 1705751700453,
-    "identity": {"userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)", "sourceIp": "49.105.91.154"},
-    "requestId": "R1knPH17NjMFftw=", "domainName": "dl7ptocha9.execute-api.ap-northeast-1.amazonaws.com",
-    "connectionId": "R1kmxc2VNjMCFIA=", "apiId": "gy415nuibc"},
-  "body": "{\r\n\t\"a\": 1\r\n}",
-  "isBase64Encoded": false
-}""")
-
-# aws/aws-lambda-go: events/testdata/apigw-websocket-request-disconnect.json (a browser tab closed: 1001, "")
-AWS_DISCONNECT_1001 = json.loads(r"""{
-  "requestContext": {"routeKey": "$disconnect", "disconnectStatusCode": 1001, "eventType": "DISCONNECT",
-    "extendedRequestId": "R1koeHsUtjMFbRw=", "requestTime": "20/Jan/2024:11:55:08 +0000", "messageDirection": "IN",
-    "disconnectReason": "", "stage": "prod", "connectedAt": 1705751697419, "requestTimeEpoch": 1705751708326,
-    "identity": {"userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)", "sourceIp": "49.105.91.154"},
-    "requestId": "R1koeHsUtjMFbRw=", "domainName": "dl7ptocha9.execute-api.ap-northeast-1.amazonaws.com",
-    "connectionId": "R1kmxc2VNjMCFIA=", "apiId": "dl7ptocha9"},
-  "isBase64Encoded": false
-}""")
-
-# aws-powertools/powertools-lambda-python: tests/events/apiGatewayAuthorizerWebSocketEvent.json
-AWS_AUTHORIZER = json.loads(r"""{
-  "type": "REQUEST",
-  "methodArn": "arn:aws:execute-api:us-east-1:533568316194:c5jwxq709g/production/$connect",
-  "headers": {"Authorization": "Leo", "Connection": "upgrade", "content-length": "0",
-    "Host": "c5jwxq709g.execute-api.us-east-1.amazonaws.com", "Sec-WebSocket-Version": "13", "Upgrade": "websocket",
-    "X-Amzn-Trace-Id": "Root=1-6797b6d3-64f9c928577f3ac56f5368ce", "X-Forwarded-For": "93.108.161.96",
-    "X-Forwarded-Port": "443", "X-Forwarded-Proto": "https"},
-  "multiValueHeaders": {"Authorization": ["Leo"], "Connection": ["upgrade"], "content-length": ["0"]},
-  "queryStringParameters": {}, "multiValueQueryStringParameters": {}, "stageVariables": {},
-  "requestContext": {"routeKey": "$connect", "eventType": "CONNECT", "extendedRequestId": "FDmBIG3EoAMEqYA=",
-    "requestTime": "27/Jan/2025:16:39:47 +0000", "messageDirection": "IN", "stage": "production",
-    "connectedAt": 1737995987617, "requestTimeEpoch": 1737995987617, "identity": {"sourceIp": "93.108.161.96"},
-    "requestId": "FDmBIG3EoAMEqYA=", "domainName": "c5jwxq709g.execute-api.us-east-1.amazonaws.com",
-    "connectionId": "FDmBIeapIAMCIQg=", "apiId": "c5jwxq709g"}
-}""")
-
-ID = re.compile(r"^[A-Za-z0-9_+/-]{15}=$")  # connection, request and message ids: 16 base64 chars
-REQUEST_TIME = re.compile(r"^\d{2}/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}:\d{2}:\d{2}:\d{2} \+0000$")
-TRACE_ID = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$")
-
-
-def check_context_formats(context: dict[str, Any]) -> None:
-    """Value formats shared by every requestContext; run on AWS's events too, to keep it honest."""
-    for key in ("connectionId", "requestId", "extendedRequestId"):
-        assert ID.match(context[key]), (key, context[key])
-    assert context["requestId"] == context["extendedRequestId"]
-    if "messageId" in context:
-        assert ID.match(context["messageId"]) and context["messageId"] != context["requestId"]
-    assert REQUEST_TIME.match(context["requestTime"]), context["requestTime"]
-    for key in ("connectedAt", "requestTimeEpoch"):
-        assert isinstance(context[key], int) and len(str(context[key])) == 13, (key, context[key])  # epoch ms
-    assert context["requestTimeEpoch"] >= context["connectedAt"]
-    stamped = datetime.strptime(context["requestTime"], "%d/%b/%Y:%H:%M:%S %z")
-    assert abs(stamped.timestamp() - context["requestTimeEpoch"] / 1000) < 1.0  # the same instant, to the second
-    assert context["messageDirection"] == "IN"
-    assert context["eventType"] in ("CONNECT", "MESSAGE", "DISCONNECT")
+_client = WsClient(WAIT)
+open_ws, recv_json, wait_closed = _client.open_ws, _client.recv_json, _client.wait_closed
+connect_status = _client.connect_status
 
 
 @pytest.mark.parametrize(
@@ -259,30 +164,6 @@ def gateway(start_gateway, backend: Backend) -> LocalGateway:
     gateway = start_gateway(routes=backend.routes())
     backend.api = management_client(gateway)
     return gateway
-
-
-def open_ws(url: str, **options: Any) -> ClientConnection:
-    options.setdefault("user_agent_header", "order-agent-tests/1.0")
-    return connect(url, open_timeout=WAIT, close_timeout=WAIT, ping_interval=None, max_size=None, **options)
-
-
-def recv_json(ws: ClientConnection) -> dict[str, Any]:
-    return json.loads(ws.recv(timeout=WAIT))
-
-
-def wait_closed(ws: ClientConnection) -> ConnectionClosed:
-    """The close the server initiated, as the client saw it."""
-    with pytest.raises(ConnectionClosed) as closed:
-        while True:
-            ws.recv(timeout=WAIT)  # frames sent before the close are skipped; TimeoutError fails the test
-    return closed.value
-
-
-def connect_status(url: str, **options: Any) -> int:
-    """The HTTP status a rejected handshake got (fails if the upgrade was accepted)."""
-    with pytest.raises(InvalidStatus) as rejected:
-        open_ws(url, **options).close()
-    return rejected.value.response.status_code
 
 
 # ---- event shapes ------------------------------------------------------------------------------
@@ -659,22 +540,14 @@ def test_max_connection_duration_closes_1001_even_when_active(start_gateway, bac
     assert backend.recorder.wait_for(is_route("$disconnect"))["requestContext"]["disconnectStatusCode"] == 1001
 
 
-def _close_without_status(ws: ClientConnection) -> None:
-    ws.socket.sendall(b"\x88\x80" + os.urandom(4))  # a masked close frame with an empty payload
-
-
-def _drop_tcp(ws: ClientConnection) -> None:
-    ws.socket.shutdown(socket.SHUT_RDWR)  # no close frame at all
-
-
 @pytest.mark.parametrize(
     ("close", "code", "reason"),
     [
         pytest.param(lambda ws: ws.close(), 1000, "", id="normal"),
         pytest.param(lambda ws: ws.close(1001), 1001, "", id="going-away"),
         pytest.param(lambda ws: ws.close(4001, "logged out"), 4001, "logged out", id="application-code"),
-        pytest.param(_close_without_status, 1005, "Client-side close frame status not set", id="no-status"),
-        pytest.param(_drop_tcp, 1006, "", id="tcp-dropped"),
+        pytest.param(close_without_status, 1005, "Client-side close frame status not set", id="no-status"),
+        pytest.param(drop_tcp, 1006, "", id="tcp-dropped"),
     ],
 )
 def test_disconnect_status_follows_the_client_close(
@@ -729,14 +602,7 @@ def test_connections_api_post_get_delete(gateway: LocalGateway, backend: Backend
 
     context = backend.recorder.wait_for(is_route("$disconnect"))["requestContext"]
     assert (context["disconnectStatusCode"], context["disconnectReason"]) == (1000, "Connection Closed Normally")
-    for call in (
-        lambda: api.post_to_connection(ConnectionId=connection_id, Data=b"late"),
-        lambda: api.get_connection(ConnectionId=connection_id),
-        lambda: api.delete_connection(ConnectionId=connection_id),
-    ):
-        with pytest.raises(api.exceptions.GoneException) as gone:
-            call()
-        assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    assert_gone(api, connection_id)
 
 
 def test_posting_to_a_closed_or_unknown_connection_raises_gone(gateway: LocalGateway, backend: Backend) -> None:

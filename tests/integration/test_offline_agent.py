@@ -11,7 +11,7 @@ from order_agent.agent.service import Agent
 from order_agent.model.offline import OfflineProvider
 from order_agent.tools import ToolRunner
 
-from .test_agent_conversations import DELIVERED, EMAIL, PENDING, PROCESSED, _order_status, _scalar
+from .support.conversations import DELIVERED, EMAIL, PENDING, PROCESSED, order_status, scalar
 
 
 @pytest.fixture
@@ -36,10 +36,10 @@ def test_offline_status_and_cancel(offline_chat, tau_fresh):
     assert "processed" in status.text and status.order["order_id"] == PROCESSED
     proposal = offline_chat(f"Please cancel {PENDING}, I no longer need it")
     assert proposal.stage == "order_confirmation" and "$153.23" in proposal.text
-    assert _order_status(tau_fresh, PENDING) == "pending"
+    assert order_status(tau_fresh, PENDING) == "pending"
     done = offline_chat("yes")
     assert done.stage == "resolution" and "cancelled" in done.text
-    assert _order_status(tau_fresh, PENDING) == "cancelled"
+    assert order_status(tau_fresh, PENDING) == "cancelled"
     assert offline_chat("that's all, thanks").stage == "closed"
 
 
@@ -48,8 +48,8 @@ def test_offline_name_zip_and_return(offline_chat, tau_fresh):
     proposal = offline_chat(f"I'd like to return everything in {DELIVERED}")
     assert proposal.stage == "order_confirmation"
     offline_chat("yes")
-    assert _order_status(tau_fresh, DELIVERED) == "return requested"
-    assert _scalar(tau_fresh, "SELECT return_items FROM orders WHERE order_id = %s", DELIVERED) == [
+    assert order_status(tau_fresh, DELIVERED) == "return requested"
+    assert scalar(tau_fresh, "SELECT return_items FROM orders WHERE order_id = %s", DELIVERED) == [
         "7292993796", "7292993796"]  # fmt: skip
 
 
@@ -58,7 +58,7 @@ def test_offline_address_change_declined_then_handoff(offline_chat, tau_fresh):
     proposal = offline_chat(f"change the shipping address of {PENDING} to 12 Oak Street, Apt 3, Boston, MA 02110")
     assert proposal.stage == "order_confirmation" and "Boston" in proposal.text
     assert "not changed anything" in offline_chat("no").text
-    assert _scalar(tau_fresh, "SELECT city FROM orders WHERE order_id = %s", PENDING) != "Boston"
+    assert scalar(tau_fresh, "SELECT city FROM orders WHERE order_id = %s", PENDING) != "Boston"
     unsupported = offline_chat("Can I exchange the desk lamp for another colour?")
     assert "offline" in unsupported.text.lower()
     assert offline_chat("yes").stage == "handed_off"

@@ -8,7 +8,7 @@ import contextlib
 import contextvars
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -67,12 +67,14 @@ def checkpointer(settings: Settings) -> DynamoDBSaver:
 
 class SessionLock:
     """A lease on a session, taken with a conditional write; an expired lease can be taken over
-    (a turn whose Lambda died must not lock its customer out)."""
+    (a turn whose Lambda died must not lock its customer out). `clock` gives the time in epoch
+    seconds (tests pass one they advance, instead of waiting for a lease to expire)."""
 
-    def __init__(self, settings: Settings, client: Any = None) -> None:
+    def __init__(self, settings: Settings, client: Any = None, clock: Callable[[], float] = time.time) -> None:
         self.table = settings.checkpoint_table
         self.lease_seconds = settings.session_lock_seconds
         self.client = client or dynamodb_client(settings)
+        self.clock = clock
 
     def _key(self, session_id: str) -> dict[str, Any]:
         return {"PK": {"S": f"{_LOCK_PREFIX}{session_id}"}, "SK": {"S": "LOCK"}}
@@ -80,7 +82,7 @@ class SessionLock:
     def acquire(self, session_id: str) -> str | None:
         """A token when the session was free (or its lease expired); None when it is busy."""
         token = secrets.token_hex(8)
-        now = int(time.time())
+        now = int(self.clock())
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -102,7 +104,7 @@ class SessionLock:
     def held(self, session_id: str) -> bool:
         """Whether a turn of this session is running now (an unexpired lease exists)."""
         item = self.client.get_item(TableName=self.table, Key=self._key(session_id), ConsistentRead=True).get("Item")
-        return bool(item) and int(item["expires_at"]["N"]) >= int(time.time())
+        return bool(item) and int(item["expires_at"]["N"]) >= int(self.clock())
 
     def release(self, session_id: str, token: str) -> None:
         try:
