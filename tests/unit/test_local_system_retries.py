@@ -1,5 +1,5 @@
-"""LocalSystem's one retry of a failed apply or destroy: what it runs in between, and that a second
-failure is raised, not swallowed. The Terraform runs themselves are exercised in tests/deployed."""
+"""LocalSystem's one retry of a failed apply (on the emulator it resets) or destroy: what runs in
+between, and that a second failure is raised, not swallowed. The Terraform runs themselves are exercised in tests/deployed."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ class ScriptedTerraform:
 
 @pytest.fixture
 def system(tmp_path) -> LocalSystem:
-    emulator = SimpleNamespace(url="http://127.0.0.1:1")
+    emulator = SimpleNamespace(url="http://127.0.0.1:1", resets=0)
+    emulator.reset = lambda: setattr(emulator, "resets", emulator.resets + 1)
     database = ExternalDatabase("127.0.0.1", 1, "agent", "secret", name="orders")
     try:
         return LocalSystem(tmp_path, tmp_path / "terraform", emulator, database)
@@ -42,11 +43,12 @@ def system(tmp_path) -> LocalSystem:
         pytest.skip(f"LocalSystem needs the terraform CLI and provider mirror: {exc}")
 
 
-def test_a_failed_apply_is_destroyed_and_applied_afresh(system, capsys):
+def test_a_failed_apply_starts_over_on_an_empty_emulator(system, capsys):
     system.terraform = ScriptedTerraform(apply=1)
     outputs = system.apply(fresh=False)
     assert outputs == {"websocket_url": "ws://127.0.0.1:1/local"}
-    assert system.terraform.runs == ["apply fresh=False", "destroy", "apply fresh=True"]
+    assert system.terraform.runs == ["apply fresh=False", "apply fresh=True"]
+    assert system.emulator.resets == 1
     assert "terraform apply failed (attempt 1 of 2)" in capsys.readouterr().out
     assert "apply_s" in system.timings
 
@@ -66,7 +68,7 @@ def test_a_second_failure_is_raised(system):
     system.terraform = ScriptedTerraform(apply=2)
     with pytest.raises(TerraformFailed):
         system.apply()
-    assert system.terraform.runs == ["apply fresh=True", "destroy", "apply fresh=True"]
+    assert system.terraform.runs == ["apply fresh=True", "apply fresh=True"]
 
 
 def test_one_attempt_means_no_retry(system):

@@ -170,6 +170,15 @@ class Ministack:
         """Its @connections endpoint (the events' `domainName` carries no port, so it cannot be derived)."""
         return f"{self.url}/_aws/execute-api/{api_id}/{stage}"
 
+    def reset(self, timeout_s: float = 120) -> None:
+        """Forget every resource (and a persisting emulator's saved state): empty, as a first start is."""
+        try:
+            response = httpx.post(f"{self.url}/_ministack/reset", timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            raise EmulatorError(f"ministack did not reset: {exc}; see {self.log_path}") from exc
+        if response.status_code != 200:
+            raise EmulatorError(f"ministack did not reset ({response.status_code}): {response.text[:300]}")
+
     def _wait_healthy(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

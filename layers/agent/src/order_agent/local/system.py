@@ -129,14 +129,16 @@ class LocalSystem:
         return True
 
     def apply(self, *, fresh: bool = True, attempts: int = 2) -> dict[str, Any]:
-        """Apply; after a failed apply, destroy what it made and apply afresh. ministack has been
-        seen to stall a request for minutes (an AddPermission here) until Terraform's retry meets
-        the first request's result (409)."""
+        """Apply; after a failed apply, empty the emulator and apply afresh. ministack has been seen to
+        stall a request for minutes until Terraform's retry met the first request's result (409), and
+        to fail a create it had carried out; a destroy of what the failed apply recorded then leaves
+        what it made but never recorded, which the next apply collides with ("already exists"). The
+        emulator is this system's own (make dev's, or a test module's), so it is reset instead."""
         started = time.monotonic()
-        # A retry starts from nothing: the destroy before it removed what the failed apply made.
+        # A retry starts from nothing: the emulator was reset, so the old state describes nothing.
         outputs = _retried(
             "apply", lambda attempt: self.terraform.apply(fresh=fresh or attempt > 1), attempts,
-            before_retry=self.terraform.destroy,
+            before_retry=self.emulator.reset,
         )  # fmt: skip
         self.timings["apply_s"] = time.monotonic() - started
         return outputs
