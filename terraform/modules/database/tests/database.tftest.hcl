@@ -1,10 +1,6 @@
 mock_provider "aws" {
   source = "../../testing/aws"
 
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
-  }
-
   mock_resource "aws_db_instance" {
     defaults = {
       arn         = "arn:aws:rds:us-east-1:123456789012:db:test"

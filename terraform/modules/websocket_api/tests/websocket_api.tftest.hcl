@@ -17,12 +17,6 @@ mock_provider "aws" {
     }
   }
 
-  mock_resource "aws_kms_key" {
-    defaults = {
-      arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
-    }
-  }
-
   mock_resource "aws_cloudwatch_log_group" {
     defaults = {
       arn = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/apigateway/order-agent/prod/access"
