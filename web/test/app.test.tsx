@@ -320,7 +320,8 @@ describe("when API Gateway answers instead of the chat service", () => {
       act(() => socket.drop());
       await advance(REPLY_WATCHDOG_MS * 2);
       expect(screen.queryByRole("alert")).toBeNull();
-      expect(screen.getByTestId("connection-status").dataset.status).toBe("offline");
+      // Between attempts or inside one (each gives up after its connect timeout): either way not open.
+      expect(["offline", "connecting"]).toContain(screen.getByTestId("connection-status").dataset.status);
     });
   });
 });
