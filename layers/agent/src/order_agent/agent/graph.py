@@ -43,6 +43,7 @@ from order_agent.model.base import (
 )
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolResult, ToolRunner, request_hash
+from order_agent.tools.policy import policy_prompt
 from order_agent.tools.registry import ToolKind, kind_of
 from order_agent.tracing import AGENT, CHAT_MODEL, COST_KEY, MODEL_KEY, PROVIDER_KEY, USAGE_KEY, span
 
@@ -127,7 +128,8 @@ class Turn:
 @cache
 def prompt(stage: str) -> str:
     folder = resources.files("order_agent.agent") / "prompts"
-    return (folder / "common.md").read_text(encoding="utf-8") + "\n" + (folder / f"{stage}.md").read_text("utf-8")
+    common = (folder / "common.md").read_text(encoding="utf-8")
+    return "\n".join((common, policy_prompt(), (folder / f"{stage}.md").read_text("utf-8")))
 
 
 @cache
