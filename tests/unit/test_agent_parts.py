@@ -102,10 +102,11 @@ def test_scripts_load_from_yaml_and_json(tmp_path):
 
 
 @pytest.mark.parametrize("stage", ["entry_intent", "order_confirmation", "resolution"])
-def test_each_stage_has_a_short_prompt_with_the_common_rules(stage):
+def test_each_stage_prompt_is_the_common_part_the_policy_and_the_stage(stage):
     text = prompt(stage)
-    assert "Identify the customer first" in text and "Stage:" in text
-    assert len(text.split()) < 600
+    assert "identify the customer" in text and "Stage:" in text
+    # the policy is most of it (about 650 words); a bound keeps every call's prompt from creeping
+    assert len(text.split()) < 1200
 
 
 def test_the_model_sees_every_order_tool_and_the_end_control():
