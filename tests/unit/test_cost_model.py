@@ -227,6 +227,18 @@ def test_every_price_says_where_it_comes_from_and_assumptions_say_so():
         assert price.assumption == ("**assumption**" in price.source), price.key
 
 
+@pytest.mark.parametrize(
+    ("doc", "table"),
+    [
+        ("docs/performance.md", cost_model.price_table(BOOK, "conversation")),
+        ("docs/performance.md", cost_model.quota_table(BOOK)),
+        ("docs/idle-cost.md", cost_model.price_table(BOOK, "idle")),
+    ],
+)
+def test_the_docs_show_the_price_file(doc, table):
+    assert table in (ROOT / doc).read_text(), f"run `python scripts/cost_model.py --tables` and update {doc}"
+
+
 def test_a_price_is_written_with_every_significant_decimal():
     price = replace(BOOK.prices["lambda_gb_second_arm64"])
     assert price.text() == "US$0.0000133334 per GB-second"
