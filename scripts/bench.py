@@ -42,11 +42,19 @@ import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cost_model
+from cost_model import ConversationUsage
 from perf_common import (  # scripts/ is not a package: imported from its folder
+    BYTES_OUT,
+    DYNAMODB_READ_UNITS,
+    DYNAMODB_WRITE_UNITS,
     LAMBDAS,
+    MESSAGES_IN,
+    MESSAGES_OUT,
     MODEL,
     PARTS,
     ROOT,
+    TRACE_BYTES,
     TRACING,
     Conversation,
     InstrumentedModel,
@@ -156,6 +164,7 @@ def run_conversations(
     gateway, _ = start_gateway(settings, LAMBDAS, agent=agent)
     turns: list[dict[str, Any]] = []
     per_conversation: dict[str, dict[str, Any]] = {}
+    usage: dict[str, list[ConversationUsage]] = {}
     try:
         with instrumented_edge(handlers._shared_edge, recorder) as hooks, connect(gateway.url) as ws:
             for repetition in range(-1, repetitions):  # -1: the warm-up (imports, first connections)
@@ -202,13 +211,41 @@ def run_conversations(
                         ),
                         reported_usage=dict(sum((Counter(t["usage"]) for t in turns[-len(seen) :]), Counter())),
                     )
+                    usage.setdefault(conversation.name, []).append(
+                        conversation_usage([records[c["message_id"]] for c in seen], stats, hooks["tracing"])
+                    )
                     recorder.turns.clear()
                 recorder.turns.clear()
     finally:
         gateway.stop()
         handlers.use_edge(None)
         db.close()
-    return {"turns": turns, "conversations": per_conversation, "tracing": hooks["tracing"]}
+    return {
+        "turns": turns,
+        "conversations": per_conversation,
+        "tracing": hooks["tracing"],
+        "usage": {name: ConversationUsage.mean(runs) for name, runs in usage.items()},
+    }
+
+
+def conversation_usage(records: list[Any], stats: dict[str, Any], tracing: bool) -> ConversationUsage:
+    """One run of a conversation as the cost model takes it: its turns' records and token estimates."""
+    total = sum((r.counts for r in records), Counter())
+    return ConversationUsage(
+        turns=len(records),
+        handler_s=sum(r.total_s for r in records),
+        trace_export_s=sum(r.parts[TRACING] for r in records) if tracing else None,
+        trace_bytes=total[TRACE_BYTES] if tracing else None,
+        model_calls=stats["model_calls"],
+        input_tokens=stats["estimated_input_tokens"],
+        cacheable_prefix_tokens=stats["estimated_cacheable_prefix_tokens"],
+        output_tokens=stats["estimated_output_tokens"],
+        messages_in=total[MESSAGES_IN],
+        messages_out=total[MESSAGES_OUT],
+        bytes_out=total[BYTES_OUT],
+        read_units=total[DYNAMODB_READ_UNITS],
+        write_units=total[DYNAMODB_WRITE_UNITS],
+    )
 
 
 def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
@@ -247,6 +284,17 @@ def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
             "min": min(dynamodb),
             "max": max(dynamodb),
             "by_origin_mean": by_origin,
+        },
+        "dynamodb_request_units_per_turn": {
+            kind: {
+                "mean": round(counts[key] / len(records), 2),
+                "by_origin_mean": {
+                    k.split(":", 1)[1]: round(v / len(records), 2)
+                    for k, v in sorted(counts.items())
+                    if k.startswith(f"{key}:")
+                },
+            }
+            for kind, key in (("read", DYNAMODB_READ_UNITS), ("write", DYNAMODB_WRITE_UNITS))
         },
         "s3_requests_per_turn_mean": round(counts["s3"] / len(records), 2),
         "trace_exports": {"turns": counts["trace exports"], "failed": counts["trace export errors"]},
@@ -497,6 +545,9 @@ def table(results: dict[str, Any]) -> str:
             f"{d['mean']} ({d['min']}-{d['max']}): {origins}",
             "floor: 1 read + 1 write (checkpoint)",
         )
+        for kind, units in t["dynamodb_request_units_per_turn"].items():
+            origins = ", ".join(f"{k} {v}" for k, v in units["by_origin_mean"].items())
+            add(f"DynamoDB {kind} request units per turn (mean)", f"{units['mean']}: {origins}")
         add("S3 requests per turn (mean)", str(t["s3_requests_per_turn_mean"]))
         if t["overhead_split_ms"][TRACING] != TRACING_OFF:
             e = t["trace_exports"]
@@ -601,6 +652,14 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL server to make the scratch database on (default: an embedded one)",
     )
     parser.add_argument("--aws-endpoint", default=None, help="a running emulator (default: a moto server of its own)")
+    parser.add_argument(
+        "--think-time-s", type=float, default=cost_model.Assumptions.think_time_s,
+        help="cost and sizing: the customer's time between a reply and the next message",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trace-pipeline", choices=cost_model.TRACE_PIPELINES, default=cost_model.Assumptions.trace_pipeline,
+        help="cost and sizing: price traces as today's synchronous MLflow export or as the planned SQS + forwarder",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "build/bench/latest.json")
     args = parser.parse_args(argv)
     for name in ("repetitions", "ttft_repetitions", "cold_start_repetitions", "db_calls"):
@@ -621,7 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         results["tracing"] = tracing
         results["conversations"] = [c.name for c in conversations]
         print(f"turns: {len(conversations)} conversations x {args.repetitions}", file=sys.stderr, flush=True)
-        results["turns"] = summarise_turns(run_conversations(stack, conversations, args.repetitions, 0, 0))
+        run = run_conversations(stack, conversations, args.repetitions, 0, 0)
+        results["turns"] = summarise_turns(run)
+        assumptions = cost_model.Assumptions(think_time_s=args.think_time_s, trace_pipeline=args.trace_pipeline)
+        results.update(cost_model.report(run["usage"], assumptions=assumptions))
         print(f"time to first text: x {args.ttft_repetitions}", file=sys.stderr, flush=True)
         paced = run_conversations(
             stack, conversations, args.ttft_repetitions, args.first_token_ms / 1000, args.chunk_ms / 1000
@@ -637,6 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(table(results))
+    print(cost_model.tables(results))
     print(f"written to {args.out}")
     return 0
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg2
 import psycopg2.extensions
+from cost_model import dynamodb_request_units, websocket_messages  # scripts/ is on the path: a sibling
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = ROOT / "lambdas"
@@ -162,6 +163,13 @@ TOOLS = "tools/SQL"
 POSTING = "frame posting"
 TRACING = "tracing export"
 PARTS = (CHECKPOINT_READ, CHECKPOINT_WRITE, SESSION_LOCK, EDGE_STORE, TOOLS, TRACING, POSTING)
+# What the cost model (cost_model.py) needs beyond the request counts
+DYNAMODB_READ_UNITS = "dynamodb read units"
+DYNAMODB_WRITE_UNITS = "dynamodb write units"
+MESSAGES_IN = "websocket messages in"  # billed: one per started 32 KB of each frame
+MESSAGES_OUT = "websocket messages out"
+BYTES_OUT = "frame bytes out"
+TRACE_BYTES = "trace bytes"
 
 
 @dataclass
@@ -245,7 +253,7 @@ class Recorder:
             if stack:
                 stack[-1][2] += elapsed
 
-    def count(self, kind: str, n: int = 1) -> None:
+    def count(self, kind: str, n: float = 1) -> None:
         record = self.current()
         if record is not None:
             record.counts[kind] += n
@@ -262,9 +270,23 @@ class Recorder:
         setattr(obj, method, timed)
 
     def count_aws_requests(self, client: Any) -> None:
-        """Count every API call of a boto3 client (before retries: one per request made by our code)."""
+        """Count every API call of a boto3 client (before retries: one per request made by our code),
+        and for DynamoDB the read and write request units each consumes (cost_model)."""
         service = client.meta.service_model.service_name
         client.meta.events.register(f"before-call.{service}", lambda **_: self.count(service))
+        if service != "dynamodb":
+            return
+
+        def keep_params(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["bench_params"] = dict(params)
+
+        def count_units(model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            reads, writes = dynamodb_request_units(model.name, context.get("bench_params", {}), parsed)
+            self.count(DYNAMODB_READ_UNITS, reads)
+            self.count(DYNAMODB_WRITE_UNITS, writes)
+
+        client.meta.events.register("before-parameter-build.dynamodb", keep_params)
+        client.meta.events.register("after-call.dynamodb", count_units)
 
 
 class InstrumentedModel:
@@ -352,6 +374,15 @@ def instrument_runner(runner: Any, recorder: Recorder) -> None:
     runner.run = run
 
 
+def trace_size(trace: Any) -> int:
+    """About what a turn's trace sends: its spans (names, inputs, outputs, attributes) and tags as JSON."""
+    spans = [
+        {"name": s.name, "inputs": s.inputs, "outputs": s.outputs, "attributes": s.attributes}
+        for s in trace.root.walk()
+    ]
+    return len(json.dumps({"spans": spans, "tags": trace.tags}, default=str).encode())
+
+
 def instrument_tracing(recorder: Recorder, agent: Any) -> bool:
     """Time the agent's per-turn trace export (after the reply frames, inside the handler) as
     TRACING, and count failed exports; False when tracing is off (no MLFLOW_TRACKING_URI)."""
@@ -364,6 +395,7 @@ def instrument_tracing(recorder: Recorder, agent: Any) -> bool:
         with recorder.part(TRACING):
             result = original(trace)
         recorder.count("trace exports")
+        recorder.count(TRACE_BYTES, trace_size(trace))
         if result.error is not None:
             recorder.count("trace export errors")
         return result
@@ -401,6 +433,9 @@ def instrumented_edge(edge: Any, recorder: Recorder) -> Iterator[dict[str, Any]]
 
     def post(self: Any, frame: dict[str, Any]) -> bool:
         recorder.count("frames posted")
+        size = len(json.dumps(frame).encode())  # what Poster.post sends
+        recorder.count(BYTES_OUT, size)
+        recorder.count(MESSAGES_OUT, websocket_messages(size))
         with recorder.part(POSTING):
             return original_post(self, frame)
 
@@ -414,6 +449,7 @@ def instrumented_edge(edge: Any, recorder: Recorder) -> Iterator[dict[str, Any]]
         if not isinstance(body, dict) or body.get("action") != "sendMessage":
             return original_message(event)
         with recorder.turn(str(body.get("messageId"))):
+            recorder.count(MESSAGES_IN, websocket_messages(len((event.get("body") or "").encode())))
             return original_message(event)
 
     handlers.Poster.post = post

@@ -63,8 +63,33 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
         "orchestration overhead per turn",
         "client TTFT minus model TTFT",
         "import lambdas/message/handler.py",
+        "cost of a conversation at list prices",
+        "binds first:",
     ):
         assert figure in table
+    # the cost of each conversation and of the suite, and the sizing, under their documented keys
+    units = turns["dynamodb_request_units_per_turn"]
+    assert units["read"]["mean"] > 0 and units["write"]["mean"] >= 2  # a checkpoint write and the session claim
+    cost = results["cost"]
+    assert set(cost["per_scenario"]) == {"status", "cancel"}
+    for name, scenario in cost["per_scenario"].items():
+        lines = scenario["lines_usd"]
+        assert scenario["usd"] == pytest.approx(sum(lines.values())), name
+        assert scenario["usd_without_prompt_caching"] > scenario["usd"] > lines["bedrock_tokens"] > 0, name
+        assert all(value > 0 for value in lines.values()), (name, lines)
+        measured = scenario["measured"]
+        assert measured["messages_out"] >= measured["turns"] * 3  # ack, message, done at least
+        assert measured["trace_export_s"] is None  # --no-tracing: the export time is assumed
+    assert cost["suite"]["usd"] == pytest.approx(sum(s["usd"] for s in cost["per_scenario"].values()))
+    assert set(cost["trace_pipelines"]) == {"sync-mlflow", "sqs-forwarder"}
+    assert cost["deployment"]["memory_mb"]["message"] > 0 and cost["deployment"]["architecture"] in ("arm64", "x86_64")
+    sizing = results["sizing"]
+    for n in ("10", "100", "1000"):
+        assert sizing[n]["bedrock_tokens_per_minute"]["value"] > 0
+        assert (
+            sizing[n]["message_function_concurrency"]["quota"] == cost["deployment"]["reserved_concurrency"]["message"]
+        )
+    assert sizing["binds_first"]["metric"] in sizing["binds_at_conversations"]
 
 
 def test_bench_runs_the_scenario_suite_with_traces_exported_to_mlflow(postgres_server_url, tmp_path):
@@ -82,6 +107,8 @@ def test_bench_runs_the_scenario_suite_with_traces_exported_to_mlflow(postgres_s
     export = turns["overhead_split_ms"]["tracing export"]
     assert isinstance(export, dict) and export["n"] == turns["turns"] and export["p50"] > 0
     assert turns["trace_exports"] == {"turns": turns["turns"], "failed": 0}  # one trace per turn, all sent
+    for scenario in results["cost"]["per_scenario"].values():  # measured, not assumed, with tracing on
+        assert scenario["measured"]["trace_export_s"] > 0 and scenario["measured"]["trace_bytes"] > 0
     assert "tracing export (p50/p95/p99)" in table and "traces exported to MLflow (failed)" in table
     for scenario in ci[:2]:  # every line said, and every proposal answered
         stats = turns["per_conversation"][scenario.id]
