@@ -36,17 +36,18 @@ CHROMIUM ?= chromium
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt layers/agent/pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/dev.txt layers/agent/pyproject.toml layers/dev/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Python >= 3.11 is needed (found $$($(PYTHON) --version)); set PYTHON=..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
 	@# --no-deps: the lock files list every package (see requirements/dev.in)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/dev.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e layers/agent
+	@# the production package (the agent layer) and the development tools beside it (local stack, evals, CLI)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e layers/agent -e layers/dev
 	@touch $(STAMP)
 
-setup: $(STAMP) ## create .venv with the pinned dependencies and the order_agent package
+setup: $(STAMP) ## create .venv with the pinned dependencies and the order_agent and order_agent_dev packages
 
 dev: setup pgbouncer ## start everything locally: the Terraform system on ministack, PostgreSQL with τ data behind PgBouncer, MLflow, chat site (DEV_STACK=gateway: the project's gateway on moto); Ctrl-C stops it
 	@$(BIN)/python scripts/dev.py

@@ -69,7 +69,7 @@ from perf_common import (  # scripts/ is not a package: imported from its folder
 )
 
 from order_agent.db.pool import Database
-from order_agent.evals.scenarios import ENDED_STAGES
+from order_agent_dev.evals.scenarios import ENDED_STAGES
 
 TTFT_BUDGET_MS = 100
 COLD_START_BUDGET = 1.3
@@ -153,9 +153,9 @@ def run_conversations(
 
     from order_agent.agent.service import Agent
     from order_agent.edge import handlers
-    from order_agent.local.stack import start_gateway
-    from order_agent.model.scripted import ScriptedProvider
     from order_agent.tools import ToolRunner
+    from order_agent_dev.local.stack import start_gateway
+    from order_agent_dev.providers.scripted import ScriptedProvider
 
     settings = stack.settings
     recorder = Recorder()

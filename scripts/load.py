@@ -57,8 +57,8 @@ MAX_SESSIONS = 400  # distinct pending orders in the τ retail data: 423
 def serve(workers: int, model_delay_ms: float) -> int:
     """The gateway and the handlers, configured by the environment; prints its URL, runs until stdin closes."""
     from order_agent.agent.service import Agent
-    from order_agent.local.stack import start_gateway
     from order_agent.settings import get_settings
+    from order_agent_dev.local.stack import start_gateway
 
     settings = get_settings()
     agent = Agent(settings)
@@ -108,11 +108,11 @@ def child(args: list[str], env: dict[str, str], ready: str, timeout: float = 60)
 
 @contextlib.contextmanager
 def moto_server():
-    from order_agent.local.aws import free_port
+    from order_agent_dev.local.aws import free_port
 
     port = free_port()
     code = (
-        "import json, sys\nfrom order_agent.local.aws import LocalAws\n"
+        "import json, sys\nfrom order_agent_dev.local.aws import LocalAws\n"
         f"aws = LocalAws({port})\nprint(json.dumps({{'url': aws.url}}), flush=True)\nsys.stdin.read()\naws.stop()\n"
     )
     with child([sys.executable, "-c", code], dict(os.environ), "url") as ready:

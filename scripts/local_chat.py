@@ -12,13 +12,13 @@ import os
 import sys
 from pathlib import Path
 
-from order_agent.cli import main as cli_main
 from order_agent.db.dataset import count_dataset, load_dataset, read_dataset
 from order_agent.db.migrate import migrate
 from order_agent.db.pool import get_database
-from order_agent.local.aws import LocalAws, create_conversation_store
-from order_agent.local.postgres import EmbeddedPostgres
 from order_agent.settings import get_settings
+from order_agent_dev.cli import main as cli_main
+from order_agent_dev.local.aws import LocalAws, create_conversation_store
+from order_agent_dev.local.postgres import EmbeddedPostgres
 
 
 def main() -> int:

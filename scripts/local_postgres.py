@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from order_agent.local.postgres import EmbeddedPostgres
+from order_agent_dev.local.postgres import EmbeddedPostgres
 
 
 def main() -> int:

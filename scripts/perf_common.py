@@ -86,11 +86,11 @@ class PerfStack:
         from order_agent.db.dataset import load_dataset, read_dataset, save_snapshot
         from order_agent.db.migrate import migrate
         from order_agent.db.pool import Database
-        from order_agent.db.scratch import create_scratch_database, drop_database
-        from order_agent.local.aws import LocalAws, create_conversation_store
-        from order_agent.local.mlflow_server import MlflowServer
-        from order_agent.local.postgres import EmbeddedPostgres
         from order_agent.settings import Settings
+        from order_agent_dev.local.aws import LocalAws, create_conversation_store
+        from order_agent_dev.local.mlflow_server import MlflowServer
+        from order_agent_dev.local.postgres import EmbeddedPostgres
+        from order_agent_dev.scratch import create_scratch_database, drop_database
 
         try:
             for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -548,7 +548,7 @@ def scenario_conversations(stack: PerfStack, which: str) -> list[Conversation]:
     runs; `all`), as the harness plays them: a gold transcript is generated from the scenario's
     expected actions, with a "Please continue." line for each continuation it needs."""
     from order_agent.db.dataset import restore_snapshot
-    from order_agent.evals.scenarios import (
+    from order_agent_dev.evals.scenarios import (
         changes_orders,
         email_of,
         gold_script,

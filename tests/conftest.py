@@ -17,14 +17,14 @@ import pytest
 from order_agent.db.dataset import load_dataset, read_dataset, restore_snapshot, save_snapshot
 from order_agent.db.migrate import migrate
 from order_agent.db.pool import Database
-from order_agent.db.scratch import create_scratch_database, drop_database
-from order_agent.local.aws import LocalAws, create_conversation_store
-from order_agent.local.emulator import Ministack
-from order_agent.local.mlflow_server import MlflowServer
-from order_agent.local.pooler import PgBouncerNotInstalled, Pooler
-from order_agent.local.postgres import EmbeddedPostgres
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
+from order_agent_dev.local.aws import LocalAws, create_conversation_store
+from order_agent_dev.local.emulator import Ministack
+from order_agent_dev.local.mlflow_server import MlflowServer
+from order_agent_dev.local.pooler import PgBouncerNotInstalled, Pooler
+from order_agent_dev.local.postgres import EmbeddedPostgres
+from order_agent_dev.scratch import create_scratch_database, drop_database
 
 
 @pytest.fixture(scope="session")

@@ -20,10 +20,10 @@ from typing import Any
 import psycopg2
 import pytest
 
-from order_agent.local.emulator import Ministack
-from order_agent.local.pooler import PgBouncerNotInstalled, Pooler
-from order_agent.local.system import ExternalDatabase, LocalSystem
-from order_agent.local.terraform import TerraformUnavailable
+from order_agent_dev.local.emulator import Ministack
+from order_agent_dev.local.pooler import PgBouncerNotInstalled, Pooler
+from order_agent_dev.local.system import ExternalDatabase, LocalSystem
+from order_agent_dev.local.terraform import TerraformUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from order_agent.db.dataset import restore_snapshot
-from order_agent.local.site import SiteServer, build_site
-from order_agent.local.stack import start_gateway
 from order_agent.settings import Settings
+from order_agent_dev.local.site import SiteServer, build_site
+from order_agent_dev.local.stack import start_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "chat-site"

@@ -21,10 +21,10 @@ from websockets.sync.client import connect
 from order_agent.agent.service import Agent
 from order_agent.edge.handlers import Edge
 from order_agent.edge.protocol import SERVER_FRAME, ErrorFrame, Ping, Resume, SendMessage
-from order_agent.local.stack import start_gateway
-from order_agent.model.scripted import ScriptedProvider
 from order_agent.settings import Settings
 from order_agent.tools import ToolRunner
+from order_agent_dev.local.stack import start_gateway
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 from .strategies import bodies
 

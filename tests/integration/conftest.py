@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from order_agent.agent.service import Agent
 from order_agent.edge.auth import clear_jwks_cache
 from order_agent.edge.handlers import Edge, use_edge
-from order_agent.local.stack import start_gateway
-from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
+from order_agent_dev.local.stack import start_gateway
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 from .support.edge import LAMBDAS, wait_idle
 

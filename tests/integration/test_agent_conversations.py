@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from order_agent.db.dataset import export_dataset
-from order_agent.model.scripted import ScriptDivergence
+from order_agent_dev.providers.scripted import ScriptDivergence
 
 from .support.conversations import (
     CANCEL_PROPOSAL,

@@ -24,7 +24,7 @@ def _chat_process(settings, session, script, tmp_path, *messages):
     env = {**os.environ, "DATABASE_URL": settings.database_url, "AWS_ENDPOINT_URL": settings.aws_endpoint_url,
            "CHECKPOINT_TABLE": settings.checkpoint_table, "CHECKPOINT_BUCKET": settings.checkpoint_bucket,
            "MODEL_PROVIDER": "scripted", "MODEL_SCRIPT_PATH": str(path)}  # fmt: skip
-    args = [sys.executable, "-m", "order_agent.cli", "chat", "--quiet", "--session", session]
+    args = [sys.executable, "-m", "order_agent_dev.cli", "chat", "--quiet", "--session", session]
     for message in messages:
         args += ["--message", message]
     done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
@@ -106,7 +106,7 @@ def test_a_turn_fetches_its_checkpoint_once(agent_settings, tau_fresh, monkeypat
     # resumes the interrupt from that one read and runs the write once.
     from langgraph_checkpoint_aws import DynamoDBSaver
 
-    from order_agent.model.scripted import ScriptedProvider
+    from order_agent_dev.providers.scripted import ScriptedProvider
 
     fetches = []
     original = DynamoDBSaver.get_tuple

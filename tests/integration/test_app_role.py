@@ -25,9 +25,9 @@ from order_agent.db.migrate import available_migrations, migrate, role_timeouts
 from order_agent.db.pool import Database
 from order_agent.db.roles import APP_PRIVILEGES, AppRoleError, ensure_app_role
 from order_agent.db.rotation import rotate
-from order_agent.local.pooler import PgBouncerNotInstalled, Pooler
 from order_agent.settings import Settings
 from order_agent.tools import ToolRunner
+from order_agent_dev.local.pooler import PgBouncerNotInstalled, Pooler
 
 from . import test_tools
 

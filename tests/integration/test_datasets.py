@@ -54,7 +54,11 @@ def test_unknown_dataset_is_a_clear_error():
 def _cli(*args, database_url, **env):
     environment = {**os.environ, "DATABASE_URL": database_url, **env}
     return subprocess.run(
-        [sys.executable, "-m", "order_agent.cli", *args], capture_output=True, text=True, env=environment, timeout=300
+        [sys.executable, "-m", "order_agent_dev.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
     )
 
 

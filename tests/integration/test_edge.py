@@ -16,9 +16,9 @@ from websockets.sync.client import connect
 from order_agent.agent.service import Agent
 from order_agent.agent.store import SessionLock
 from order_agent.edge.auth import authorize
-from order_agent.local.stack import start_gateway
-from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
+from order_agent_dev.local.stack import start_gateway
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 from .support.conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, REPORT, order_status
 from .support.edge import LAMBDAS, reach_the_cancellation_proposal, resume, send, until, wait_idle
@@ -276,7 +276,7 @@ def test_connect_is_rejected_without_a_valid_token(edge, agent_settings, jwt_iss
 def test_the_terminal_chat_streams_and_resumes_after_a_drop(edge, tau_fresh):
     import io
 
-    from order_agent.local.ws_chat import WebSocketChat
+    from order_agent_dev.local.ws_chat import WebSocketChat
 
     gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT], chunk_delay_s=0.05)
     out = io.StringIO()

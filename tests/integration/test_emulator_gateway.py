@@ -43,8 +43,8 @@ from botocore.config import Config
 from pydantic import ValidationError
 from websockets.sync.client import ClientConnection
 
-from order_agent.local.emulator import Ministack
-from order_agent.local.gateway import GatewayConfig, LocalGateway
+from order_agent_dev.local.emulator import Ministack
+from order_agent_dev.local.gateway import GatewayConfig, LocalGateway
 
 from .support.aws_events import (
     AWS_AUTHORIZER,

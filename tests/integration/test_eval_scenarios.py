@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from order_agent.evals.scenarios import (
+from order_agent.tools import retail
+from order_agent_dev.evals.scenarios import (
     SuiteReport,
     load_scenarios,
     log_to_mlflow,
@@ -17,7 +18,6 @@ from order_agent.evals.scenarios import (
     run_scenario,
     run_suite,
 )
-from order_agent.tools import retail
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
@@ -66,7 +66,7 @@ def test_a_refund_that_is_not_recorded_fails_the_suite(ci_suite, agent_settings,
 
 
 def test_pass_hat_k_is_taus_estimate():
-    from order_agent.evals.scenarios import ScenarioRun
+    from order_agent_dev.evals.scenarios import ScenarioRun
 
     def runs(scenario, outcomes):
         return [ScenarioRun(scenario, "scripted", i, checks={"final_state": ok}) for i, ok in enumerate(outcomes)]

@@ -31,11 +31,11 @@ from order_agent.db.migrate import apply_role_timeouts, migrate
 from order_agent.db.pool import Database
 from order_agent.edge import handlers
 from order_agent.edge.handlers import _management_client
-from order_agent.local.postgres import EmbeddedPostgres
 from order_agent.model import bedrock
 from order_agent.model.base import ModelError
-from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
+from order_agent_dev.local.postgres import EmbeddedPostgres
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 from .support.clock import FakeClock
 from .support.conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, REPORT, Chat, order_status, scalar
@@ -290,7 +290,7 @@ class _FirstCallTo:
 def test_model_timeout_or_throttling_is_a_retryable_error_and_the_retry_runs_once(
     agent_settings, tau_fresh, monkeypatch, fault
 ):
-    from order_agent.local.stack import start_gateway
+    from order_agent_dev.local.stack import start_gateway
 
     from .support.edge import LAMBDAS
 
@@ -401,7 +401,7 @@ def test_the_same_lambda_event_delivered_twice_runs_once(edge, agent_settings, t
 CHILD = """
 import os, sys
 from order_agent.agent.service import Agent
-from order_agent.model.scripted import ScriptedProvider
+from order_agent_dev.providers.scripted import ScriptedProvider
 from order_agent.tools import runner
 
 write = runner.ToolRunner._write

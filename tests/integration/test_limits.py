@@ -16,9 +16,9 @@ from websockets.sync.client import connect
 from order_agent.agent.service import Agent
 from order_agent.edge import handlers
 from order_agent.edge.protocol import LIMIT_ERRORS, SERVER_FRAME
-from order_agent.local.stack import start_gateway
-from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
+from order_agent_dev.local.stack import start_gateway
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 from .support.edge import LAMBDAS, send, until
 

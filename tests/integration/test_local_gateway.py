@@ -22,7 +22,7 @@ import pytest
 from botocore.config import Config
 from websockets.exceptions import ConnectionClosed
 
-from order_agent.local.gateway import GatewayConfig, LocalGateway
+from order_agent_dev.local.gateway import GatewayConfig, LocalGateway
 
 from .support.aws_events import (
     AWS_AUTHORIZER,

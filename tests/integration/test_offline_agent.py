@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from order_agent.agent.service import Agent
-from order_agent.model.offline import OfflineProvider
 from order_agent.tools import ToolRunner
+from order_agent_dev.providers.offline import OfflineProvider
 
 from .support.conversations import DELIVERED, EMAIL, PENDING, PROCESSED, order_status, scalar
 

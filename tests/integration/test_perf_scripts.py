@@ -93,7 +93,7 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
 
 
 def test_bench_runs_the_scenario_suite_with_traces_exported_to_mlflow(postgres_server_url, tmp_path):
-    from order_agent.evals.scenarios import load_scenarios, provider_for
+    from order_agent_dev.evals.scenarios import load_scenarios, provider_for
 
     code, table, results = _run(
         "bench.py", tmp_path / "bench.json", postgres_server_url,

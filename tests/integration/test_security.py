@@ -24,9 +24,9 @@ from order_agent.agent.service import Agent
 from order_agent.db.dataset import export_dataset
 from order_agent.db.pool import Database
 from order_agent.edge.auth import authorize
-from order_agent.local.stack import start_gateway
-from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
+from order_agent_dev.local.stack import start_gateway
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 from .support.conversations import (
     CANCEL_PROPOSAL,

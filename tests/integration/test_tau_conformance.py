@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from order_agent.cli import main
 from order_agent.db.dataset import TAU_RETAIL_TASKS, read_wheel_member, restore_snapshot
-from order_agent.evals import tau_replay
 from order_agent.settings import get_settings
+from order_agent_dev.cli import main
+from order_agent_dev.evals import tau_replay
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ from mlflow import MlflowClient
 from mlflow.entities import SpanStatusCode
 
 from order_agent.agent.service import Agent
-from order_agent.local.aws import free_port
 from order_agent.model.base import Usage
-from order_agent.model.scripted import ScriptedProvider
 from order_agent.settings import Settings
 from order_agent.tools import ToolRunner
 from order_agent.tracing import Redactor, SpanRecord, user_key
+from order_agent_dev.local.aws import free_port
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 EMAIL = "aarav.anderson9752@example.com"
 CUSTOMER = "aarav_anderson_8794"

@@ -12,6 +12,7 @@ PACKAGES = Path(__file__).resolve().parents[2] / "terraform/modules/system/tests
 NAMES = [
     "layer-deps",
     "layer-agent",
+    "layer-dev-providers",
     *(f"function-{f}" for f in ("authorizer", "connect", "disconnect", "message", "migrate")),
 ]
 

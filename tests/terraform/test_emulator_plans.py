@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from order_agent.local.terraform import (
+from order_agent_dev.local.terraform import (
     EMULATED_SERVICES,
     LocalTerraform,
     TerraformUnavailable,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from order_agent.local.terraform import LocalTerraform, TerraformUnavailable, emulator_provider_override
+from order_agent_dev.local.terraform import LocalTerraform, TerraformUnavailable, emulator_provider_override
 
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE = "09e7db7403a9bdcbfaa30e82d125de7a34e206b2"  # the last commit with the buckets written three times

@@ -9,7 +9,7 @@ import pytest
 from order_agent.agent.confirmation import classify_confirmation
 from order_agent.agent.graph import prompt, tool_specs
 from order_agent.model.base import ModelRequest, converse_transcript_problems
-from order_agent.model.scripted import ScriptDivergence, ScriptedProvider
+from order_agent_dev.providers.scripted import ScriptDivergence, ScriptedProvider
 
 
 @pytest.mark.parametrize(

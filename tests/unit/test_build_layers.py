@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.metadata
 import importlib.util
+import json
 import os
 import shutil
 import stat
 import sys
 import textwrap
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("build_layers", ROOT / "scripts/build_layers.py")
@@ -119,6 +124,175 @@ def test_report_fails_over_budget(capsys):
     assert not build_layers.print_report([*layers, function], 100)
     assert "OVER BUDGET" in capsys.readouterr().out
     assert build_layers.print_report([*layers, function], 101)
+
+
+def test_the_development_layer_is_reported_outside_the_budget(capsys):
+    mib = build_layers.MIB
+    layers = [build_layers.Artifact("layer-deps.zip", "layer", 60 * mib, 20 * mib, "a" * 64)]
+    layers.append(build_layers.Artifact("layer-dev-providers.zip", "dev-layer", 50 * mib, 1 * mib, "d" * 64))
+    assert build_layers.print_report(layers, 100)
+    out = capsys.readouterr().out
+    assert "layer-dev-providers.zip" in out
+    assert "agent layers together: 60.0 MiB" in out
+    assert "development layer (the emulator's only, outside the budget): 50.00 MiB" in out
+    assert build_layers.size_summary(layers, 100)["dev_layers_mib"] == 50
+
+
+def test_a_manifest_without_kinds_reads_the_development_layer_by_its_name(tmp_path):
+    artifact = {"unzipped": 1, "zipped": 1, "sha256": "0" * 64}
+    names = ["layer-agent.zip", "layer-dev-providers.zip", "function-message.zip"]
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": dict.fromkeys(names, artifact)}))
+    _, artifacts = build_layers.read_manifest(tmp_path)
+    assert {a.name: a.kind for a in artifacts} == {
+        "layer-agent.zip": "layer",
+        "layer-dev-providers.zip": "dev-layer",
+        "function-message.zip": "function",
+    }
+
+
+# -- production apart from development -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "development"),
+    [
+        ("order_agent_dev/__init__.py", True),
+        ("order_agent_dev/providers/offline.py", True),
+        ("order_agent/local/gateway.py", True),
+        ("order_agent/evals/__pycache__/scenarios.cpython-313.pyc", True),
+        ("order_agent/cli.py", True),
+        ("order_agent/__pycache__/cli.cpython-313.pyc", True),
+        ("order_agent/model/offline.py", True),
+        ("order_agent/model/scripted.py", True),
+        ("order_agent/model/bedrock.py", False),
+        ("order_agent/model/__pycache__/bedrock.cpython-313.pyc", False),
+        ("order_agent/data/demo.json", False),
+        ("order_agent-0.1.0.dist-info/RECORD", False),
+        ("langgraph/cli.py", False),  # other packages may name a module so
+    ],
+)
+def test_development_modules(path, development):
+    assert build_layers.development_modules([path]) == ([path] if development else [])
+
+
+@pytest.fixture(scope="module")
+def agent_layer(tmp_path_factory) -> dict[str, Path]:
+    """The order_agent layer as `make layers` builds it (a wheel of layers/agent, unpacked), without bytecode."""
+    work = tmp_path_factory.mktemp("agent-layer")
+    build_layers.build_agent(work / "python", work)
+    return build_layers.tree_files(work / "python")
+
+
+def test_the_production_layer_holds_no_development_module(agent_layer):
+    assert build_layers.development_modules(agent_layer) == []
+    assert not {path.split("/", 1)[0] for path in agent_layer} - {"order_agent", "order_agent-0.1.0.dist-info"}
+    # what runs in AWS is there: the handlers' package, the Bedrock provider, migrations, data sets, prompts
+    for path in [
+        "order_agent/edge/handlers.py",
+        "order_agent/model/bedrock.py",
+        "order_agent/db/dataset.py",
+        "order_agent/db/migrations/0001_orders_domain.sql",
+        "order_agent/data/demo.json",
+        "order_agent/agent/prompts/common.md",
+    ]:
+        assert path in agent_layer
+    entry_points = agent_layer.get("order_agent-0.1.0.dist-info/entry_points.txt")
+    assert entry_points is None or "order_agent_dev" not in entry_points.read_text()
+
+
+def test_the_build_refuses_a_development_module_in_the_production_layer(tmp_path, monkeypatch):
+    source = tmp_path / "root"
+    shutil.copytree(ROOT / "layers/agent", source / "layers/agent", ignore=shutil.ignore_patterns("*.egg-info"))
+    (source / "layers/agent/src/order_agent/cli.py").write_text("def main(): ...\n")
+    monkeypatch.setattr(build_layers, "ROOT", source)
+    with pytest.raises(RuntimeError, match=r"development modules in the order_agent layer: order_agent/cli\.py"):
+        build_layers.build_agent(tmp_path / "python", tmp_path)
+
+
+def test_the_dev_providers_layer_holds_the_providers_alone():
+    files = build_layers.dev_providers_files()
+    assert sorted(files) == [
+        "order_agent_dev/__init__.py",
+        "order_agent_dev/providers/__init__.py",
+        "order_agent_dev/providers/offline.py",
+        "order_agent_dev/providers/scripted.py",
+    ]
+    # what they import is in the layers beside them: order_agent, the deps layer, the standard library
+    for name, path in files.items():
+        for module in _imported_modules(path):
+            assert module.startswith("order_agent_dev.providers") or not module.startswith("order_agent_dev"), name
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute imports: `import a.b` gives a.b, `from a.b import c` gives a.b."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+    return modules
+
+
+# -- declared dependencies -----------------------------------------------------------------------------------
+
+PACKAGES = {  # distribution's pyproject -> (its import package, the locks its pins come from)
+    "layers/agent/pyproject.toml": ("order_agent", ["requirements/runtime.txt", "requirements/layer-extra.txt"]),
+    "layers/dev/pyproject.toml": ("order_agent_dev", ["requirements/runtime.txt", "requirements/dev.txt"]),
+}
+
+
+def _project(pyproject: str) -> dict:
+    return tomllib.loads((ROOT / pyproject).read_text())["project"]
+
+
+def _declared(project: dict) -> list[Requirement]:
+    extras = [req for reqs in project.get("optional-dependencies", {}).values() for req in reqs]
+    return [Requirement(req) for req in [*project["dependencies"], *extras]]
+
+
+def _locked(locks: list[str]) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for lock in locks:
+        for line in (ROOT / lock).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if "==" in line:
+                name, version = line.split(";", 1)[0].split("==")
+                pins[build_layers.canonical_name(name)] = version.strip()
+    return pins
+
+
+@pytest.mark.parametrize("pyproject", sorted(PACKAGES))
+def test_declared_ranges_admit_the_locked_pins(pyproject):
+    project, (_, locks) = _project(pyproject), PACKAGES[pyproject]
+    pins = _locked(locks)
+    own = {build_layers.canonical_name(_project(p)["name"]) for p in PACKAGES}
+    for req in _declared(project):
+        name = build_layers.canonical_name(req.name)
+        if name in own:
+            continue
+        assert name in pins, f"{pyproject}: {req} is pinned in none of {locks}"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{pyproject}: {req} excludes {pins[name]}"
+
+
+@pytest.mark.parametrize("pyproject", sorted(PACKAGES))
+def test_every_imported_distribution_is_declared(pyproject):
+    """Each third-party package the code imports comes from a declared distribution (the development package may
+    rely on what the production package declares)."""
+    package, _ = PACKAGES[pyproject]
+    declared = {build_layers.canonical_name(req.name) for req in _declared(_project(pyproject))}
+    if package != "order_agent":
+        declared |= {
+            build_layers.canonical_name(req.name) for req in _declared(_project("layers/agent/pyproject.toml"))
+        }
+    distributions = importlib.metadata.packages_distributions()
+    source = ROOT / next(p for p in PACKAGES if PACKAGES[p][0] == package).replace("pyproject.toml", "src") / package
+    imported = {m.split(".", 1)[0] for path in source.rglob("*.py") for m in _imported_modules(path)}
+    third_party = sorted(m for m in imported if m not in sys.stdlib_module_names and not m.startswith("order_agent"))
+    assert third_party
+    for module in third_party:
+        providers = {build_layers.canonical_name(d) for d in distributions.get(module, [])}
+        assert providers & declared, f"{pyproject}: `import {module}` (from {sorted(providers)}) is not declared"
 
 
 # -- what goes into the layer --------------------------------------------------------------------------------

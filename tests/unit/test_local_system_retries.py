@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from order_agent.local.system import ExternalDatabase, LocalSystem
-from order_agent.local.terraform import TerraformFailed, TerraformUnavailable
+from order_agent_dev.local.system import ExternalDatabase, LocalSystem
+from order_agent_dev.local.terraform import TerraformFailed, TerraformUnavailable
 
 
 class ScriptedTerraform:

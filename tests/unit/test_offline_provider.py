@@ -16,9 +16,9 @@ import pytest
 
 import order_agent
 from order_agent.model.base import END_CONVERSATION, END_CONVERSATION_SPEC, ModelRequest, ModelResponse, Usage
-from order_agent.model.offline import ANYTHING_ELSE, HANDOFF_OFFER, OfflineProvider, address_in, intent_of
 from order_agent.tools import ToolResult, ToolRunner
 from order_agent.tools.registry import REGISTRY, ToolKind
+from order_agent_dev.providers.offline import ANYTHING_ELSE, HANDOFF_OFFER, OfflineProvider, address_in, intent_of
 
 DEMO = json.loads((Path(order_agent.__file__).parent / "data" / "demo.json").read_text())
 ALL_TOOLS = [*ToolRunner.converse_tools(), END_CONVERSATION_SPEC]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from order_agent.local.site import content_security_policy
+from order_agent_dev.local.site import content_security_policy
 
 MODULE = Path(__file__).resolve().parents[2] / "terraform" / "modules" / "chat_site" / "main.tf"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import order_agent
+import order_agent_dev
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
 from order_agent.tools.models import Order, User
@@ -138,12 +139,12 @@ def test_the_tool_list_is_what_bedrock_converse_accepts():
 
 def test_no_tool_is_special_cased_by_name_in_the_agent_or_the_evaluation():
     """The graph and the scenario scoring act on a tool's declared kind, never on its name."""
-    package = Path(order_agent.__file__).parent
-    for module in ("agent/graph.py", "agent/service.py", "evals/scenarios.py"):
-        source = (package / module).read_text(encoding="utf-8")
+    agent, development = Path(order_agent.__file__).parent, Path(order_agent_dev.__file__).parent
+    for module in (agent / "agent/graph.py", agent / "agent/service.py", development / "evals/scenarios.py"):
+        source = module.read_text(encoding="utf-8")
         named = [name for name in TAU_RETAIL_TOOLS if re.search(rf"[\"']{name}[\"']", source)]
         # The gold transcript starts with a look-up the scenario does not list: it names the call it makes.
-        assert set(named) <= ({"find_user_id_by_email"} if module == "evals/scenarios.py" else set()), module
+        assert set(named) <= ({"find_user_id_by_email"} if module.parent.name == "evals" else set()), module
 
 
 ARGS = "Args:\n    order_id: The order.\n"

@@ -9,7 +9,7 @@
 //         not stopped: it may still post the rest of the turn;
 //     {"message": "Forbidden", "connectionId": "…", "requestId": "…"}
 //         no route matched the message's `action` and there is no `$default` route;
-//   (the local gateway, order_agent/local/gateway.py, sends the first and the last the same way);
+//   (the local gateway, order_agent_dev/local/gateway.py, sends the first and the last the same way);
 // - anything else (not JSON, not an object, a `type` this page does not know): logged, ignored.
 import type { ServerFrame } from "./protocol.generated";
 

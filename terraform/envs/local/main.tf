@@ -88,5 +88,8 @@ module "system" {
     endpoint_url        = var.aws_endpoint_url
     database            = var.database
     mlflow_tracking_uri = var.mlflow_tracking_uri
+    # The offline and scripted model providers (make layers: order_agent_dev/providers alone), which the
+    # production layers do not carry.
+    dev_layer_packages = { dev-providers = "${var.build_dir}/layer-dev-providers.zip" }
   }
 }

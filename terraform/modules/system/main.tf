@@ -14,6 +14,11 @@ locals {
     DATABASE_SSLMODE         = var.emulator.database.sslmode
   }
   mlflow_tracking_uri = var.emulator == null ? module.mlflow.tracking_server_arn : var.emulator.mlflow_tracking_uri
+
+  # The layers every function gets, the migrate function included; an emulator's development layers go to the
+  # agent's functions only.
+  production_layers  = ["agent", "deps"]
+  dev_layer_packages = try(var.emulator.dev_layer_packages, {})
 }
 
 module "network" {
@@ -59,10 +64,11 @@ module "agent" {
   runtime           = var.runtime
   architecture      = var.architecture
   function_packages = { for f in local.functions : f => "${var.build_dir}/function-${f}.zip" }
-  layer_packages = {
-    deps  = "${var.build_dir}/layer-deps.zip"
-    agent = "${var.build_dir}/layer-agent.zip"
-  }
+  # The emulator's development-providers layer comes after these in key order and shares no path with them.
+  layer_packages = merge(
+    { for layer in local.production_layers : layer => "${var.build_dir}/layer-${layer}.zip" },
+    local.dev_layer_packages,
+  )
   subnet_ids                     = module.network.private_subnet_ids
   security_group_ids             = [module.network.lambda_security_group_id]
   reserved_concurrent_executions = var.reserved_concurrent_executions
@@ -119,7 +125,7 @@ module "database" {
 
   migrate_package_path       = "${var.build_dir}/function-migrate.zip"
   alarm_sns_topic_arn        = module.observability.sns_topic_arn
-  layer_arns                 = values(module.agent.layer_arns)
+  layer_arns                 = [for layer in local.production_layers : module.agent.layer_arns[layer]]
   migrate_runtime            = var.runtime
   migrate_architecture       = var.architecture
   migrate_security_group_ids = [module.network.lambda_security_group_id]

@@ -47,3 +47,13 @@ output "auth_mode" {
     error_message = "auth_mode = \"none\" opens the chat to anyone with the URL, without signing in. Set allow_anonymous_chat = true to deploy it that way on purpose (a public demo, an emulator), or configure a token issuer (jwt) for customers."
   }
 }
+
+output "model_provider" {
+  description = "MODEL_PROVIDER of the message function: bedrock, or offline (only with an emulator's development layer)."
+  value       = var.model_provider
+
+  precondition {
+    condition     = var.model_provider != "offline" || length(local.dev_layer_packages) > 0
+    error_message = "model_provider = \"offline\" needs the development layer, which only an emulator gets (emulator.dev_layer_packages): the offline provider is not in the production layers. Use bedrock."
+  }
+}

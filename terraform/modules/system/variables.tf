@@ -93,7 +93,7 @@ variable "dataset" {
 
 variable "model_provider" {
   type        = string
-  description = "MODEL_PROVIDER of the message function: bedrock (Claude on Amazon Bedrock), or offline (rules, no model; demos and emulators)."
+  description = "MODEL_PROVIDER of the message function: bedrock (Claude on Amazon Bedrock), or offline (rules, no model; emulators only: its code ships in the development layer, emulator.dev_layer_packages)."
   default     = "bedrock"
 
   validation {
@@ -371,6 +371,8 @@ variable "emulator" {
       app_password = optional(string)
     })
     mlflow_tracking_uri = optional(string)
+    # development layers for the agent's functions, e.g. { dev-providers = ".../layer-dev-providers.zip" }
+    dev_layer_packages = optional(map(string), {})
   })
   description = <<-EOT
     For emulators only; leave null in AWS (dev and prod never set it). What an emulator cannot serve, replaced:
@@ -379,7 +381,9 @@ variable "emulator" {
     RDS Proxy (the instance and proxy are still created; the master credentials go into the secret the migrate
     function reads, `app_username`/`app_password` into the application role's secret the agent's functions read);
     `mlflow_tracking_uri`, a tracking server outside it
-    (it has no SageMaker MLflow; null: no tracing).
+    (it has no SageMaker MLflow; null: no tracing); `dev_layer_packages`, layers of development code the agent's
+    functions get besides the production ones (the offline model provider: `make layers` builds
+    layer-dev-providers.zip; never the migrate function).
   EOT
   default     = null
 }

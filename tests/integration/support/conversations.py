@@ -6,8 +6,8 @@ from __future__ import annotations
 import uuid
 
 from order_agent.agent.service import Agent
-from order_agent.model.scripted import ScriptedProvider
 from order_agent.tools import ToolRunner
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 EMAIL = "aarav.anderson9752@example.com"
 PENDING, PROCESSED, DELIVERED = "#W9300146", "#W3220203", "#W4316152"

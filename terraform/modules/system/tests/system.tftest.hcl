@@ -69,6 +69,40 @@ run "without_auth_and_mlflow" {
   }
 }
 
+# The offline model's code ships only in the development layer (make layers: layer-dev-providers.zip),
+# which an emulator passes in; dev and prod never do.
+run "the_offline_model_needs_the_development_layer" {
+  command = plan
+
+  variables {
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    model_provider       = "offline"
+  }
+
+  expect_failures = [output.model_provider]
+}
+
+run "an_emulator_gives_the_development_layer_to_the_agents_functions" {
+  command = plan
+
+  variables {
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    model_provider       = "offline"
+    emulator = {
+      endpoint_url       = "http://127.0.0.1:4566"
+      database           = { host = "127.0.0.1", port = 6432, username = "postgres", password = "local", sslmode = "disable", app_password = "local-app" }
+      dev_layer_packages = { dev-providers = "tests/fixtures/packages/layer-dev-providers.zip" }
+    }
+  }
+
+  assert {
+    condition     = keys(module.agent.layer_arns) == ["agent", "deps", "dev-providers"] && output.model_provider == "offline"
+    error_message = "The agent's functions get the production layers and the emulator's development layer."
+  }
+}
+
 # The plan itself is the check: the Lambda security group's ID is unknown until apply, and the
 # database's proxy admits it (issue: `for_each = toset(var.client_security_group_ids)` made the
 # first plan of every environment fail with "Invalid for_each argument").

@@ -1,11 +1,32 @@
-"""Model providers behind one interface, chosen by the MODEL_PROVIDER setting."""
+"""Model providers behind one interface, chosen by the MODEL_PROVIDER setting.
+
+`bedrock` is the production provider and lives here. `offline` and `scripted` are for development and
+tests: they ship in the development package (`order_agent_dev.providers`, layers/dev), which reaches a
+deployed function only as the emulator's development-providers layer, so they are imported on demand.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 from order_agent.model.base import ModelError, ModelProvider, ModelRequest, ModelResponse, Usage
 from order_agent.settings import Settings
 
-__all__ = ["ModelError", "ModelProvider", "ModelRequest", "ModelResponse", "Usage", "make_provider"]
+__all__ = [
+    "DevelopmentProviderMissing",
+    "ModelError",
+    "ModelProvider",
+    "ModelRequest",
+    "ModelResponse",
+    "Usage",
+    "make_provider",
+]
+
+DEVELOPMENT_PROVIDERS_MODULE = "order_agent_dev.providers"
+
+
+class DevelopmentProviderMissing(RuntimeError):
+    """MODEL_PROVIDER names a development provider, and the development package is not installed."""
 
 
 def make_provider(settings: Settings) -> ModelProvider:
@@ -13,12 +34,14 @@ def make_provider(settings: Settings) -> ModelProvider:
         from order_agent.model.bedrock import BedrockProvider
 
         return BedrockProvider(settings)
-    if settings.model_provider == "scripted":
-        from order_agent.model.scripted import ScriptedProvider
-
-        if settings.model_script_path is None:
-            raise ValueError("MODEL_PROVIDER=scripted needs MODEL_SCRIPT_PATH")
-        return ScriptedProvider.from_file(settings.model_script_path)
-    from order_agent.model.offline import OfflineProvider
-
-    return OfflineProvider(settings)
+    try:
+        development = importlib.import_module(DEVELOPMENT_PROVIDERS_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("order_agent_dev", DEVELOPMENT_PROVIDERS_MODULE):
+            raise  # the development package is there but something it imports is not: that error says what
+        raise DevelopmentProviderMissing(
+            f"the {settings.model_provider} provider ships in the development layer: {DEVELOPMENT_PROVIDERS_MODULE}"
+            " is not installed here. Locally `make setup` installs it (layers/dev); terraform/envs/local attaches"
+            " it to the emulator's functions as the dev-providers layer; in AWS use MODEL_PROVIDER=bedrock."
+        ) from None
+    return development.make_provider(settings)

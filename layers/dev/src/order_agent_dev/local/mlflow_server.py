@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from order_agent.local.aws import free_port
+from order_agent_dev.local.aws import free_port
 
 START_TIMEOUT_S = 120  # the first start migrates the SQLite schema (~10 s on a busy 2-core machine)
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from order_agent.agent.service import Agent
 from order_agent.edge.handlers import Edge, use_edge
-from order_agent.local.aws import free_port
 from order_agent.settings import Settings
+from order_agent_dev.local.aws import free_port
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -35,7 +35,7 @@ def start_gateway(
     **timers: float,
 ) -> tuple[Any, Settings]:
     """Start the gateway on 127.0.0.1; returns it and the settings the handlers run with."""
-    from order_agent.local.gateway import GatewayConfig, LocalGateway
+    from order_agent_dev.local.gateway import GatewayConfig, LocalGateway
 
     port = port or free_port()
     config = GatewayConfig(

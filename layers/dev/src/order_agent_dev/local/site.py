@@ -20,7 +20,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from order_agent.local.aws import free_port
+from order_agent_dev.local.aws import free_port
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {  # as the chat_site module uploads them

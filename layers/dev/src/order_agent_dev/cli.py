@@ -12,8 +12,8 @@ import psycopg2
 from order_agent.db.dataset import DATASETS, DatasetError, export_dataset, load_dataset, read_dataset
 from order_agent.db.migrate import MigrationError, drop_schema, migrate
 from order_agent.db.pool import Database, get_database
-from order_agent.db.scratch import create_scratch_database, drop_database
 from order_agent.settings import get_settings
+from order_agent_dev.scratch import create_scratch_database, drop_database
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -46,7 +46,7 @@ def _chat(args: argparse.Namespace) -> int:
     import uuid
 
     if args.url:  # through the gateway, over the real protocol
-        from order_agent.local.ws_chat import run
+        from order_agent_dev.local.ws_chat import run
 
         return run(args.url, args.session, args.message, args.quiet)
 
@@ -93,7 +93,7 @@ def _tools(args: argparse.Namespace) -> int:
 
 
 def _tau_replay(args: argparse.Namespace) -> int:
-    from order_agent.evals.tau_replay import replay
+    from order_agent_dev.evals.tau_replay import replay
 
     # A scratch database on the same server: the replay reloads the data set before every task.
     settings = get_settings()
@@ -129,7 +129,7 @@ CI_TAU_TASKS = {"0", "2", "3", "10", "17", "33", "38", "40"}  # one per kind of 
 def _build_tau_scenarios(args: argparse.Namespace) -> int:
     import yaml
 
-    from order_agent.evals.scenarios import tau_scenarios
+    from order_agent_dev.evals.scenarios import tau_scenarios
 
     scenarios = tau_scenarios(get_settings(), CI_TAU_TASKS)
     header = (
@@ -149,8 +149,8 @@ def _progress(run) -> None:
 
 
 def _scenarios(args: argparse.Namespace) -> int:
-    from order_agent.evals.scenarios import load_scenarios, log_to_mlflow, run_suite
-    from order_agent.local.aws import LocalAws, create_conversation_store
+    from order_agent_dev.evals.scenarios import load_scenarios, log_to_mlflow, run_suite
+    from order_agent_dev.local.aws import LocalAws, create_conversation_store
 
     settings = get_settings()
     scenarios = load_scenarios([Path(p) for p in args.scenarios] if args.scenarios else None)

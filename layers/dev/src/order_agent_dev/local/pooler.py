@@ -52,7 +52,7 @@ from urllib.parse import quote
 import psycopg2
 import psycopg2.extensions
 
-from order_agent.local.aws import free_port
+from order_agent_dev.local.aws import free_port
 
 START_TIMEOUT_S = 20
 POOL_MODES = ("transaction", "session")

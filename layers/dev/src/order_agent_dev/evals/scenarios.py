@@ -36,13 +36,13 @@ from pydantic import BaseModel, Field
 from order_agent.agent.service import Agent, TurnOutcome
 from order_agent.db.dataset import export_dataset, restore_snapshot
 from order_agent.db.pool import Database
-from order_agent.evals.tau_replay import _customer_of, _same_state, authenticates
 from order_agent.model import ModelProvider, make_provider
 from order_agent.model.base import Usage
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
 from order_agent.tools.registry import REGISTRY, ToolKind, kind_of
 from order_agent.tracing import set_tracking_uri
+from order_agent_dev.evals.tau_replay import _customer_of, _same_state, authenticates
 
 SCENARIO_DIR = Path("evals/scenarios")  # relative to the repository root, where `make eval` runs
 CONFIRMATION_STAGE = "order_confirmation"
@@ -234,7 +234,7 @@ def run_scenario(
     expected_state, oks = expected or replay_expected(db, settings, scenario.expected.actions)
     says = list(scenario.customer.says)
     if provider == "scripted" and model is None:
-        from order_agent.model.scripted import ScriptedProvider
+        from order_agent_dev.providers.scripted import ScriptedProvider
 
         if scenario.script == "gold":
             email = email_of(scenario, db)

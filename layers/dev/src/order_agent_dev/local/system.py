@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from order_agent.local.emulator import Ministack, lambda_architecture
-from order_agent.local.terraform import LocalTerraform, TerraformFailed
+from order_agent_dev.local.emulator import Ministack, lambda_architecture
+from order_agent_dev.local.terraform import LocalTerraform, TerraformFailed
 
 T = TypeVar("T")
 # terraform/envs/local's provider region.

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from order_agent.local.aws import free_port
+from order_agent_dev.local.aws import free_port
 
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 5
