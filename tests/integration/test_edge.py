@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from order_agent.agent.service import Agent
-from order_agent.agent.store import SessionLock
+from order_agent.conversations import SessionLock
 from order_agent.edge.auth import authorize
 from order_agent.local.stack import start_gateway
 from order_agent.model.scripted import ScriptedProvider
