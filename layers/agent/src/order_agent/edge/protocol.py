@@ -122,8 +122,12 @@ class ErrorFrame(_Frame, ErrorEvent):
     seq: int | None = None
 
 
-_TURN_FRAMES: dict[str, type[_Frame]] = {"delta": DeltaFrame, "message": MessageFrame, "done": DoneFrame,
-                                         "error": ErrorFrame}  # fmt: skip
+_TURN_FRAMES: dict[str, type[_Frame]] = {
+    "delta": DeltaFrame,
+    "message": MessageFrame,
+    "done": DoneFrame,
+    "error": ErrorFrame,
+}
 
 
 def turn_frame(event: AgentEvent, session_id: str, turn_id: str, seq: int | None) -> dict[str, Any]:
