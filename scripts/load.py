@@ -306,7 +306,7 @@ def check_frames(result: SessionResult, outbox: list[dict[str, Any]], turns: int
 
 
 def outbox(settings: Any, session: str) -> list[dict[str, Any]]:
-    from order_agent.edge.store import EdgeStore
+    from order_agent.conversations import EdgeStore
 
     return EdgeStore(settings).frames_after(session, 0, limit=1000)
 

@@ -415,15 +415,14 @@ def instrumented_edge(edge: Any, recorder: Recorder) -> Iterator[dict[str, Any]]
     recorder.wrap(agent.graph.checkpointer, "list", CHECKPOINT_READ)
     recorder.wrap(agent.graph.checkpointer, "put", CHECKPOINT_WRITE)
     recorder.wrap(agent.graph.checkpointer, "put_writes", CHECKPOINT_WRITE)
-    for lock in (agent.lock, edge.lock):
-        for method in ("acquire", "release", "held"):
-            recorder.wrap(lock, method, SESSION_LOCK)
+    for method in ("acquire", "release", "held"):
+        recorder.wrap(agent.lock, method, SESSION_LOCK)
     for method in ("count_message", "claim_session", "last_seq", "record_frames", "frames_after", "begin_message",
                    "finish_message", "forget_message", "session_connection"):  # fmt: skip
         recorder.wrap(edge.store, method, EDGE_STORE)
     instrument_runner(agent.runner, recorder)
     saver = agent.graph.checkpointer
-    clients = [saver.client, agent.lock.client, edge.lock.client, edge.store.client]
+    clients = [saver.client, agent.lock.client, edge.store.client]
     s3 = getattr(saver.storage, "s3_client", None)  # only with offload configured
     for client in {id(c): c for c in [*clients, s3] if c is not None}.values():
         recorder.count_aws_requests(client)

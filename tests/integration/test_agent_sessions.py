@@ -10,7 +10,7 @@ import threading
 import uuid
 
 from order_agent.agent.service import Agent
-from order_agent.agent.store import SessionLock
+from order_agent.conversations import SessionLock
 from order_agent.model.base import ModelResponse
 from order_agent.tools import ToolRunner
 

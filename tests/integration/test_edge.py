@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from order_agent.agent.service import Agent
-from order_agent.agent.store import SessionLock
+from order_agent.conversations import SessionLock
 from order_agent.edge.auth import authorize
 from order_agent.tools import ToolRunner
 from order_agent_dev.local.stack import start_gateway
@@ -150,6 +150,12 @@ def test_resume_shows_a_pending_confirmation(edge):
     assert [f["text"] for f in frames if f["type"] == "message"][-1] == proposal["text"]
     pending = frames[-1]["pending"]
     assert pending["hash"] == proposal["quickReplies"][0]["confirmHash"] and pending["order"]["order_id"] == PENDING
+    # The agent offers it again as the graph first put it: the same text, card and quick replies.
+    assert (pending["text"], pending["order"], pending["quickReplies"]) == (
+        proposal["text"],
+        proposal["order"],
+        proposal["quickReplies"],
+    )
 
 
 def test_a_retried_message_id_runs_once(edge, tau_fresh):

@@ -112,7 +112,7 @@ locals {
 
   ##############################################################################
   # What each function may do. DynamoDB actions are the ones its code calls
-  # (order_agent.edge.store, order_agent.agent.store, langgraph-checkpoint-aws).
+  # (order_agent.conversations, langgraph-checkpoint-aws).
   ##############################################################################
 
   dynamodb_actions = {

@@ -1,4 +1,4 @@
-"""Reading a customer's answer to a confirmation without a model call.
+"""Asking the customer to confirm a proposed change, and reading their answer without a model call.
 
 Only short, unambiguous answers count as yes or no; anything with more in it ("yes, but to my
 other address") goes back to the model, so a yes is never read into a sentence that changes
@@ -8,7 +8,12 @@ the request.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from order_agent.agent.events import PendingConfirmation, QuickReply
+
+if TYPE_CHECKING:
+    from order_agent.agent.graph import Proposal
 
 Decision = Literal["yes", "no", "unclear", "other"]
 
@@ -45,3 +50,27 @@ def classify_confirmation(text: str) -> Decision:
     if first in _NO:
         return "no"
     return "other"
+
+
+# -- how a proposal is put to the customer ---------------------------------------------------------
+
+
+def confirmation_replies(proposal_hash: str) -> list[QuickReply]:
+    """The quick replies a proposal is put with: "Yes" confirms exactly this proposal, "No" declines."""
+    return [QuickReply(label="Yes", text="yes", confirm_hash=proposal_hash), QuickReply(label="No", text="no")]
+
+
+def order_card(preview: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The card shown with a proposal: its preview when the change is to an order (not the profile)."""
+    return preview if preview and "order_id" in preview else None
+
+
+def pending_confirmation(proposal: Proposal) -> PendingConfirmation:
+    """A saved proposal as the customer was asked it, to ask again (a client that comes back)."""
+    return PendingConfirmation(
+        tool=proposal["tool"],
+        hash=proposal["hash"],
+        text=proposal["text"],
+        order=order_card(proposal["preview"]),
+        quick_replies=confirmation_replies(proposal["hash"]),
+    )

@@ -2,6 +2,7 @@
 
     agent = Agent(settings)
     agent.handle_message(session_id, text, emit, message_id=..., confirm_hash=...)
+    agent.snapshot(session_id)  # where the session stands, for a client that comes back
 
 It takes the session's lock (a second message while one is being answered gets a `busy`
 error), runs the graph from its DynamoDB checkpoint (resuming a pending confirmation when
@@ -25,9 +26,10 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from langgraph.types import Command
 
-from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage
+from order_agent.agent.confirmation import pending_confirmation
+from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage, SessionSnapshot
 from order_agent.agent.graph import Turn, build_graph
-from order_agent.agent.store import STORE_ERRORS, SessionLock, checkpointer, reads_reused
+from order_agent.conversations import STORE_ERRORS, SessionLock, checkpointer, reads_reused
 from order_agent.logs import service_name
 from order_agent.model import ModelError, ModelProvider, make_provider
 from order_agent.settings import Settings, get_settings
@@ -74,6 +76,20 @@ class Agent:
     def state(self, session_id: str) -> dict[str, Any]:
         """The session's durable state (transcript, context, status, pending proposal)."""
         return dict(self.graph.get_state({"configurable": {"thread_id": session_id}}).values)
+
+    def snapshot(self, session_id: str) -> SessionSnapshot:
+        """Where the session stands, for a client that comes back to it: its status, whether a turn
+        is running, and the proposal waiting for the customer's answer, put as the graph put it."""
+        state = self.state(session_id)
+        running = self.lock.held(session_id)
+        # While a turn runs, the saved state is the one before it: a pending proposal there is
+        # probably being answered right now, so it is not offered again.
+        pending = None if running else state.get("pending")
+        return SessionSnapshot(
+            status=state.get("status", "open") if state else "new",
+            turn_in_progress=running,
+            pending=pending_confirmation(pending) if pending else None,
+        )
 
     def handle_message(
         self,

@@ -27,25 +27,20 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from pydantic import ValidationError
 
-from order_agent.agent.events import AgentEvent
-from order_agent.agent.store import STORE_ERRORS, SessionLock
+from order_agent.agent.events import AgentEvent, TextDelta
+from order_agent.conversations import STORE_ERRORS, Claim, EdgeStore, RateLimited, SessionOwnedByAnother
 from order_agent.edge.protocol import (
     ACTIONS,
     CLIENT_MESSAGE,
     AckFrame,
-    DeltaFrame,
-    DoneFrame,
     ErrorFrame,
-    MessageFrame,
-    PendingConfirmation,
     PongFrame,
-    QuickReplyModel,
     Resume,
     SendMessage,
     SessionFrame,
     TypingFrame,
+    turn_frame,
 )
-from order_agent.edge.store import Claim, EdgeStore, RateLimited, SessionOwnedByAnother
 from order_agent.logs import entry_point, service_name
 from order_agent.settings import Settings, get_settings
 
@@ -129,10 +124,10 @@ class TurnStream:
 
     def _flush(self) -> None:
         if self.buffer:
-            frame = DeltaFrame(sessionId=self.session_id, turnId=self.turn_id, seq=self._next_seq(), text=self.buffer)
+            frame = turn_frame(TextDelta(text=self.buffer), self.session_id, self.turn_id, self._next_seq())
             self.buffer = ""
             self.last_post = time.monotonic()
-            self.poster.post(frame.model_dump())
+            self.poster.post(frame)
 
     def __call__(self, event: AgentEvent) -> None:
         if event.type == "delta":
@@ -144,28 +139,9 @@ class TurnStream:
         if event.type == "error" and self.seq is None:
             # The turn never started (busy, model unavailable before any text): nothing to number
             # or keep for resume — and no seq read outside the session lock.
-            frame = ErrorFrame(sessionId=self.session_id, turnId=self.turn_id, code=event.code,
-                               message=event.message, retryable=event.retryable).model_dump()  # fmt: skip
-            self.poster.post(frame)
+            self.poster.post(turn_frame(event, self.session_id, self.turn_id, None))
             return
-        common = {"sessionId": self.session_id, "turnId": self.turn_id, "seq": self._next_seq()}
-        if event.type == "message":
-            replies = [
-                QuickReplyModel(label=q.label, text=q.text, confirmHash=q.confirm_hash, action=q.action)
-                for q in event.quick_replies
-            ]
-            frame = MessageFrame(
-                **common,
-                text=event.text,
-                stage=event.stage,
-                order=event.order,
-                quickReplies=replies,
-                modelProvider=event.model_provider,
-            ).model_dump()
-        elif event.type == "done":
-            frame = DoneFrame(**common, modelCalls=event.model_calls, usage=event.usage).model_dump()
-        else:
-            frame = ErrorFrame(**common, code=event.code, message=event.message, retryable=event.retryable).model_dump()
+        frame = turn_frame(event, self.session_id, self.turn_id, self._next_seq())
         self.lasting.append(frame)
         if event.type in {"done", "error"}:  # the turn's last frame: keep them for resume first
             # ... and mark the message done in the same request, unless the client may send it
@@ -210,7 +186,6 @@ class Edge:
         self.settings = settings or get_settings()
         self.store = EdgeStore(self.settings)
         self._agent = agent
-        self.lock = SessionLock(self.settings)
 
     @property
     def agent(self) -> Agent:
@@ -436,28 +411,11 @@ class Edge:
         missed = self.store.frames_after(session, message.lastSeq)
         for frame in missed:
             poster.post(frame)
-        state = self.agent.state(session)
-        running = self.lock.held(session)
-        # While a turn runs, the saved state is the one before it: a pending proposal there is
-        # probably being answered right now, so it is not offered again.
-        pending = None if running else state.get("pending")
+        snapshot = self.agent.snapshot(session)
         frame = SessionFrame(
+            **dict(snapshot),
             sessionId=session,
-            status=state.get("status", "open") if state else "new",
             lastSeq=self.store.last_seq(session),
-            turnInProgress=running,
-            pending=PendingConfirmation(
-                tool=pending["tool"],
-                hash=pending["hash"],
-                text=pending["text"],
-                order=pending["preview"] if pending["preview"] and "order_id" in pending["preview"] else None,
-                quickReplies=[
-                    QuickReplyModel(label="Yes", text="yes", confirmHash=pending["hash"]),
-                    QuickReplyModel(label="No", text="no"),
-                ],
-            )
-            if pending
-            else None,
             sessionToken=claim.issued_token,
         )
         poster.post(frame.model_dump())

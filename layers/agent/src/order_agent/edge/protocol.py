@@ -28,6 +28,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from order_agent.agent.events import AgentEvent, Done, ErrorEvent, FinalMessage, SessionSnapshot, TextDelta
+
 SESSION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 MAX_SEQ = 2**53 - 1  # the largest integer a JavaScript client holds exactly
 # A session token: 32 random bytes, URL-safe base64 without padding.
@@ -75,13 +77,6 @@ class _Frame(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
 
 
-class QuickReplyModel(_Frame):
-    label: str
-    text: str
-    confirmHash: str | None = None
-    action: Literal["send", "new_conversation"] = "send"
-
-
 class AckFrame(_Frame):
     type: Literal["ack"] = "ack"
     sessionId: str
@@ -96,60 +91,55 @@ class TypingFrame(_Frame):
     turnId: str
 
 
-class DeltaFrame(_Frame):
-    type: Literal["delta"] = "delta"
+# The frames of a turn are the agent's events (order_agent.agent.events, camelCase when serialised)
+# with where they belong added: the session, the turn and the frame's place in the session.
+
+
+class _TurnFrame(_Frame):
     sessionId: str
     turnId: str
     seq: int
-    text: str
 
 
-class MessageFrame(_Frame):
-    type: Literal["message"] = "message"
-    sessionId: str
-    turnId: str
-    seq: int
-    text: str
-    stage: str
-    order: dict[str, Any] | None = None
-    quickReplies: list[QuickReplyModel] = []
-    modelProvider: str
+class DeltaFrame(_TurnFrame, TextDelta):
+    pass
 
 
-class DoneFrame(_Frame):
-    type: Literal["done"] = "done"
-    sessionId: str
-    turnId: str
-    seq: int
-    modelCalls: int
-    usage: dict[str, int]
+class MessageFrame(_TurnFrame, FinalMessage):
+    pass
 
 
-class ErrorFrame(_Frame):
-    type: Literal["error"] = "error"
-    code: str
-    message: str
-    retryable: bool
+class DoneFrame(_TurnFrame, Done):
+    # The turn's tool counts stay on the server: a done frame read back (tests) has none.
+    tool_rounds: int | None = Field(default=None, exclude=True)
+    tool_calls: int | None = Field(default=None, exclude=True)
+
+
+class ErrorFrame(_Frame, ErrorEvent):
+    # Also sent for what never became a turn (an invalid frame, a limit): then without a turn or seq.
     sessionId: str | None = None
     turnId: str | None = None
     seq: int | None = None
 
 
-class PendingConfirmation(_Frame):
-    tool: str
-    hash: str
-    text: str
-    order: dict[str, Any] | None = None
-    quickReplies: list[QuickReplyModel] = []
+_TURN_FRAMES: dict[str, type[_Frame]] = {
+    "delta": DeltaFrame,
+    "message": MessageFrame,
+    "done": DoneFrame,
+    "error": ErrorFrame,
+}
 
 
-class SessionFrame(_Frame):
+def turn_frame(event: AgentEvent, session_id: str, turn_id: str, seq: int | None) -> dict[str, Any]:
+    """The agent's event as the client receives it: the event itself, in its session and turn,
+    numbered `seq` (None only for an error before the turn started)."""
+    return _TURN_FRAMES[event.type](**dict(event), sessionId=session_id, turnId=turn_id, seq=seq).model_dump()
+
+
+class SessionFrame(_Frame, SessionSnapshot):
     type: Literal["session"] = "session"
     sessionId: str
-    status: Literal["new", "open", "closed", "handed_off"]
     lastSeq: int
-    turnInProgress: bool
-    pending: PendingConfirmation | None = None
     sessionToken: str | None = None  # issued to the client that started this session (anonymous chat)
 
 

@@ -1,7 +1,8 @@
 """The per-conversation context the tools receive, and the policy checks built on it.
 
 The model never supplies who the customer is: authentication is a fact recorded here by the
-look-up tools, and every other tool reads it from here.
+look-up tools, and every other tool reads it from here. The SQL the checks run is in
+order_agent/db/sql.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from psycopg2.extras import RealDictCursor
 from pydantic import BaseModel, Field
 
+from order_agent.db import sql
 from order_agent.settings import Settings
 from order_agent.tools.models import Order, User
 from order_agent.tools.registry import ToolError
@@ -80,11 +82,7 @@ class ToolCall:
 
     def own_order(self, order_id: str, *, lock: bool = False) -> dict[str, Any]:
         """The order row, if it belongs to the customer; `lock` holds it until the transaction ends."""
-        self.cur.execute(
-            "SELECT order_id, user_id, status FROM orders WHERE order_id = %s" + (" FOR UPDATE" if lock else ""),
-            (order_id,),
-        )
-        order = self.cur.fetchone()
+        order = sql.order_row(self.cur, order_id, lock=lock)
         if order is None:
             raise ToolError("not_found", "Order not found")
         if order["user_id"] != self.customer_id:
@@ -93,13 +91,7 @@ class ToolCall:
 
     def own_payment_methods(self, payment_method_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The customer's payment methods among these ids, locked in id order (no deadlocks)."""
-        self.cur.execute(
-            """SELECT payment_method_id, source, balance FROM payment_methods
-               WHERE user_id = %s AND payment_method_id = ANY(%s)
-               ORDER BY payment_method_id FOR UPDATE""",
-            (self.customer_id, sorted(set(payment_method_ids))),
-        )
-        return {row["payment_method_id"]: row for row in self.cur.fetchall()}
+        return sql.payment_methods(self.cur, self.customer_id, payment_method_ids)
 
     def own_payment_method(self, payment_method_id: str) -> dict[str, Any]:
         found = self.own_payment_methods([payment_method_id])
@@ -108,28 +100,14 @@ class ToolCall:
         return found[payment_method_id]
 
     def adjust_gift_card(self, payment_method_id: str, delta: Decimal) -> None:
-        self.cur.execute(
-            "UPDATE payment_methods SET balance = balance + %s WHERE payment_method_id = %s AND source = 'gift_card'",
-            (delta, payment_method_id),
-        )
+        sql.adjust_gift_card(self.cur, payment_method_id, delta)
 
     def append_payments(self, order_id: str, entries: list[tuple[str, Decimal, str]]) -> None:
         """Add (transaction_type, amount, payment_method_id) entries to the order's history."""
-        self.cur.execute(
-            "SELECT coalesce(max(position) + 1, 0) AS next FROM order_payments WHERE order_id = %s", (order_id,)
-        )
-        start = self.cur.fetchone()["next"]
-        for offset, (kind, amount, payment_method_id) in enumerate(entries):
-            self.cur.execute(
-                """INSERT INTO order_payments (order_id, position, user_id, transaction_type, amount, payment_method_id)
-                   VALUES (%s, %s, %s, %s, %s, %s)""",
-                (order_id, start + offset, self.customer_id, kind, amount, payment_method_id),
-            )
+        sql.append_payments(self.cur, order_id, self.customer_id, entries)
 
     def order_document(self, order_id: str) -> Order:
-        self.cur.execute("SELECT document FROM order_documents WHERE order_id = %s", (order_id,))
-        return Order.model_validate(self.cur.fetchone()["document"])
+        return Order.model_validate(sql.order_document(self.cur, order_id))
 
     def user_document(self, user_id: str) -> User:
-        self.cur.execute("SELECT document FROM user_documents WHERE user_id = %s", (user_id,))
-        return User.model_validate(self.cur.fetchone()["document"])
+        return User.model_validate(sql.user_document(self.cur, user_id))

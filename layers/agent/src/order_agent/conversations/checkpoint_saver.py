@@ -3,12 +3,12 @@
 A turn reads the checkpoint twice: `Agent` asks for the state (is a proposal waiting? did the last
 turn stop part-way?) to choose the run input, and then the graph loads the same checkpoint when
 it starts. Each read is 2-3 DynamoDB requests (the latest checkpoint, its pending writes, chunks).
-Inside `store.reads_reused()` the second read of the same checkpoint is served from the first. That is
-safe because the caller holds the session lock, so nothing else writes the session meanwhile;
-any write through this saver forgets what was read, and each read gets its own copy (LangGraph
-updates a loaded checkpoint in place as the run goes).
+Inside `checkpoints.reads_reused()` the second read of the same checkpoint is served from the
+first. That is safe because the caller holds the session lock, so nothing else writes the session
+meanwhile; any write through this saver forgets what was read, and each read gets its own copy
+(LangGraph updates a loaded checkpoint in place as the run goes).
 
-Loaded lazily (by `store.checkpointer`): it imports LangGraph, which $connect/$disconnect never need.
+Loaded lazily (by `checkpoints.checkpointer`): it imports LangGraph, which $connect/$disconnect never need.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
 from langgraph_checkpoint_aws import DynamoDBSaver
 
-from order_agent.agent.store import checkpoint_reads as _reads
+from order_agent.conversations.checkpoints import checkpoint_reads as _reads
 
 
 def _key(config: Any) -> tuple[str, str, str | None]:

@@ -1,18 +1,10 @@
-"""The edge's records in the conversation table (one table, keys that cannot collide with
-LangGraph's `CHECKPOINT_*`/`WRITES_*`/`CHUNK_*` items or the agent's `LOCK_*` items):
-
-    CONN_<connectionId>  / CONN           who is connected (principal), for $disconnect and audits
-    SESSION_<sessionId>  / META           owner principal, current connection, last frame seq
-    OUTBOX_<sessionId>   / <seq, padded>  the frames a client must not miss (message, done, error)
-    MSG_<sessionId>      / <messageId>    a customer message seen: in progress or done, and its frames
-    RATE_<principal key> / <window start> customer messages in one rate window: `total`, and one
-                                          `c_<connectionId>` count per connection of that principal
+"""The edge's records in the conversation table (the item kinds are listed in the package's
+docstring): who is connected, which connection and principal a session has, the outbox of frames
+a client must not miss, the customer messages seen (so a retried one runs once), and rate windows.
 
 The session item also carries what limits a conversation (`turns`, `tokens` used) and, for anonymous
 chat, `token_hash`: the SHA-256 of the secret the server issued to whoever started the session, which
 every later claim must present (knowing a session id is not enough to continue it).
-
-All items carry `ttl`, so the table's TTL removes them with the conversation.
 """
 
 from __future__ import annotations
@@ -26,7 +18,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from order_agent.agent.store import dynamodb_client
+from order_agent.conversations.table import (
+    conditional_failed,
+    connection_key,
+    dynamodb_client,
+    message_key,
+    outbox_key,
+    outbox_partition,
+    outbox_sort_key,
+    rate_key,
+    session_key,
+)
 from order_agent.settings import Settings
 
 
@@ -53,10 +55,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-
 class EdgeStore:
     def __init__(self, settings: Settings, client: Any = None) -> None:
         self.table = settings.checkpoint_table
@@ -74,8 +72,7 @@ class EdgeStore:
         self.client.put_item(
             TableName=self.table,
             Item={
-                "PK": {"S": f"CONN_{connection_id}"},
-                "SK": {"S": "CONN"},
+                **connection_key(connection_id),
                 "principal": {"S": principal},
                 "connected_at": {"N": str(int(time.time()))},
                 "ttl": {"N": str(int(time.time()) + 3 * 3600)},
@@ -83,7 +80,7 @@ class EdgeStore:
         )
 
     def disconnect(self, connection_id: str) -> None:
-        self.client.delete_item(TableName=self.table, Key={"PK": {"S": f"CONN_{connection_id}"}, "SK": {"S": "CONN"}})
+        self.client.delete_item(TableName=self.table, Key=connection_key(connection_id))
 
     # -- sessions ------------------------------------------------------------------------------------
 
@@ -110,7 +107,7 @@ class EdgeStore:
         try:
             result = self.client.update_item(
                 TableName=self.table,
-                Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
+                Key=session_key(session_id),
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#ttl": "ttl"},
@@ -118,7 +115,7 @@ class EdgeStore:
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 raise SessionOwnedByAnother(session_id) from exc
             raise
         item = result["Attributes"]
@@ -152,21 +149,20 @@ class EdgeStore:
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key={"PK": {"S": f"RATE_{principal_key}"}, "SK": {"S": f"{start:012d}"}},
+                Key=rate_key(principal_key, start),
                 UpdateExpression="ADD #total :one, #conn :one SET #ttl = :ttl",
                 ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeNames={"#total": "total", "#conn": f"c_{connection_id}", "#ttl": "ttl"},
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
+            if conditional_failed(exc):
                 raise RateLimited(principal_key) from exc
             raise
 
     def _session(self, session_id: str) -> dict[str, Any]:
-        return self.client.get_item(
-            TableName=self.table, Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}}, ConsistentRead=True
-        ).get("Item", {})
+        answer = self.client.get_item(TableName=self.table, Key=session_key(session_id), ConsistentRead=True)
+        return answer.get("Item", {})
 
     def session_connection(self, session_id: str) -> str | None:
         item = self._session(session_id)
@@ -193,10 +189,8 @@ class EdgeStore:
         conversation's limits."""
         ttl = self._ttl()
         items = [
-            {"PK": {"S": f"OUTBOX_{session_id}"}, "SK": {"S": f"{frame['seq']:012d}"},
-             "frame": {"S": json.dumps(frame)}, "ttl": ttl}
-            for frame in frames
-        ]  # fmt: skip
+            {**outbox_key(session_id, frame["seq"]), "frame": {"S": json.dumps(frame)}, "ttl": ttl} for frame in frames
+        ]
         if finished_message is not None:
             items.append(self._done_item(session_id, finished_message, frames))
         self._batch_put(items)
@@ -207,7 +201,7 @@ class EdgeStore:
             values |= {":one": {"N": "1"}, ":tokens": {"N": str(max(tokens, 0))}}
         self.client.update_item(
             TableName=self.table,
-            Key={"PK": {"S": f"SESSION_{session_id}"}, "SK": {"S": "META"}},
+            Key=session_key(session_id),
             UpdateExpression=update,
             ConditionExpression="attribute_not_exists(last_seq) OR last_seq < :s",
             ExpressionAttributeValues=values,
@@ -230,7 +224,7 @@ class EdgeStore:
         items = self.client.query(
             TableName=self.table,
             KeyConditionExpression="PK = :pk AND SK > :sk",
-            ExpressionAttributeValues={":pk": {"S": f"OUTBOX_{session_id}"}, ":sk": {"S": f"{seq:012d}"}},
+            ExpressionAttributeValues={":pk": {"S": outbox_partition(session_id)}, ":sk": {"S": outbox_sort_key(seq)}},
             ConsistentRead=True,
             Limit=limit,
         )["Items"]
@@ -243,7 +237,7 @@ class EdgeStore:
         {"state": "in_progress"} or {"state": "done", "frames": [...]}. An in-progress mark older
         than the session lock's lease belongs to a turn that died: it is taken over."""
         now = int(time.time())
-        key = {"PK": {"S": f"MSG_{session_id}"}, "SK": {"S": message_id}}
+        key = message_key(session_id, message_id)
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -257,7 +251,7 @@ class EdgeStore:
             )
             return None
         except ClientError as exc:
-            if not _conditional_failed(exc):
+            if not conditional_failed(exc):
                 raise
         item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
         if item.get("state", {}).get("S") == "done":
@@ -269,8 +263,7 @@ class EdgeStore:
 
     def _done_item(self, session_id: str, message_id: str, frames: list[dict[str, Any]]) -> dict[str, Any]:
         return {
-            "PK": {"S": f"MSG_{session_id}"},
-            "SK": {"S": message_id},
+            **message_key(session_id, message_id),
             "state": {"S": "done"},
             "frames": {"S": json.dumps(frames)},
             "ttl": self._ttl(),
@@ -278,4 +271,4 @@ class EdgeStore:
 
     def forget_message(self, session_id: str, message_id: str) -> None:
         """The turn did not happen (busy, model unavailable): the client may send it again."""
-        self.client.delete_item(TableName=self.table, Key={"PK": {"S": f"MSG_{session_id}"}, "SK": {"S": message_id}})
+        self.client.delete_item(TableName=self.table, Key=message_key(session_id, message_id))
