@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg2.extras import RealDictCursor
 from pydantic import BaseModel, Field
@@ -16,6 +16,9 @@ from pydantic import BaseModel, Field
 from order_agent.settings import Settings
 from order_agent.tools.models import Order, User
 from order_agent.tools.registry import ToolError
+
+if TYPE_CHECKING:
+    from order_agent.tools.changes import Change
 
 
 class ConversationContext(BaseModel):
@@ -40,6 +43,8 @@ class ToolCall:
     cur: RealDictCursor | None  # None for tools that touch no data (`uses_database=False`)
     ctx: ConversationContext
     settings: Settings
+    confirmed: bool = False  # a confirmed write, not a dry run: its reads lock what its rules check
+    change: Change | None = None  # what a write changes, staged for the runner (`tools/changes.py`)
 
     # -- authentication ---------------------------------------------------------------------
 
