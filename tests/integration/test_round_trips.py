@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from order_agent.db.dataset import export_dataset
 from order_agent.db.pool import Database
 from order_agent.tools import ToolRunner
 from order_agent.tools.registry import REGISTRY, ToolKind
@@ -67,10 +68,12 @@ def test_every_write_is_covered():
 
 
 @pytest.mark.parametrize("name", WRITES)
-def test_a_write_costs_at_most_5_round_trips_and_its_dry_run_1(name, counted, runner, new_ctx):
+def test_a_write_costs_at_most_5_round_trips_and_its_dry_run_1(name, counted, runner, demo_db, new_ctx):
     ctx = new_ctx(ANA)
+    before = export_dataset(demo_db)
     preview, dry_run_trips = counted(ctx, name, WRITES[name], dry_run=True)
     assert preview.ok, preview.error_message
+    assert export_dataset(demo_db) == before  # the dry run runs outside a transaction: it must change nothing
     result, write_trips = counted(ctx, name, WRITES[name], idempotency_key="confirmed")
     assert result.ok, result.error_message
     retried, retry_trips = counted(ctx, name, WRITES[name], idempotency_key="confirmed")

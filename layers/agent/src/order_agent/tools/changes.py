@@ -12,7 +12,11 @@ A confirmed write is five round trips:
     CHANGE_ORDER        every change and the result, stored under the idempotency key
     COMMIT
 
-Its dry run is the read alone, unlocked and outside a transaction (one round trip). The tool builds
+A change of the profile address reads `user_documents` and changes with CHANGE_USER_ADDRESS (also
+five); a handoff has nothing to read or lock (RECORD_HANDOFF: four).
+
+Its dry run is the read alone, unlocked and outside a transaction (one round trip), which is why a
+write tool never runs a change itself: it stages it (`ToolCall.change`). The tool builds
 the document the change produces from the read (`OrderToChange.change`), so the preview the customer
 confirms is exactly what the write returns (tests compare both with what `order_documents` reads
 after the commit). Every writer locks the order first, then payment methods in id order, and
