@@ -185,7 +185,7 @@ class OrderToChange:
     def change(
         self,
         call: ToolCall,
-        order: dict[str, Any] | None = None,
+        columns: dict[str, Any] | None = None,
         *,
         payments: list[tuple[str, Decimal, str]] = (),
         gift_cards: list[tuple[str, Decimal]] = (),
@@ -193,12 +193,12 @@ class OrderToChange:
     ) -> Order:
         """Stage the change on `call` and return the order as it will be after it.
 
-        `order`: columns of `orders` to set; `payments`: (transaction_type, amount, payment_method_id)
+        `columns`: columns of `orders` to set; `payments`: (transaction_type, amount, payment_method_id)
         entries appended to the history; `gift_cards`: (payment_method_id, amount added to the
         balance); `items`: index in `items` -> the new item id, a variant in `variants`."""
-        order, items = order or {}, items or {}
+        columns, items = columns or {}, items or {}
         document = copy.deepcopy(self.document)
-        for column, value in order.items():
+        for column, value in columns.items():
             if column in ADDRESS_FIELDS:
                 document["address"][column] = value
             else:
@@ -224,7 +224,7 @@ class OrderToChange:
             {
                 "order_id": self.order_id,
                 "customer_id": call.customer_id,
-                "order": _json(order),
+                "order": _json(columns),
                 "payments": _json(entries),
                 "gift_cards": _json([{"payment_method_id": pm, "delta": delta} for pm, delta in gift_cards]),
                 "items": _json(replaced),
