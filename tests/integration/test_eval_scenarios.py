@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from order_agent.tools import retail
+from order_agent.tools.changes import OrderToChange
 from order_agent_dev.evals.scenarios import (
     SuiteReport,
     load_scenarios,
@@ -50,12 +50,12 @@ def test_a_refund_that_is_not_recorded_fails_the_suite(ci_suite, agent_settings,
     cancelling = [s for s in ci_suite if any(a.name == "cancel_pending_order" for a in s.expected.actions)]
     assert len(cancelling) >= 2
     expected = {s.id: replay_expected(tau_db, agent_settings, s.expected.actions) for s in cancelling}
-    append_payments = retail.ToolCall.append_payments
+    change = OrderToChange.change
 
-    def refunds_lost(call, order_id, entries):
-        append_payments(call, order_id, [entry for entry in entries if entry[0] != "refund"])
+    def refunds_lost(order, call, columns=None, *, payments=(), **changes):
+        return change(order, call, columns, payments=[entry for entry in payments if entry[0] != "refund"], **changes)
 
-    monkeypatch.setattr(retail.ToolCall, "append_payments", refunds_lost)
+    monkeypatch.setattr(OrderToChange, "change", refunds_lost)
     runs = [
         run_scenario(s, provider_for(s, "auto"), tau_db, agent_settings, expected=expected[s.id]) for s in cancelling
     ]

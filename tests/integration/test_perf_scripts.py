@@ -49,7 +49,8 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
     )
     sql = turns["sql_round_trips_per_tool_call"]
     assert sql["find_user_id_by_email"]["min"] == 1  # a read: one statement in autocommit
-    assert sql["cancel_pending_order"]["min"] > sql["cancel_pending_order (dry run)"]["min"] > 2
+    # the budgets: a write at most 5 round trips (BEGIN and COMMIT included), its dry run at most 3
+    assert sql["cancel_pending_order"]["max"] <= 5 and 1 <= sql["cancel_pending_order (dry run)"]["max"] <= 3
     assert turns["per_conversation"]["cancel"]["model_calls"] == 6  # the script's six responses
     assert turns["per_conversation"]["cancel"]["estimated_input_tokens"] > 0
     assert results["ttft"]["turns_with_streamed_text"] > 0 and results["ttft"]["client_minus_model_ms"]["n"] > 0

@@ -216,3 +216,37 @@ def test_a_lock_held_too_long_is_a_retryable_busy_error(demo_db, demo_settings, 
         apply_role_timeouts(demo_db)  # back to the session's settings
     assert (result.ok, result.error_code, result.retryable) == (False, "busy", True)
     assert _refunds(demo_db) == (0, pytest.approx(10.0))
+
+
+def test_a_write_that_waited_for_the_order_checks_what_the_other_write_committed(demo_db, demo_settings, new_ctx):
+    # The write reads the order in a statement after the one that locks it: a payment another
+    # write added while this one waited is seen, and the rule "exactly one payment" refuses.
+    runner = ToolRunner(Database(demo_settings), demo_settings)
+    outcome = {}
+    waiter = threading.Thread(
+        target=lambda: outcome.update(result=runner.run(new_ctx("ana_lima_1001"), "modify_pending_order_payment",
+                                                        {"order_id": "#W1000001",
+                                                         "payment_method_id": "gift_card_1001002"}))
+    )  # fmt: skip
+    try:
+        with demo_db.transaction() as cur:
+            cur.execute("SELECT 1 FROM orders WHERE order_id = '#W1000001' FOR UPDATE")
+            cur.execute(
+                """INSERT INTO order_payments (order_id, position, user_id, transaction_type, amount, payment_method_id)
+                   VALUES ('#W1000001', 1, 'ana_lima_1001', 'payment', 1, 'credit_card_1001001')"""
+            )
+            waiter.start()
+            with demo_db.connection() as watcher:
+                watcher.autocommit = True
+                with watcher.cursor() as look:
+                    for _ in range(200):  # until the write waits for this transaction's lock
+                        look.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                        if look.fetchone()[0]:
+                            break
+                        time.sleep(0.02)
+                    else:
+                        pytest.fail("the write never waited for the lock")
+        waiter.join(timeout=30)
+    finally:
+        runner.db.close()
+    assert outcome["result"].error_message == "There should be exactly one payment for a pending order"

@@ -1,23 +1,24 @@
 """The per-conversation context the tools receive, and the policy checks built on it.
 
 The model never supplies who the customer is: authentication is a fact recorded here by the
-look-up tools, and every other tool reads it from here. The SQL the checks run is in
-order_agent/db/sql.py.
+look-up tools, and every other tool reads it from here. The SQL of the writes, their checks'
+reads included, is in tools/changes.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from psycopg2.extras import RealDictCursor
 from pydantic import BaseModel, Field
 
-from order_agent.db import sql
 from order_agent.settings import Settings
-from order_agent.tools.models import Order, User
+from order_agent.tools.models import User
 from order_agent.tools.registry import ToolError
+
+if TYPE_CHECKING:
+    from order_agent.tools.changes import Change
 
 
 class ConversationContext(BaseModel):
@@ -42,6 +43,8 @@ class ToolCall:
     cur: RealDictCursor | None  # None for tools that touch no data (`uses_database=False`)
     ctx: ConversationContext
     settings: Settings
+    confirmed: bool = False  # a confirmed write, not a dry run: its reads lock what its rules check
+    change: Change | None = None  # what a write changes, staged for the runner (`tools/changes.py`)
 
     # -- authentication ---------------------------------------------------------------------
 
@@ -78,36 +81,8 @@ class ToolCall:
         if user_id != self.customer_id:
             raise ToolError("forbidden", "Only the verified customer's own details can be read or changed.")
 
-    # -- orders and payment methods of the authenticated customer ---------------------------------
-
-    def own_order(self, order_id: str, *, lock: bool = False) -> dict[str, Any]:
-        """The order row, if it belongs to the customer; `lock` holds it until the transaction ends."""
-        order = sql.order_row(self.cur, order_id, lock=lock)
-        if order is None:
-            raise ToolError("not_found", "Order not found")
-        if order["user_id"] != self.customer_id:
-            raise ToolError("forbidden", f"Order {order_id} is not one of the verified customer's orders.")
-        return order
-
-    def own_payment_methods(self, payment_method_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The customer's payment methods among these ids, locked in id order (no deadlocks)."""
-        return sql.payment_methods(self.cur, self.customer_id, payment_method_ids)
-
-    def own_payment_method(self, payment_method_id: str) -> dict[str, Any]:
-        found = self.own_payment_methods([payment_method_id])
-        if payment_method_id not in found:
-            raise ToolError("not_found", "Payment method not found")
-        return found[payment_method_id]
-
-    def adjust_gift_card(self, payment_method_id: str, delta: Decimal) -> None:
-        sql.adjust_gift_card(self.cur, payment_method_id, delta)
-
-    def append_payments(self, order_id: str, entries: list[tuple[str, Decimal, str]]) -> None:
-        """Add (transaction_type, amount, payment_method_id) entries to the order's history."""
-        sql.append_payments(self.cur, order_id, self.customer_id, entries)
-
-    def order_document(self, order_id: str) -> Order:
-        return Order.model_validate(sql.order_document(self.cur, order_id))
+    # -- documents ---------------------------------------------------------------------------------
 
     def user_document(self, user_id: str) -> User:
-        return User.model_validate(sql.user_document(self.cur, user_id))
+        self.cur.execute("SELECT document FROM user_documents WHERE user_id = %s", (user_id,))
+        return User.model_validate(self.cur.fetchone()["document"])

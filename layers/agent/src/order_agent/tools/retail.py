@@ -13,15 +13,15 @@ that, never on a tool's name. Writes and the order and profile reads return type
 from __future__ import annotations
 
 import ast
-import json
 import operator
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from order_agent.tools.changes import CHANGE_USER_ADDRESS, RECORD_HANDOFF, Change, OrderToChange, read_order
 from order_agent.tools.context import ToolCall
-from order_agent.tools.models import Order, User
+from order_agent.tools.models import Address, Order, User
 from order_agent.tools.registry import ToolError, ToolKind, tool
 
 CancelReason = Literal["no longer needed", "ordered by mistake"]
@@ -214,28 +214,18 @@ def cancel_pending_order(call: ToolCall, order_id: str, reason: CancelReason) ->
         forbidden: The order is another customer's.
         invalid_request: A rule refuses the change; the message says which.
     """
-    order = call.own_order(order_id, lock=True)
-    if order["status"] != "pending":
+    order = read_order(call, order_id)
+    if order.status != "pending":
         raise _invalid("Non-pending order cannot be cancelled")
     # Refund what each payment method still has paid in. The reference refunds every history
     # entry, refunds included, which would refund twice after a payment-method change.
-    call.cur.execute(
-        """SELECT payment_method_id,
-                  sum(CASE transaction_type WHEN 'payment' THEN amount ELSE -amount END) AS paid
-           FROM order_payments WHERE order_id = %s
-           GROUP BY payment_method_id ORDER BY min(position)""",
-        (order_id,),
+    refunds = [(pm, paid) for pm, paid in order.paid_by_method().items() if paid > 0]
+    return order.change(
+        call,
+        {"status": "cancelled", "cancel_reason": reason},
+        payments=[("refund", amount, pm) for pm, amount in refunds],
+        gift_cards=[(pm, amount) for pm, amount in refunds if order.is_gift_card(pm)],
     )
-    refunds = [(row["payment_method_id"], row["paid"]) for row in call.cur.fetchall() if row["paid"] > 0]
-    methods = call.own_payment_methods([pm for pm, _ in refunds])
-    for payment_method_id, amount in refunds:
-        if methods.get(payment_method_id, {}).get("source") == "gift_card":
-            call.adjust_gift_card(payment_method_id, amount)
-    call.append_payments(order_id, [("refund", amount, pm) for pm, amount in refunds])
-    call.cur.execute(
-        "UPDATE orders SET status = 'cancelled', cancel_reason = %s WHERE order_id = %s", (reason, order_id)
-    )
-    return call.order_document(order_id)
 
 
 @tool(ToolKind.WRITE)
@@ -264,23 +254,11 @@ def modify_pending_order_address(
         forbidden: The order is another customer's.
         invalid_request: A rule refuses the change; the message says which.
     """
-    order = call.own_order(order_id, lock=True)
-    if "pending" not in order["status"]:
+    order = read_order(call, order_id)
+    if "pending" not in order.status:
         raise _invalid("Non-pending order cannot be modified")
-    call.cur.execute(
-        """UPDATE orders SET address1 = %s, address2 = %s, city = %s, state = %s, country = %s, zip = %s
-           WHERE order_id = %s""",
-        (address1, address2, city, state, country, zip, order_id),
-    )
-    return call.order_document(order_id)
-
-
-def _order_items(call: ToolCall, order_id: str) -> list[dict[str, Any]]:
-    call.cur.execute(
-        "SELECT position, item_id, product_id, price FROM order_items WHERE order_id = %s ORDER BY position",
-        (order_id,),
-    )
-    return call.cur.fetchall()
+    address = Address(address1=address1, address2=address2, city=city, state=state, country=country, zip=zip)
+    return order.change(call, address.model_dump())
 
 
 def _check_items_present(items: list[dict[str, Any]], item_ids: list[str], message: str) -> None:
@@ -315,14 +293,6 @@ _EXCHANGE_ITEMS = _ReplacementRules(
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class _Replacement:
-    items: list[dict[str, Any]]
-    variants: dict[str, dict[str, Any]]
-    difference: Decimal  # total new price minus old price
-    method: dict[str, Any]
-
-
 def _check_replacement(
     call: ToolCall,
     rules: _ReplacementRules,
@@ -330,38 +300,33 @@ def _check_replacement(
     item_ids: list[str],
     new_item_ids: list[str],
     payment_method_id: str,
-) -> _Replacement:
-    """Lock the order and validate replacing `item_ids` by `new_item_ids`, position by position."""
-    order = call.own_order(order_id, lock=True)
-    if order["status"] != rules.status:
+) -> tuple[OrderToChange, Decimal]:
+    """Read the order and validate replacing `item_ids` by `new_item_ids`, position by position;
+    the order and the price difference (total new price minus old price)."""
+    order = read_order(call, order_id, payment_method_ids=[payment_method_id], new_item_ids=new_item_ids)
+    if order.status != rules.status:
         raise _invalid(rules.wrong_status)
-    items = _order_items(call, order_id)
-    _check_items_present(items, item_ids, rules.missing_item)
+    _check_items_present(order.items, item_ids, rules.missing_item)
     if len(item_ids) != len(new_item_ids):
         raise _invalid(rules.count_mismatch)
-    call.cur.execute(
-        "SELECT item_id, product_id, price, options, available FROM variants WHERE item_id = ANY(%s)",
-        (list(set(new_item_ids)),),
-    )
-    variants = {row["item_id"]: row for row in call.cur.fetchall()}
     first_by_id = {}
-    for item in items:
+    for item in order.items:
         first_by_id.setdefault(item["item_id"], item)
     difference = Decimal("0")
     for item_id, new_item_id in zip(item_ids, new_item_ids, strict=True):
         if not rules.same_item_allowed and item_id == new_item_id:
             raise _invalid("The new item id should be different from the old item id")
         item = first_by_id[item_id]
-        variant = variants.get(new_item_id)
+        variant = order.variants.get(new_item_id)
         if variant is None or variant["product_id"] != item["product_id"]:
             raise ToolError("not_found", "Variant not found")
         if not variant["available"]:
             raise _invalid(f"New item {new_item_id} not found or available")
         difference += variant["price"] - item["price"]
-    method = call.own_payment_method(payment_method_id)
+    method = order.payment_method(payment_method_id)
     if method["source"] == "gift_card" and method["balance"] < difference:
         raise _invalid(rules.insufficient_gift_card)
-    return _Replacement(items, variants, difference, method)
+    return order, difference
 
 
 @tool(ToolKind.WRITE)
@@ -391,24 +356,21 @@ def modify_pending_order_items(
         forbidden: The order is another customer's.
         invalid_request: A rule refuses the change; the message says which.
     """
-    checked = _check_replacement(call, _MODIFY_ITEMS, order_id, item_ids, new_item_ids, payment_method_id)
-    items, variants, difference = checked.items, checked.variants, checked.difference
-    call.append_payments(order_id, [("payment" if difference > 0 else "refund", abs(difference), payment_method_id)])
-    if checked.method["source"] == "gift_card":
-        call.adjust_gift_card(payment_method_id, -difference)
+    order, difference = _check_replacement(call, _MODIFY_ITEMS, order_id, item_ids, new_item_ids, payment_method_id)
     # Each replaced item takes its own new variant's price and options. (The reference gives
     # every replaced item the last variant's: tau2-bench issues #317/#318.)
-    current = [item["item_id"] for item in items]
+    current = [item["item_id"] for item in order.items]
+    replacements = {}
     for item_id, new_item_id in zip(item_ids, new_item_ids, strict=True):
-        position = current.index(item_id)
-        current[position] = new_item_id
-        variant = variants[new_item_id]
-        call.cur.execute(
-            "UPDATE order_items SET item_id = %s, price = %s, options = %s::json WHERE order_id = %s AND position = %s",
-            (new_item_id, variant["price"], json.dumps(variant["options"]), order_id, items[position]["position"]),
-        )
-    call.cur.execute("UPDATE orders SET status = 'pending (item modified)' WHERE order_id = %s", (order_id,))
-    return call.order_document(order_id)
+        index = current.index(item_id)
+        current[index] = replacements[index] = new_item_id
+    return order.change(
+        call,
+        {"status": "pending (item modified)"},
+        payments=[("payment" if difference > 0 else "refund", abs(difference), payment_method_id)],
+        gift_cards=[(payment_method_id, -difference)] if order.is_gift_card(payment_method_id) else [],
+        items=replacements,
+    )
 
 
 @tool(ToolKind.WRITE)
@@ -431,32 +393,24 @@ def modify_pending_order_payment(call: ToolCall, order_id: str, payment_method_i
         forbidden: The order is another customer's.
         invalid_request: A rule refuses the change; the message says which.
     """
-    order = call.own_order(order_id, lock=True)
-    if "pending" not in order["status"]:
+    order = read_order(call, order_id, payment_method_ids=[payment_method_id])
+    if "pending" not in order.status:
         raise _invalid("Non-pending order cannot be modified")
-    call.cur.execute(
-        "SELECT transaction_type, amount, payment_method_id FROM order_payments WHERE order_id = %s ORDER BY position",
-        (order_id,),
-    )
-    history = call.cur.fetchall()
-    old_method_id = history[0]["payment_method_id"] if history else None
-    methods = call.own_payment_methods([payment_method_id] + ([old_method_id] if old_method_id else []))
-    if payment_method_id not in methods:
-        raise ToolError("not_found", "Payment method not found")
+    history = order.payments
+    new_method = order.payment_method(payment_method_id)
     if len(history) != 1 or history[0]["transaction_type"] != "payment":
         raise _invalid("There should be exactly one payment for a pending order")
+    old_method_id = history[0]["payment_method_id"]
     if old_method_id == payment_method_id:
         raise _invalid("The new payment method should be different from the current one")
     amount = history[0]["amount"]
-    new_method = methods[payment_method_id]
     if new_method["source"] == "gift_card" and new_method["balance"] < amount:
         raise _invalid("Insufficient gift card balance to pay for the order")
-    call.append_payments(order_id, [("payment", amount, payment_method_id), ("refund", amount, old_method_id)])
-    if new_method["source"] == "gift_card":
-        call.adjust_gift_card(payment_method_id, -amount)
-    if methods.get(old_method_id, {}).get("source") == "gift_card":
-        call.adjust_gift_card(old_method_id, amount)
-    return call.order_document(order_id)
+    gift_cards = [(payment_method_id, -amount)] if order.is_gift_card(payment_method_id) else []
+    if order.is_gift_card(old_method_id):
+        gift_cards.append((old_method_id, amount))
+    payments = [("payment", amount, payment_method_id), ("refund", amount, old_method_id)]
+    return order.change(call, payments=payments, gift_cards=gift_cards)
 
 
 @tool(ToolKind.WRITE)
@@ -483,12 +437,9 @@ def modify_user_address(
         forbidden: The user id is not the verified customer's.
     """
     call.require_own_user(user_id)
-    call.cur.execute(
-        """UPDATE users SET address1 = %s, address2 = %s, city = %s, state = %s, country = %s, zip = %s
-           WHERE user_id = %s""",
-        (address1, address2, city, state, country, zip, user_id),
-    )
-    return call.user_document(user_id)
+    address = Address(address1=address1, address2=address2, city=city, state=state, country=country, zip=zip)
+    call.change = Change(CHANGE_USER_ADDRESS, {"user_id": user_id, **address.model_dump()})
+    return call.user_document(user_id).model_copy(update={"address": address})
 
 
 @tool(ToolKind.WRITE)
@@ -515,25 +466,20 @@ def return_delivered_order_items(call: ToolCall, order_id: str, item_ids: list[s
         forbidden: The order is another customer's.
         invalid_request: A rule refuses the change; the message says which.
     """
-    order = call.own_order(order_id, lock=True)
-    if order["status"] != "delivered":
+    order = read_order(call, order_id, payment_method_ids=[payment_method_id])
+    if order.status != "delivered":
         raise _invalid("Non-delivered order cannot be returned")
-    method = call.own_payment_method(payment_method_id)
-    call.cur.execute(
-        "SELECT payment_method_id FROM order_payments WHERE order_id = %s ORDER BY position LIMIT 1", (order_id,)
-    )
-    first_payment = call.cur.fetchone()
+    method = order.payment_method(payment_method_id)
+    first_payment = order.payments[0] if order.payments else None
     if method["source"] != "gift_card" and (
         first_payment is None or first_payment["payment_method_id"] != payment_method_id
     ):
         raise _invalid("Payment method should be the original payment method")
-    _check_items_present(_order_items(call, order_id), item_ids, "Some item not found")
-    call.cur.execute(
-        """UPDATE orders SET status = 'return requested', return_items = %s, return_payment_method_id = %s
-           WHERE order_id = %s""",
-        (sorted(item_ids), payment_method_id, order_id),
+    _check_items_present(order.items, item_ids, "Some item not found")
+    return order.change(
+        call,
+        {"status": "return requested", "return_items": sorted(item_ids), "return_payment_method_id": payment_method_id},
     )
-    return call.order_document(order_id)
 
 
 @tool(ToolKind.WRITE)
@@ -562,16 +508,12 @@ def exchange_delivered_order_items(
         forbidden: The order is another customer's.
         invalid_request: A rule refuses the change; the message says which.
     """
-    difference = _check_replacement(
-        call, _EXCHANGE_ITEMS, order_id, item_ids, new_item_ids, payment_method_id
-    ).difference
-    call.cur.execute(
-        """UPDATE orders SET status = 'exchange requested', exchange_items = %s, exchange_new_items = %s,
-                             exchange_payment_method_id = %s, exchange_price_difference = %s
-           WHERE order_id = %s""",
-        (sorted(item_ids), sorted(new_item_ids), payment_method_id, difference, order_id),
-    )
-    return call.order_document(order_id)
+    order, difference = _check_replacement(call, _EXCHANGE_ITEMS, order_id, item_ids, new_item_ids, payment_method_id)
+    return order.change(
+        call,
+        {"status": "exchange requested", "exchange_items": sorted(item_ids), "exchange_new_items": sorted(new_item_ids),
+         "exchange_payment_method_id": payment_method_id, "exchange_price_difference": difference},
+    )  # fmt: skip
 
 
 # -- other ----------------------------------------------------------------------------------------------
@@ -590,9 +532,8 @@ def transfer_to_human_agents(call: ToolCall, summary: str) -> str:
     Returns:
         'Transfer successful'. A human agent continues the conversation from here.
     """
-    call.cur.execute(
-        "INSERT INTO handoffs (session_id, customer_id, summary) VALUES (%s, %s, %s)",
-        (call.ctx.session_id, call.ctx.customer_id, summary),
+    call.change = Change(
+        RECORD_HANDOFF, {"session_id": call.ctx.session_id, "customer_id": call.ctx.customer_id, "summary": summary}
     )
     return "Transfer successful"
 

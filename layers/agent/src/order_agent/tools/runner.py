@@ -11,6 +11,10 @@ action); the default is the session, the number of writes applied so far and the
 exact action, so a retry from a conversation state saved before the write is recognised.
 Concurrent calls with the same key serialise on the key's primary-key row: the second waits for
 the first to commit and then reads its result.
+
+A write is five round trips (`tools/changes.py`): BEGIN, the claim with the lock of the order the
+write names by its `order_id` argument, the tool's read, the change it staged with its result,
+COMMIT. A dry run is the tool's read alone: the tool stages its change and the runner drops it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from order_agent.db.pool import Database, get_database
 from order_agent.logs import service_name
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import retail  # noqa: F401  (registers the tools)
+from order_agent.tools.changes import CLAIM_AND_LOCK, EARLIER_WRITE
 from order_agent.tools.context import ConversationContext, ToolCall
 from order_agent.tools.registry import REGISTRY, ToolDefinition, ToolError
 from order_agent.tracing import TOOL, span
@@ -181,9 +186,7 @@ class ToolRunner:
         # a write is safe to repeat because its idempotency key is the same the second time.
         for attempt in (1, 2):
             try:
-                if definition.mutates_state and dry_run:
-                    return self._preview(definition, ctx, args), False
-                if definition.mutates_state:
+                if definition.mutates_state and not dry_run:
                     return self._write(definition, ctx, args, key)
                 return self._read(definition, ctx, args), False
             except (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable, psycopg2.pool.PoolError) as exc:
@@ -222,19 +225,11 @@ class ToolRunner:
             return False
 
     def _read(self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any]) -> Any:
+        """A read, or a write's dry run: its read runs, unlocked, and the change it stages is dropped."""
         with self.db.connection() as conn:
             conn.autocommit = True  # one statement, one round trip; no BEGIN/COMMIT
             with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
                 return definition.invoke(ToolCall(cur, ctx, self.settings), **args)
-
-    def _preview(self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any]) -> Any:
-        with self.db.connection() as conn:
-            conn.autocommit = False
-            try:
-                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                    return definition.invoke(ToolCall(cur, ctx, self.settings), **args)
-            finally:
-                conn.rollback()  # always: a preview changes nothing
 
     def _write(
         self, definition: ToolDefinition, ctx: ConversationContext, args: dict[str, Any], key: str | None
@@ -243,16 +238,18 @@ class ToolRunner:
         key = key or f"{ctx.session_id}:{ctx.write_count}:{digest}"
         with self.db.transaction() as cur:
             cur.execute(
-                """INSERT INTO tool_writes (idempotency_key, session_id, customer_id, tool_name, request_hash)
-                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING
-                   RETURNING idempotency_key""",
-                (key, ctx.session_id, ctx.customer_id, definition.name, digest),
+                CLAIM_AND_LOCK,
+                {
+                    "idempotency_key": key,
+                    "session_id": ctx.session_id,
+                    "customer_id": ctx.customer_id,
+                    "tool_name": definition.name,
+                    "request_hash": digest,
+                    "order_id": args.get("order_id"),  # every write of an order names it so
+                },
             )
-            if cur.fetchone() is None:
-                cur.execute(
-                    "SELECT request_hash, session_id, customer_id, result FROM tool_writes WHERE idempotency_key = %s",
-                    (key,),
-                )
+            if not cur.fetchone()["claimed"]:
+                cur.execute(EARLIER_WRITE, (key,))
                 earlier = cur.fetchone()
                 if (earlier["request_hash"], earlier["session_id"], earlier["customer_id"]) != (
                     digest,
@@ -263,9 +260,12 @@ class ToolRunner:
                         "idempotency_conflict", "This idempotency key was already used for a different action."
                     )
                 return earlier["result"]["value"], True
-            value = definition.invoke(ToolCall(cur, ctx, self.settings), **args)
+            call = ToolCall(cur, ctx, self.settings, confirmed=True)
+            value = definition.invoke(call, **args)
+            if call.change is None:
+                raise AssertionError(f"{definition.name} staged no change")
             cur.execute(
-                "UPDATE tool_writes SET result = %s WHERE idempotency_key = %s",
-                (psycopg2.extras.Json({"value": value}), key),
+                call.change.statement,
+                {**call.change.params, "idempotency_key": key, "result": psycopg2.extras.Json({"value": value})},
             )
             return value, False
