@@ -71,10 +71,10 @@ def _drop(server_url: str, role: str, app_role: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
+def emulator(ministack_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
     """Here the emulator saves its state when stopped, as `make dev` runs it, so a test can restart it."""
     server = Ministack.start(
-        venv_dir=ROOT / ".cache" / "ministack", requirements=ROOT / "requirements" / "emulator.txt",
+        venv_dir=ministack_venv, requirements=ROOT / "requirements" / "emulator.txt",
         state_dir=tmp_path_factory.mktemp("ministack"), persist=True,
     )  # fmt: skip
     try:
