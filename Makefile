@@ -22,6 +22,8 @@ BENCH_ARGS ?=
 LOAD_SESSIONS ?= 200
 LOAD_TURNS ?= 5
 LOAD_ARGS ?=
+# make test: pytest-xdist workers (one per core here: much of the suite waits on servers; 0 runs in-process)
+TEST_WORKERS ?= 2
 
 # The chat site (web/): Node.js >= 20 with npm; packages from web/package-lock.json (npm ci).
 WEB := web
@@ -60,8 +62,8 @@ format: setup ## ruff: fix what can be fixed and format
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint web-test web chromium pgbouncer ## lint, the chat site's checks, then every test incl. the browser tests (starts its own PostgreSQL unless DATABASE_URL is set)
-	$(BIN)/pytest
+test: lint web-test web chromium pgbouncer ## lint, the chat site's checks, then every test incl. the browser tests, in TEST_WORKERS processes (starts its own PostgreSQL unless DATABASE_URL is set)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-deployed: setup pgbouncer ## only the deployed-system tests of make test: the Terraform system on ministack, conversations through it
 	$(BIN)/pytest -m deployed tests/deployed

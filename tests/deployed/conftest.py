@@ -5,7 +5,7 @@ on a free loopback port, an empty database with a role of its own is made on the
 behind a PgBouncer of its own (the RDS Proxy stand-in), and `terraform/envs/local` is applied with
 auth_mode = jwt, the local MLflow server and the offline model. The migrate function that Terraform
 invokes loads the τ retail data. The emulator persists its state, as in `make dev`, so the last test
-can restart it. Everything is destroyed and stopped at the end.
+can restart it. At the end the emulator is stopped (with all it holds) and the database dropped.
 """
 
 from __future__ import annotations
@@ -71,10 +71,10 @@ def _drop(server_url: str, role: str, app_role: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
+def emulator(ministack_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
     """Here the emulator saves its state when stopped, as `make dev` runs it, so a test can restart it."""
     server = Ministack.start(
-        venv_dir=ROOT / ".cache" / "ministack", requirements=ROOT / "requirements" / "emulator.txt",
+        venv_dir=ministack_venv, requirements=ROOT / "requirements" / "emulator.txt",
         state_dir=tmp_path_factory.mktemp("ministack"), persist=True,
     )  # fmt: skip
     try:
@@ -111,11 +111,11 @@ def deployed(emulator, postgres_server_url, mlflow_server, tmp_path_factory) -> 
             pytest.skip(f"terraform/envs/local cannot be applied here: {exc}")
         system.build_packages()
         outputs = system.apply()
-        try:
-            yield Deployed(system, emulator, outputs, role_url)
-        finally:
-            system.destroy()
-            print(f"\ndeployed system timings: {', '.join(f'{k} {v:.0f}' for k, v in system.timings.items())}")
+        # No `terraform destroy` at the end (it took 2 to 3 minutes): the emulator is this module's own and
+        # is stopped with everything it holds, its state directory is temporary, and the database is
+        # dropped below. (make dev never destroys either; LocalSystem.destroy has its unit test.)
+        yield Deployed(system, emulator, outputs, role_url)
+        print(f"\ndeployed system timings: {', '.join(f'{k} {v:.0f}' for k, v in system.timings.items())}")
     finally:
         if pooler is not None:
             pooler.stop()

@@ -1,25 +1,77 @@
-"""Fixtures of the integration tests that drive the WebSocket edge (test_edge, test_faults,
-test_security): a gateway running the handler files in lambdas/ around a scripted model, and a
-JWT issuer for the $connect authorizer."""
+"""Fixtures of the integration tests: the application role the tools connect as in AWS (test_tools,
+test_app_role), and for the tests that drive the WebSocket edge (test_edge, test_faults,
+test_security) a gateway running the handler files in lambdas/ around a scripted model, and a JWT
+issuer for the $connect authorizer."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import jwt
+import psycopg2.extensions
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from order_agent.agent.service import Agent
+from order_agent.db.migrate import migrate
+from order_agent.db.pool import Database
 from order_agent.edge.auth import clear_jwks_cache
 from order_agent.edge.handlers import Edge, use_edge
+from order_agent.settings import Settings
 from order_agent.tools import ToolRunner
+from order_agent_dev.local.pooler import PgBouncerNotInstalled, Pooler
 from order_agent_dev.local.stack import start_gateway
 from order_agent_dev.providers.scripted import ScriptedProvider
 
 from .support.edge import LAMBDAS, wait_idle
+from .support.roles import drop_role
+
+
+@dataclass(frozen=True)
+class AppRole:
+    """The application role on the demo database, as `migrate` leaves it, and how the tools reach it."""
+
+    name: str
+    password: str
+    settings: Settings  # database_url: as this role, through the pooler where pgbouncer is installed
+    via_pooler: bool
+    db: Database
+
+
+@pytest.fixture(scope="session")
+def app_role(postgres_server_url, _demo_db, demo_settings, tmp_path_factory) -> Iterator[AppRole]:
+    """The role the agent's functions connect as, reached through PgBouncer listing it as RDS Proxy is given
+    its secret. Without pgbouncer, straight to the server (the tools still run as the role)."""
+    name, password = f"app_test_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
+    migrate(_demo_db, app_role=name, app_password=password)
+    dsn = psycopg2.extensions.parse_dsn(demo_settings.database_url)
+    try:
+        pooler = Pooler(postgres_server_url, tmp_path_factory.mktemp("pgbouncer-app"), users={name: password})
+        url = f"postgresql://{name}:{password}@127.0.0.1:{pooler.port}/{dsn['dbname']}?sslmode=disable"
+    except PgBouncerNotInstalled:
+        pooler = None
+        url = psycopg2.extensions.make_dsn(**{**dsn, "user": name, "password": password})
+    settings = demo_settings.model_copy(update={"database_url": url})
+    db = Database(settings)
+    try:
+        yield AppRole(name, password, settings, pooler is not None, db)
+    finally:
+        db.close()
+        if pooler is not None:
+            pooler.stop()
+        drop_role(_demo_db, name)
+
+
+@pytest.fixture
+def app_runner(demo_db, app_role) -> ToolRunner:
+    """The tools as the functions run them: connected as the application role (the demo data restored)."""
+    return ToolRunner(app_role.db, app_role.settings)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The application role the agent's functions connect as, on the local PostgreSQL, through PgBouncer as
 the functions reach RDS Proxy: it cannot change the schema or read what no tool reads, it can do what
-every tool needs (the tool tests of test_tools.py run again here as that role), and its password comes
-from its own secret and rotates."""
+every tool needs (test_tools.py runs every tool as that role), and its password comes from its own
+secret and rotates. The role and its pooler: the `app_role` fixture (conftest.py)."""
 
 from __future__ import annotations
 
@@ -26,73 +26,16 @@ from order_agent.db.pool import Database
 from order_agent.db.roles import APP_PRIVILEGES, AppRoleError, ensure_app_role
 from order_agent.db.rotation import rotate
 from order_agent.settings import Settings
-from order_agent.tools import ToolRunner
-from order_agent_dev.local.pooler import PgBouncerNotInstalled, Pooler
 
-from . import test_tools
-
-APP_ROLE, APP_PASSWORD = f"app_test_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
-
-
-def _drop_role(db: Database, role: str) -> None:
-    with db.connection() as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-            if cur.fetchone():
-                cur.execute(f'DROP OWNED BY "{role}"')
-                cur.execute(f'DROP ROLE "{role}"')
-
-
-@pytest.fixture(scope="module")
-def app_pooler(postgres_server_url, _demo_db, tmp_path_factory) -> Iterator[Pooler]:
-    """The demo database with the application role, as `migrate` leaves it, and PgBouncer listing the role
-    as RDS Proxy is given its secret."""
-    migrate(_demo_db, app_role=APP_ROLE, app_password=APP_PASSWORD)
-    try:
-        pooler = Pooler(postgres_server_url, tmp_path_factory.mktemp("pgbouncer-app"), users={APP_ROLE: APP_PASSWORD})
-    except PgBouncerNotInstalled as exc:
-        pytest.skip(str(exc))
-    try:
-        yield pooler
-    finally:
-        pooler.stop()
-        _drop_role(_demo_db, APP_ROLE)
-
-
-@pytest.fixture(scope="module")
-def app_settings(app_pooler, demo_settings) -> Settings:
-    dbname = psycopg2.extensions.parse_dsn(demo_settings.database_url)["dbname"]
-    url = f"postgresql://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{app_pooler.port}/{dbname}?sslmode=disable"
-    return demo_settings.model_copy(update={"database_url": url})
-
-
-@pytest.fixture(scope="module")
-def app_db(app_settings) -> Iterator[Database]:
-    db = Database(app_settings)
-    yield db
-    db.close()
+from .support.roles import drop_role
 
 
 @pytest.fixture
-def runner(demo_db, app_db, app_settings) -> ToolRunner:
-    """Overrides the fixture of the re-run tool tests: the tools connect as the application role."""
-    return ToolRunner(app_db, app_settings)
-
-
-@pytest.fixture
-def app_conn(app_settings, demo_db) -> Iterator[psycopg2.extensions.connection]:
-    conn = psycopg2.connect(app_settings.database_url)
+def app_conn(app_role, demo_db) -> Iterator[psycopg2.extensions.connection]:
+    conn = psycopg2.connect(app_role.settings.database_url)
     conn.autocommit = True
     yield conn
     conn.close()
-
-
-# Every test of test_tools.py (each tool, its writes, dry runs, injection attempts) runs again here, as
-# the application role: `runner` above overrides theirs; `demo_db` (the checks) stays the master's.
-for _name in dir(test_tools):
-    if _name.startswith("test_"):
-        globals()[f"{_name}__as_app_role"] = getattr(test_tools, _name)
 
 
 def _refused(conn, statement: str) -> None:
@@ -158,11 +101,11 @@ def test_the_app_role_can_read_through_the_views_and_append(app_conn):
         cur.execute("INSERT INTO handoffs (session_id, summary) VALUES ('s', 'appended without reading')")
 
 
-def test_the_app_role_has_no_attributes_and_the_timeouts(app_conn, demo_settings):
+def test_the_app_role_has_no_attributes_and_the_timeouts(app_conn, app_role, demo_settings):
     with app_conn.cursor() as cur:
         cur.execute(
             "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = %s",
-            (APP_ROLE,),
+            (app_role.name,),
         )
         assert cur.fetchone() == (False, False, False, False, False)
         for name, value in role_timeouts(demo_settings).items():
@@ -191,13 +134,15 @@ def _privileges(db: Database, role: str) -> set[tuple[str, str]]:
         return {(row["table_name"], row["privilege_type"]) for row in cur.fetchall()}
 
 
-def test_a_privilege_not_in_the_table_is_revoked_on_the_next_run(demo_db, app_pooler):
-    before = _privileges(demo_db, APP_ROLE)
+def test_a_privilege_not_in_the_table_is_revoked_on_the_next_run(demo_db, app_role):
+    before = _privileges(demo_db, app_role.name)
     with demo_db.transaction() as cur:
-        cur.execute(f'GRANT DELETE ON orders TO "{APP_ROLE}"; GRANT SELECT ON schema_migrations TO "{APP_ROLE}"')
-    assert _privileges(demo_db, APP_ROLE) > before
-    migrate(demo_db, app_role=APP_ROLE)  # no password: the role keeps its own
-    assert _privileges(demo_db, APP_ROLE) == before
+        cur.execute(
+            f'GRANT DELETE ON orders TO "{app_role.name}"; GRANT SELECT ON schema_migrations TO "{app_role.name}"'
+        )
+    assert _privileges(demo_db, app_role.name) > before
+    migrate(demo_db, app_role=app_role.name)  # no password: the role keeps its own
+    assert _privileges(demo_db, app_role.name) == before
 
 
 def test_a_privileged_role_is_never_used_as_the_app_role(demo_db):
@@ -228,9 +173,11 @@ def _verifier(db: Database, role: str) -> str:
         return cur.fetchone()["rolpassword"]
 
 
-def test_the_password_is_set_as_a_verifier_and_a_wrong_one_is_refused(demo_db, app_settings):
-    assert _scram_matches(_verifier(demo_db, APP_ROLE), APP_PASSWORD)
-    wrong = app_settings.database_url.replace(APP_PASSWORD, "not-the-password")
+def test_the_password_is_set_as_a_verifier_and_a_wrong_one_is_refused(demo_db, app_role):
+    assert _scram_matches(_verifier(demo_db, app_role.name), app_role.password)
+    if not app_role.via_pooler:
+        pytest.skip("pgbouncer is not installed: the embedded server trusts its socket, so only the pooler checks it")
+    wrong = app_role.settings.database_url.replace(app_role.password, "not-the-password")
     with pytest.raises(psycopg2.OperationalError):
         psycopg2.connect(wrong).close()
 
@@ -290,7 +237,7 @@ def test_rotation_changes_the_role_password_and_then_the_secret(secrets_client, 
             == (current["trace_user_key"])
         )  # the traces' key survives rotation
     finally:
-        _drop_role(db, role)
+        drop_role(db, role)
         db.close()
 
 

@@ -219,9 +219,9 @@ def provision(emulator: Ministack) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(ministack_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     emulator = Ministack.start(
-        venv_dir=ROOT / ".cache" / "ministack",
+        venv_dir=ministack_venv,
         requirements=ROOT / "requirements" / "emulator.txt",
         state_dir=tmp_path_factory.mktemp("ministack"),
     )

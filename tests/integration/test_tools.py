@@ -1,4 +1,6 @@
-"""Tool semantics on the demo data: what each write changes, and what bad input changes (nothing)."""
+"""Tool semantics on the demo data: what each write changes, and what bad input changes (nothing). The
+tools run as in AWS, connected as the application role (through the pooler): so every tool's reads and
+writes are also a check that the role has the privileges it needs; the checks read as the master."""
 
 from __future__ import annotations
 
@@ -11,6 +13,11 @@ from order_agent.tools.models import Order, User
 from order_agent.tools.registry import REGISTRY
 
 ANA, BEN, CHEN = "ana_lima_1001", "ben_okafor_1002", "chen_wei_1003"
+
+
+@pytest.fixture
+def runner(app_runner):
+    return app_runner
 
 
 def _balance(db, payment_method_id):

@@ -4,6 +4,7 @@ matter, and a clean clone has no build. Written here rather than kept in git (*.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ def stand_in_packages() -> Path:
     PACKAGES.mkdir(parents=True, exist_ok=True)
     for name in NAMES:
         path = PACKAGES / f"{name}.zip"
-        if not path.exists():
-            path.write_text(f"stand-in for {name}.zip (make layers)\n")
+        if not path.exists():  # written whole, then renamed: another xdist worker may read it meanwhile
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(f"stand-in for {name}.zip (make layers)\n")
+            partial.replace(path)
     return PACKAGES

@@ -1,24 +1,11 @@
 # The state bucket, planned with a mock provider: what keeps the state from being lost or read.
 
 mock_provider "aws" {
+  source = "../testing/aws"
+
   # plan only (prevent_destroy would stop the test from cleaning up after an apply); mocked values at plan time
   override_during = plan
 
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{}" }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
-  }
   mock_resource "aws_s3_bucket" {
     defaults = {
       id  = "order-agent-tfstate-abc"

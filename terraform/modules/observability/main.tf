@@ -211,182 +211,109 @@ resource "aws_cloudwatch_log_metric_filter" "turn" {
 # Alarms the per-function ones (agent, database modules) do not cover
 ################################################################################
 
-# API Gateway could not run a route's integration (IntegrationError: the Lambda failed or returned an
-# error; ExecutionError: it could not be invoked at all, e.g. a missing permission or throttling).
-resource "aws_cloudwatch_metric_alarm" "api" {
-  for_each = {
-    IntegrationError = "WebSocket routes whose Lambda integration failed or answered with an error"
-    ExecutionError   = "WebSocket messages API Gateway could not deliver to their integration (permission, throttling, timeout)"
+locals {
+  db_dimensions    = { DBInstanceIdentifier = var.db_instance_id }
+  proxy_dimensions = { ProxyName = var.db_proxy_name }
+
+  # Every alarm, keyed by its name after var.name. `when`: whether it applies to this system.
+  alarm_definitions = {
+    # API Gateway could not run a route's integration (IntegrationError: the Lambda failed or returned an
+    # error; ExecutionError: it could not be invoked at all, e.g. a missing permission or throttling).
+    "api-integrationerror" = {
+      when        = true
+      description = "WebSocket routes whose Lambda integration failed or answered with an error: at least ${var.api_errors_alarm_threshold} in ${var.alarm_period_seconds} s. Runbook: docs/runbook.md#api-gateway-errors."
+      namespace   = "AWS/ApiGateway", metric_name = "IntegrationError", dimensions = local.api_dimensions
+      statistic   = "Sum", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
+      comparison  = "GreaterThanOrEqualToThreshold", threshold = var.api_errors_alarm_threshold, missing = "notBreaching"
+    }
+    "api-executionerror" = {
+      when        = true
+      description = "WebSocket messages API Gateway could not deliver to their integration (permission, throttling, timeout): at least ${var.api_errors_alarm_threshold} in ${var.alarm_period_seconds} s. Runbook: docs/runbook.md#api-gateway-errors."
+      namespace   = "AWS/ApiGateway", metric_name = "ExecutionError", dimensions = local.api_dimensions
+      statistic   = "Sum", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
+      comparison  = "GreaterThanOrEqualToThreshold", threshold = var.api_errors_alarm_threshold, missing = "notBreaching"
+    }
+    "db-cpu" = {
+      when        = var.db_instance_id != null
+      description = "The database instance's CPU averaged over ${var.db_cpu_alarm_threshold_percent}% for three periods. Runbook: docs/runbook.md#database-cpu."
+      namespace   = "AWS/RDS", metric_name = "CPUUtilization", dimensions = local.db_dimensions
+      statistic   = "Average", period = var.alarm_period_seconds, evaluation_periods = 3
+      comparison  = "GreaterThanThreshold", threshold = var.db_cpu_alarm_threshold_percent, missing = "missing"
+    }
+    "db-free-storage" = {
+      when        = var.db_instance_id != null
+      description = "The database instance has less than ${var.db_free_storage_alarm_threshold_gib} GiB of free storage (autoscaling did not grow it). Runbook: docs/runbook.md#database-free-storage."
+      namespace   = "AWS/RDS", metric_name = "FreeStorageSpace", dimensions = local.db_dimensions
+      statistic   = "Minimum", period = var.alarm_period_seconds, evaluation_periods = 1
+      comparison  = "LessThanThreshold", threshold = var.db_free_storage_alarm_threshold_gib * 1024 * 1024 * 1024, missing = "missing"
+    }
+    "db-connections" = {
+      when        = var.db_instance_id != null
+      description = "The database instance holds more than ${var.db_connections_alarm_threshold} connections (near max_connections). Runbook: docs/runbook.md#database-connections."
+      namespace   = "AWS/RDS", metric_name = "DatabaseConnections", dimensions = local.db_dimensions
+      statistic   = "Maximum", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
+      comparison  = "GreaterThanThreshold", threshold = var.db_connections_alarm_threshold, missing = "missing"
+    }
+    "db-proxy-auth-failures" = {
+      when        = var.db_proxy_name != null
+      description = "Clients could not authenticate to the RDS Proxy (ClientConnectionsSetupFailedAuth): wrong or rotated credentials, or a missing IAM permission. Runbook: docs/runbook.md#rds-proxy-authentication-failures."
+      namespace   = "AWS/RDS", metric_name = "ClientConnectionsSetupFailedAuth", dimensions = local.proxy_dimensions
+      statistic   = "Sum", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
+      comparison  = "GreaterThanOrEqualToThreshold", threshold = 1, missing = "notBreaching"
+    }
+    "db-proxy-borrow-latency" = {
+      when        = var.db_proxy_name != null
+      description = "The RDS Proxy took over ${var.db_proxy_borrow_latency_alarm_ms} ms on average to hand out a database connection (pool exhausted or database slow). Runbook: docs/runbook.md#rds-proxy-borrow-latency."
+      namespace   = "AWS/RDS", metric_name = "DatabaseConnectionsBorrowLatency", dimensions = local.proxy_dimensions
+      statistic   = "Average", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
+      comparison  = "GreaterThanThreshold", threshold = var.db_proxy_borrow_latency_alarm_ms * 1000, missing = "notBreaching" # the metric is in microseconds
+    }
+    "dynamodb-read-throttles" = {
+      when        = true
+      description = "DynamoDB throttled reads of the conversation table ${var.table_name}. Runbook: docs/runbook.md#dynamodb-throttles."
+      namespace   = "AWS/DynamoDB", metric_name = "ReadThrottleEvents", dimensions = { TableName = var.table_name }
+      statistic   = "Sum", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
+      comparison  = "GreaterThanOrEqualToThreshold", threshold = 1, missing = "notBreaching"
+    }
+    "dynamodb-write-throttles" = {
+      when        = true
+      description = "DynamoDB throttled writes of the conversation table ${var.table_name}. Runbook: docs/runbook.md#dynamodb-throttles."
+      namespace   = "AWS/DynamoDB", metric_name = "WriteThrottleEvents", dimensions = { TableName = var.table_name }
+      statistic   = "Sum", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
+      comparison  = "GreaterThanOrEqualToThreshold", threshold = 1, missing = "notBreaching"
+    }
+    "bedrock-throttles" = {
+      when        = var.bedrock_model_id != null
+      description = "Bedrock throttled at least ${var.bedrock_throttles_alarm_threshold} calls to ${coalesce(var.bedrock_model_id, "-")} in ${var.alarm_period_seconds} s (account quota; the metric counts every caller of the model in the account). Runbook: docs/runbook.md#bedrock-throttling."
+      namespace   = "AWS/Bedrock", metric_name = "InvocationThrottles", dimensions = { ModelId = var.bedrock_model_id }
+      statistic   = "Sum", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
+      comparison  = "GreaterThanOrEqualToThreshold", threshold = var.bedrock_throttles_alarm_threshold, missing = "notBreaching"
+    }
+    "lambda-account-concurrency" = {
+      when        = true
+      description = "Lambda functions of the whole account and region ran ${var.account_concurrency_alarm_threshold} or more executions at once: near the account quota, when every unreserved function is throttled. Runbook: docs/runbook.md#lambda-account-concurrency."
+      namespace   = "AWS/Lambda", metric_name = "ConcurrentExecutions", dimensions = null
+      statistic   = "Maximum", period = 60, evaluation_periods = 3
+      comparison  = "GreaterThanOrEqualToThreshold", threshold = var.account_concurrency_alarm_threshold, missing = "notBreaching"
+    }
   }
-
-  alarm_name          = "${var.name}-api-${lower(each.key)}"
-  alarm_description   = "${each.value}: at least ${var.api_errors_alarm_threshold} in ${var.alarm_period_seconds} s. Runbook: docs/runbook.md#api-gateway-errors."
-  namespace           = "AWS/ApiGateway"
-  metric_name         = each.key
-  dimensions          = local.api_dimensions
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.alarm_evaluation_periods
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.api_errors_alarm_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "db_cpu" {
-  count = var.db_instance_id == null ? 0 : 1
+# The alarms the per-function ones (agent, database modules) do not cover.
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = { for key, alarm in local.alarm_definitions : key => alarm if alarm.when }
 
-  alarm_name          = "${var.name}-db-cpu"
-  alarm_description   = "The database instance's CPU averaged over ${var.db_cpu_alarm_threshold_percent}% for three periods. Runbook: docs/runbook.md#database-cpu."
-  namespace           = "AWS/RDS"
-  metric_name         = "CPUUtilization"
-  dimensions          = { DBInstanceIdentifier = var.db_instance_id }
-  statistic           = "Average"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.db_cpu_alarm_threshold_percent
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_free_storage" {
-  count = var.db_instance_id == null ? 0 : 1
-
-  alarm_name          = "${var.name}-db-free-storage"
-  alarm_description   = "The database instance has less than ${var.db_free_storage_alarm_threshold_gib} GiB of free storage (autoscaling did not grow it). Runbook: docs/runbook.md#database-free-storage."
-  namespace           = "AWS/RDS"
-  metric_name         = "FreeStorageSpace"
-  dimensions          = { DBInstanceIdentifier = var.db_instance_id }
-  statistic           = "Minimum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = 1
-  comparison_operator = "LessThanThreshold"
-  threshold           = var.db_free_storage_alarm_threshold_gib * 1024 * 1024 * 1024
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_connections" {
-  count = var.db_instance_id == null ? 0 : 1
-
-  alarm_name          = "${var.name}-db-connections"
-  alarm_description   = "The database instance holds more than ${var.db_connections_alarm_threshold} connections (near max_connections). Runbook: docs/runbook.md#database-connections."
-  namespace           = "AWS/RDS"
-  metric_name         = "DatabaseConnections"
-  dimensions          = { DBInstanceIdentifier = var.db_instance_id }
-  statistic           = "Maximum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.alarm_evaluation_periods
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.db_connections_alarm_threshold
-  treat_missing_data  = "missing"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_proxy_auth_failures" {
-  count = var.db_proxy_name == null ? 0 : 1
-
-  alarm_name          = "${var.name}-db-proxy-auth-failures"
-  alarm_description   = "Clients could not authenticate to the RDS Proxy (ClientConnectionsSetupFailedAuth): wrong or rotated credentials, or a missing IAM permission. Runbook: docs/runbook.md#rds-proxy-authentication-failures."
-  namespace           = "AWS/RDS"
-  metric_name         = "ClientConnectionsSetupFailedAuth"
-  dimensions          = { ProxyName = var.db_proxy_name }
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.alarm_evaluation_periods
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = 1
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_proxy_borrow_latency" {
-  count = var.db_proxy_name == null ? 0 : 1
-
-  alarm_name          = "${var.name}-db-proxy-borrow-latency"
-  alarm_description   = "The RDS Proxy took over ${var.db_proxy_borrow_latency_alarm_ms} ms on average to hand out a database connection (pool exhausted or database slow). Runbook: docs/runbook.md#rds-proxy-borrow-latency."
-  namespace           = "AWS/RDS"
-  metric_name         = "DatabaseConnectionsBorrowLatency" # microseconds
-  dimensions          = { ProxyName = var.db_proxy_name }
-  statistic           = "Average"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.alarm_evaluation_periods
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = var.db_proxy_borrow_latency_alarm_ms * 1000
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
-  for_each = toset(["ReadThrottleEvents", "WriteThrottleEvents"])
-
-  alarm_name          = "${var.name}-dynamodb-${lower(replace(each.key, "ThrottleEvents", ""))}-throttles"
-  alarm_description   = "DynamoDB throttled ${lower(replace(each.key, "ThrottleEvents", ""))}s of the conversation table ${var.table_name}. Runbook: docs/runbook.md#dynamodb-throttles."
-  namespace           = "AWS/DynamoDB"
-  metric_name         = each.key
-  dimensions          = { TableName = var.table_name }
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.alarm_evaluation_periods
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = 1
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "bedrock_throttles" {
-  count = var.bedrock_model_id == null ? 0 : 1
-
-  alarm_name          = "${var.name}-bedrock-throttles"
-  alarm_description   = "Bedrock throttled at least ${var.bedrock_throttles_alarm_threshold} calls to ${var.bedrock_model_id} in ${var.alarm_period_seconds} s (account quota; the metric counts every caller of the model in the account). Runbook: docs/runbook.md#bedrock-throttling."
-  namespace           = "AWS/Bedrock"
-  metric_name         = "InvocationThrottles"
-  dimensions          = { ModelId = var.bedrock_model_id }
-  statistic           = "Sum"
-  period              = var.alarm_period_seconds
-  evaluation_periods  = var.alarm_evaluation_periods
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.bedrock_throttles_alarm_threshold
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "account_concurrency" {
-  alarm_name          = "${var.name}-lambda-account-concurrency"
-  alarm_description   = "Lambda functions of the whole account and region ran ${var.account_concurrency_alarm_threshold} or more executions at once: near the account quota, when every unreserved function is throttled. Runbook: docs/runbook.md#lambda-account-concurrency."
-  namespace           = "AWS/Lambda"
-  metric_name         = "ConcurrentExecutions"
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 3
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  threshold           = var.account_concurrency_alarm_threshold
-  treat_missing_data  = "notBreaching"
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric_name
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
+  period              = each.value.period
+  evaluation_periods  = each.value.evaluation_periods
+  comparison_operator = each.value.comparison
+  threshold           = each.value.threshold
+  treat_missing_data  = each.value.missing
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 
@@ -401,17 +328,63 @@ resource "aws_cloudwatch_metric_alarm" "account_concurrency" {
 }
 
 locals {
-  alarm_arns = merge(
-    { for k, a in aws_cloudwatch_metric_alarm.api : "api-${lower(k)}" => a.arn },
-    { for a in aws_cloudwatch_metric_alarm.db_cpu : "db-cpu" => a.arn },
-    { for a in aws_cloudwatch_metric_alarm.db_free_storage : "db-free-storage" => a.arn },
-    { for a in aws_cloudwatch_metric_alarm.db_connections : "db-connections" => a.arn },
-    { for a in aws_cloudwatch_metric_alarm.db_proxy_auth_failures : "db-proxy-auth-failures" => a.arn },
-    { for a in aws_cloudwatch_metric_alarm.db_proxy_borrow_latency : "db-proxy-borrow-latency" => a.arn },
-    { for k, a in aws_cloudwatch_metric_alarm.dynamodb_throttles : "dynamodb-${lower(k)}" => a.arn },
-    { for a in aws_cloudwatch_metric_alarm.bedrock_throttles : "bedrock-throttles" => a.arn },
-    { "lambda-account-concurrency" = aws_cloudwatch_metric_alarm.account_concurrency.arn },
-  )
+  alarm_arns = { for key, alarm in aws_cloudwatch_metric_alarm.this : key => alarm.arn }
+}
+
+# The alarms had a resource each before they became one with for_each: a deployment from then keeps them.
+moved {
+  from = aws_cloudwatch_metric_alarm.api["IntegrationError"]
+  to   = aws_cloudwatch_metric_alarm.this["api-integrationerror"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.api["ExecutionError"]
+  to   = aws_cloudwatch_metric_alarm.this["api-executionerror"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_cpu[0]
+  to   = aws_cloudwatch_metric_alarm.this["db-cpu"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_free_storage[0]
+  to   = aws_cloudwatch_metric_alarm.this["db-free-storage"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_connections[0]
+  to   = aws_cloudwatch_metric_alarm.this["db-connections"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_proxy_auth_failures[0]
+  to   = aws_cloudwatch_metric_alarm.this["db-proxy-auth-failures"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.db_proxy_borrow_latency[0]
+  to   = aws_cloudwatch_metric_alarm.this["db-proxy-borrow-latency"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.dynamodb_throttles["ReadThrottleEvents"]
+  to   = aws_cloudwatch_metric_alarm.this["dynamodb-read-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.dynamodb_throttles["WriteThrottleEvents"]
+  to   = aws_cloudwatch_metric_alarm.this["dynamodb-write-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.bedrock_throttles[0]
+  to   = aws_cloudwatch_metric_alarm.this["bedrock-throttles"]
+}
+
+moved {
+  from = aws_cloudwatch_metric_alarm.account_concurrency
+  to   = aws_cloudwatch_metric_alarm.this["lambda-account-concurrency"]
 }
 
 ################################################################################

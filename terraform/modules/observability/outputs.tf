@@ -14,7 +14,7 @@ output "kms_key_arn" {
 }
 
 output "alarm_arns" {
-  description = "This module's alarm ARNs, keyed api-integrationerror, api-executionerror, db-cpu, db-free-storage, db-connections, db-proxy-auth-failures, db-proxy-borrow-latency, dynamodb-readthrottleevents, dynamodb-writethrottleevents, bedrock-throttles, lambda-account-concurrency (those created)."
+  description = "This module's alarm ARNs, keyed api-integrationerror, api-executionerror, db-cpu, db-free-storage, db-connections, db-proxy-auth-failures, db-proxy-borrow-latency, dynamodb-read-throttles, dynamodb-write-throttles, bedrock-throttles, lambda-account-concurrency (those created)."
   value       = local.alarm_arns
 }
 

@@ -1,5 +1,6 @@
 # Data sources every module test reads, with the values the tests assert: one account, one region.
-# Shared by the modules' tests through `mock_provider "aws" { source = "../../testing/aws" }`
+# Shared by the tests of the modules, the environments and bootstrap through
+# `mock_provider "aws" { source = "../../testing/aws" }` (bootstrap: "../testing/aws")
 # (Terraform 1.7+ loads every *.tfmock.hcl file of that directory); a test file's own mock_data or
 # mock_resource blocks inside the mock_provider block take precedence over these.
 

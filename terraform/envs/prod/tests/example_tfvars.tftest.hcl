@@ -3,24 +3,7 @@
 # variable validation and precondition of every module is evaluated on the example's values, offline.
 
 mock_provider "aws" {
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1", region = "us-east-1" }
-  }
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
-  }
-  mock_data "aws_availability_zones" {
-    defaults = { names = ["us-east-1a", "us-east-1b", "us-east-1c"] }
-  }
-  mock_data "aws_vpc_endpoint_service" {
-    defaults = { service_name = "com.amazonaws.us-east-1.mock", availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"] }
-  }
+  source = "../../testing/aws"
 }
 
 variables {

@@ -35,12 +35,7 @@ run "every_alarm_notifies_the_encrypted_topic" {
   }
 
   assert {
-    condition = alltrue(flatten([
-      [for a in aws_cloudwatch_metric_alarm.api : a.alarm_actions == toset([output.sns_topic_arn]) && a.ok_actions == toset([output.sns_topic_arn])],
-      [for a in aws_cloudwatch_metric_alarm.dynamodb_throttles : a.alarm_actions == toset([output.sns_topic_arn]) && a.ok_actions == toset([output.sns_topic_arn])],
-      [for a in concat(aws_cloudwatch_metric_alarm.db_cpu, aws_cloudwatch_metric_alarm.db_free_storage, aws_cloudwatch_metric_alarm.db_connections, aws_cloudwatch_metric_alarm.db_proxy_auth_failures, aws_cloudwatch_metric_alarm.db_proxy_borrow_latency, aws_cloudwatch_metric_alarm.bedrock_throttles, [aws_cloudwatch_metric_alarm.account_concurrency]) :
-      a.alarm_actions == toset([output.sns_topic_arn]) && a.ok_actions == toset([output.sns_topic_arn])],
-    ]))
+    condition     = alltrue([for a in aws_cloudwatch_metric_alarm.this : a.alarm_actions == toset([output.sns_topic_arn]) && a.ok_actions == toset([output.sns_topic_arn])])
     error_message = "Every alarm must notify the topic when it fires and when it clears."
   }
 
@@ -55,12 +50,12 @@ run "every_alarm_notifies_the_encrypted_topic" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.db_free_storage[0].threshold == 1073741824 && aws_cloudwatch_metric_alarm.db_proxy_borrow_latency[0].threshold == 100000
+    condition     = aws_cloudwatch_metric_alarm.this["db-free-storage"].threshold == 1073741824 && aws_cloudwatch_metric_alarm.this["db-proxy-borrow-latency"].threshold == 100000
     error_message = "Thresholds are converted to the metrics' units (bytes, microseconds)."
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.api["IntegrationError"].dimensions["ApiId"] == "abc123" && aws_cloudwatch_metric_alarm.api["IntegrationError"].dimensions["Stage"] == "prod"
+    condition     = aws_cloudwatch_metric_alarm.this["api-integrationerror"].dimensions["ApiId"] == "abc123" && aws_cloudwatch_metric_alarm.this["api-integrationerror"].dimensions["Stage"] == "prod"
     error_message = "The API alarms watch the WebSocket stage."
   }
 }
@@ -131,12 +126,12 @@ run "an_existing_topic_and_no_database" {
   }
 
   assert {
-    condition     = aws_cloudwatch_metric_alarm.account_concurrency.alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:oncall"])
+    condition     = aws_cloudwatch_metric_alarm.this["lambda-account-concurrency"].alarm_actions == toset(["arn:aws:sns:us-east-1:123456789012:oncall"])
     error_message = "Alarms notify the given topic."
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.db_cpu) == 0 && length(aws_cloudwatch_metric_alarm.bedrock_throttles) == 0
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 5 && !contains(keys(aws_cloudwatch_metric_alarm.this), "db-cpu")
     error_message = "No database or Bedrock alarms without a database or a model."
   }
 }
