@@ -153,8 +153,8 @@ def test_after_tools_the_route_is_the_proposal_the_handoff_the_round_limit_or_th
     from order_agent.agent.graph import Turn, route_after_tools
 
     runtime = SimpleNamespace(context=SimpleNamespace(settings=SimpleNamespace(max_tool_rounds=2)))
-    turn = Turn("hi", tool_rounds=1)
+    turn = Turn(tool_rounds=1)
     assert route_after_tools({"turn": turn, "pending": {"hash": "h"}}, runtime) == "order_confirmation"
     assert route_after_tools({"turn": turn, "status": "handed_off"}, runtime) == "__end__"
     assert route_after_tools({"turn": turn}, runtime) == "call_model"
-    assert route_after_tools({"turn": Turn("hi", tool_rounds=2)}, runtime) == "tool_limit"
+    assert route_after_tools({"turn": Turn(tool_rounds=2)}, runtime) == "tool_limit"

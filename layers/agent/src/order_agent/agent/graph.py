@@ -23,8 +23,8 @@ state and the run's `Dependencies` that returns a state update.
 The durable state (checkpointed) is small: the Converse transcript, the conversation context
 (who the customer is), the status, the stage, the pending proposal and the conversation's spend.
 What the current customer message has produced (reply text, order card, quick replies, model
-and tool calls, usage, cost) is the `turn` key: never checkpointed; every run passes in a fresh
-one and reads it back from the run's result.
+and tool calls, usage, cost) is the `turn` key: never checkpointed, so every run starts without
+one; nodes return it updated and the caller reads it from the run's result.
 
 Model calls: one per visit of call_model, which follows the customer's message, a tool round,
 the confirmed write, or a declined proposal; a "yes" costs one (the report), a proposal costs none
@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langgraph.channels import UntrackedValue
 from langgraph.errors import GraphBubbleUp
@@ -87,14 +87,14 @@ class Proposal(TypedDict):
     hash: str  # of the tool and its exact arguments: what a "yes" confirms
     text: str  # how it was put to the customer
     preview: dict[str, Any] | None  # the order (or profile) as it will be, from a dry run
+    answer: NotRequired[str]  # the customer's yes: the model reads it after the write's result
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One customer message and what handling it has produced so far. Each run starts one with the
-    message's text; nodes return an updated copy; the caller reads it from the run's result."""
+    """What handling one customer message has produced so far. Nodes return an updated copy; the
+    caller reads it from the run's result."""
 
-    text: str  # the customer's message
     replies: list[str] = field(default_factory=list)  # the reply's paragraphs
     order: dict[str, Any] | None = None  # the latest order the turn touched: the reply's order card
     quick_replies: list[QuickReply] = field(default_factory=list)
@@ -150,7 +150,7 @@ class AgentState(TypedDict, total=False):
 
 def new_message(text: str) -> AgentState:
     """The run input for a customer message that answers no proposal."""
-    return {"messages": [{"role": "user", "content": [{"text": text}]}], "stage": ENTRY_STAGE, "turn": Turn(text)}
+    return {"messages": [{"role": "user", "content": [{"text": text}]}], "stage": ENTRY_STAGE}
 
 
 @cache
@@ -173,6 +173,11 @@ def last_tool_calls(state: AgentState) -> list[dict[str, Any]]:
     """The tool calls of the model's last message (none when the transcript ends otherwise)."""
     last = state["messages"][-1]
     return [block["toolUse"] for block in last["content"] if "toolUse" in block] if last["role"] == "assistant" else []
+
+
+def _turn(state: AgentState) -> Turn:
+    """The turn so far; a run starts with none (it is never checkpointed)."""
+    return state.get("turn") or Turn()
 
 
 def _conversation(state: AgentState, deps: Dependencies) -> ConversationContext:
@@ -198,7 +203,7 @@ def _with_default_reply(turn: Turn, text: str) -> list[str]:
 
 def call_model(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
     """One model call on the transcript, in the current stage's prompt, streaming its text."""
-    deps, turn = runtime.context, state["turn"]
+    deps, turn = runtime.context, _turn(state)
     stage = state.get("stage", ENTRY_STAGE)
     ctx = _conversation(state, deps)
     request = ModelRequest(
@@ -262,7 +267,7 @@ def _model_attributes(deps: Dependencies, response: ModelResponse, cost: tuple[f
 def run_reads(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
     """Run the read tools the model called and answer every call. A write or a handoff among
     other calls is refused: it has to come alone, after the reads it needs."""
-    deps, turn = runtime.context, state["turn"]
+    deps, turn = runtime.context, _turn(state)
     ctx = _conversation(state, deps)
     results, order, ran = [], turn.order, 0
     for use in last_tool_calls(state):
@@ -285,7 +290,7 @@ def run_reads(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, An
 def propose_write(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
     """Preview the write the model called (a dry run: every rule is checked) and put it to the
     customer. A preview that fails goes back to the model as the call's result."""
-    deps, turn = runtime.context, state["turn"]
+    deps, turn = runtime.context, _turn(state)
     ctx = _conversation(state, deps)
     (use,) = last_tool_calls(state)
     preview = deps.runner.run(ctx, use["name"], use["input"], dry_run=True)
@@ -317,7 +322,7 @@ def propose_write(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str
 
 def hand_off(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
     """Run the handoff the model called. Once it succeeds the assistant no longer answers."""
-    deps, turn = runtime.context, state["turn"]
+    deps, turn = runtime.context, _turn(state)
     ctx = _conversation(state, deps)
     (use,) = last_tool_calls(state)
     result = deps.runner.run(ctx, use["name"], use["input"])
@@ -334,7 +339,7 @@ def hand_off(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any
 
 def close(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
     """The model called end_conversation: the customer said goodbye."""
-    turn = state["turn"]
+    turn = _turn(state)
     replies = _with_default_reply(turn, FAREWELL_TEXT)
     return {
         "status": "closed",
@@ -345,7 +350,7 @@ def close(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
 
 def tool_limit(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
     """The turn has used its tool rounds: answer without another model call."""
-    turn = state["turn"]
+    turn = _turn(state)
     return {
         "messages": [{"role": "assistant", "content": [{"text": TOOL_LIMIT_TEXT}]}],
         "turn": replace(turn, replies=[*turn.replies, TOOL_LIMIT_TEXT]),
@@ -363,7 +368,7 @@ def _confirmation_replies(digest: str) -> list[QuickReply]:
 
 def _ask_again(state: AgentState) -> dict[str, Any]:
     """Put the same proposal to the customer again; nothing enters the model's transcript."""
-    turn, pending = state["turn"], state["pending"]
+    turn, pending = _turn(state), state["pending"]
     order = pending["preview"] if pending["preview"] and "order_id" in pending["preview"] else turn.order
     replies = [*turn.replies, pending["text"]]
     asked = replace(turn, replies=replies, order=order, quick_replies=_confirmation_replies(pending["hash"]))
@@ -377,18 +382,19 @@ def order_confirmation(
     run the write on a yes, ask again when the answer is unclear, or let the model answer."""
     pending = state["pending"]
     answer = interrupt({"proposal_hash": pending["hash"], "tool": pending["tool"]})
+    confirmed = Command(goto="resolution", update={"pending": {**pending, "answer": answer["text"]}})
     if runtime.context.runner.applied(_write_key(runtime.context, pending)):
         # The customer said yes before, the write committed, and the process died before the
         # checkpoint was saved: whatever this message says, the change is made. Resolution
         # replays its stored result, so the customer is told the truth and nothing runs twice.
-        return Command(goto="resolution")
+        return confirmed
     if answer.get("confirm_hash") and answer["confirm_hash"] != pending["hash"]:
         return Command(goto="order_confirmation", update=_ask_again(state))  # a button of an earlier proposal
     decision = "yes" if answer.get("confirm_hash") else classify_confirmation(answer["text"])
     if decision == "unclear":
         return Command(goto="order_confirmation", update=_ask_again(state))
     if decision == "yes":
-        return Command(goto="resolution")
+        return confirmed
     reason = (
         "The customer declined; nothing was changed."
         if decision == "no"
@@ -404,7 +410,7 @@ def order_confirmation(
 
 def resolution(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
     """Run exactly the confirmed write, once (its idempotency key), for the model to report."""
-    deps, turn, pending = runtime.context, state["turn"], state["pending"]
+    deps, turn, pending = runtime.context, _turn(state), state["pending"]
     if request_hash(pending["tool"], pending["arguments"]) != pending["hash"]:
         return _ask_again(state)  # never run anything but what was confirmed
     ctx = _conversation(state, deps)
@@ -412,7 +418,9 @@ def resolution(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, A
     order = _order_of(result) or turn.order
     if result.ok and not order and pending["preview"] and "order_id" in pending["preview"]:
         order = pending["preview"]
-    reply = {"role": "user", "content": [result.to_converse(pending["tool_use_id"]), {"text": turn.text}]}
+    # A proposal saved by an earlier version has no answer: the result alone is valid Converse too.
+    answer = [{"text": pending["answer"]}] if pending.get("answer") else []
+    reply = {"role": "user", "content": [result.to_converse(pending["tool_use_id"]), *answer]}
     return {
         "messages": [reply],
         "ctx": ctx.model_dump(),
@@ -434,7 +442,7 @@ def handed_off(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, A
 
 
 def _fixed_reply(state: AgentState, stage: Stage, text: str) -> dict[str, Any]:
-    turn = state["turn"]
+    turn = _turn(state)
     return {
         "messages": [{"role": "assistant", "content": [{"text": text}]}],
         "stage": stage,
@@ -475,7 +483,7 @@ def route_after_tools(
         return "order_confirmation"
     if state.get("status") == "handed_off":
         return END
-    if state["turn"].tool_rounds >= runtime.context.settings.max_tool_rounds:
+    if _turn(state).tool_rounds >= runtime.context.settings.max_tool_rounds:
         return "tool_limit"
     return "call_model"
 

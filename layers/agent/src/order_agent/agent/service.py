@@ -148,13 +148,15 @@ class Agent:
         deps = Dependencies(session_id, self.model, self.runner, self.settings, emit)
         snapshot = self.graph.get_state(config)
         spent_before = float((snapshot.values.get("spend") or {}).get("cost_usd", 0.0))
+        # The input never writes the untracked `turn` key: LangGraph stores a Command's update with
+        # a failed run's checkpoint, and applies it again, beside the next one, on the retry.
         if snapshot.interrupts:  # a proposal is waiting for this answer
-            run_input: Any = Command(resume={"text": text, "confirm_hash": confirm_hash}, update={"turn": Turn(text)})
+            run_input: Any = Command(resume={"text": text, "confirm_hash": confirm_hash})
         elif snapshot.next:
             # The previous turn failed part-way (e.g. the model was unavailable after the confirmed
             # write ran): this message — normally the client's retry of it — finishes that turn
             # from where it stopped, and the write's idempotency key keeps it from running twice.
-            run_input = Command(update={"turn": Turn(text)})
+            run_input = None
         else:
             run_input = new_message(text)
         state = snapshot.values
@@ -175,7 +177,7 @@ class Agent:
                 "Sorry, I can't answer right now. Please send your message again in a moment.",
                 exc.retryable,
             )
-        turn: Turn = state["turn"]
+        turn: Turn = state.get("turn") or Turn()  # a run that ran no node produced nothing
         final = FinalMessage(
             text="\n\n".join(turn.replies),
             stage=state.get("stage", ENTRY_STAGE),
