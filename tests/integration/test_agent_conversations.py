@@ -292,17 +292,19 @@ def test_a_model_outage_is_a_retryable_error_and_the_retry_works(chat, tau_fresh
     real = c.model.converse
     outages = []
 
-    def throttled_once(request, on_text=None):
-        if not outages:
+    def throttled_twice(request, on_text=None):
+        if len(outages) < 2:
             outages.append(1)
             raise ModelError("ThrottlingException", "Too many requests", retryable=True)
         return real(request, on_text)
 
-    c.model.converse = throttled_once
-    failed = c.say("yes")
-    assert (failed.error.code, failed.error.retryable) == ("model_unavailable", True)
+    c.model.converse = throttled_twice
+    for _ in range(2):  # the first retry fails too: a failed retry leaves nothing behind
+        failed = c.say("yes")
+        assert (failed.error.code, failed.error.retryable) == ("model_unavailable", True)
     # the confirmed write ran before the model call failed; the retry must not run it again
     assert order_status(tau_fresh, PENDING) == "cancelled"
+    assert "turn" not in c.state()  # what a turn produces is never checkpointed
     retried = c.say("yes")
     assert retried.final.stage == "resolution" and retried.final.text == REPORT_AFTER_OUTAGE["text"]
     refunds = scalar(

@@ -94,17 +94,21 @@ def test_every_turn_is_one_trace_with_its_spans_usage_cost_and_session(traced, m
     root = next(s for s in second.data.spans if s.parent_id is None)
     assert (root.name, root.span_type) == ("turn", "AGENT")
     nodes = sorted((s for s in _spans(second, "AGENT") if s.parent_id == root.span_id), key=lambda s: s.start_time_ns)
-    # one span per node visit: entry_intent once per tool round, then the proposal waits for the customer
-    assert [n.name for n in nodes] == ["entry_intent"] * 4 + ["order_confirmation"]
+    # one span per node visit: a model call, then the reads it asked for, three times; the fourth
+    # call proposes the write, and the proposal waits for the customer
+    assert [n.name for n in nodes] == ["call_model", "run_reads"] * 3 + ["call_model", "propose_write",
+                                                                         "order_confirmation"]  # fmt: skip
     assert nodes[-1].attributes["interrupted"] == "GraphInterrupt"  # waits, not fails
     assert nodes[-1].status.status_code == SpanStatusCode.OK
     tools = sorted(_spans(second, "TOOL"), key=lambda s: s.start_time_ns)
     assert [t.name for t in tools] == ["find_user_id_by_email", "get_user_details", "get_order_details",
                                        "cancel_pending_order"]  # fmt: skip
-    assert [t.parent_id for t in tools] == [n.span_id for n in nodes[:4]]  # each visit runs the tool its call asked for
+    tool_nodes = [n.span_id for n in nodes if n.name in ("run_reads", "propose_write")]
+    assert [t.parent_id for t in tools] == tool_nodes  # each visit runs the tool its call asked for
     assert tools[-1].inputs["dry_run"] is True and tools[-1].outputs["ok"] is True
     models = _spans(second, "CHAT_MODEL")
     assert len(models) == outcomes[1].done.model_calls == 4
+    assert {m.parent_id for m in models} == {n.span_id for n in nodes if n.name == "call_model"}
 
     # each model call: usage with the cache, stop reason, model id, latency, first token, cost
     call = models[0]
@@ -133,7 +137,8 @@ def test_every_turn_is_one_trace_with_its_spans_usage_cost_and_session(traced, m
     third = traces[2]
     assert [s.name for s in _spans(third, "TOOL")] == ["cancel_pending_order"]
     assert _spans(third, "TOOL")[0].inputs["dry_run"] is False
-    assert {s.name for s in _spans(third, "AGENT")} >= {"order_confirmation", "resolution"}
+    visits = sorted((s for s in _spans(third, "AGENT") if s.parent_id is not None), key=lambda s: s.start_time_ns)
+    assert [s.name for s in visits] == ["order_confirmation", "resolution", "call_model"]
     for outcome in outcomes:
         print(f"trace export: {outcome.export.duration_ms:.0f} ms")
 

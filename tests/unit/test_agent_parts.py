@@ -127,3 +127,35 @@ def test_the_transcript_stays_valid_after_a_failed_turn():
     assert converse_transcript_problems(add_messages(round_left, [_user({"text": "and?"})])) == []
     # the normal case is a plain append
     assert add_messages([hello, _assistant({"text": "hi"})], [_user({"text": "x"})])[-1] == _user({"text": "x"})
+
+
+def _calls(*names):
+    return {"messages": [_assistant(*({"toolUse": {"toolUseId": n, "name": n, "input": {}}} for n in names))]}
+
+
+@pytest.mark.parametrize(
+    ("names", "node"),
+    [
+        ((), "__end__"), (("get_order_details", "get_user_details"), "run_reads"),
+        (("cancel_pending_order",), "propose_write"), (("transfer_to_human_agents",), "hand_off"),
+        (("get_order_details", "cancel_pending_order"), "run_reads"),  # which refuses the write: not alone
+        (("end_conversation", "get_order_details"), "close"), (("no_such_tool",), "run_reads"),
+    ],
+)  # fmt: skip
+def test_the_model_output_is_routed_on_the_kinds_of_its_tool_calls(names, node):
+    from order_agent.agent.graph import route_model_output
+
+    assert route_model_output(_calls(*names)) == node
+
+
+def test_after_tools_the_route_is_the_proposal_the_handoff_the_round_limit_or_the_model():
+    from types import SimpleNamespace
+
+    from order_agent.agent.graph import Turn, route_after_tools
+
+    runtime = SimpleNamespace(context=SimpleNamespace(settings=SimpleNamespace(max_tool_rounds=2)))
+    turn = Turn(tool_rounds=1)
+    assert route_after_tools({"turn": turn, "pending": {"hash": "h"}}, runtime) == "order_confirmation"
+    assert route_after_tools({"turn": turn, "status": "handed_off"}, runtime) == "__end__"
+    assert route_after_tools({"turn": turn}, runtime) == "call_model"
+    assert route_after_tools({"turn": Turn(tool_rounds=2)}, runtime) == "tool_limit"

@@ -1,37 +1,52 @@
-"""The conversation graph: entry_intent → order_confirmation → resolution.
+"""The conversation graph: small nodes, and routing functions that read what the model asked for.
 
-    START ─route_new_message─┬─> entry_intent ──route_after_model──┬─> END (answer, goodbye, handoff)
-                             │      ^      │ (tool round)           │
-                             │      └──────┘                        └─> order_confirmation (proposal)
-                             ├─> conversation_closed ─> END                 │ interrupt(): waits for the customer
-                             └─> handed_off ─> END           yes ───────────┤ no / other: the model answers
-                                                              v              └─> route_after_model
-                                                          resolution (runs exactly the confirmed write)
-                                                              └─ route_after_model
+    START ─route_new_message─┬─> call_model ─route_model_output─┬─> END (the reply: no tool call)
+                             │    ^                             ├─> close ─> END (a goodbye)
+                             │    │                             ├─> run_reads ─────┐
+                             │    │                             ├─> propose_write ─┼─route_after_tools─┐
+                             │    │                             └─> hand_off ──────┘                   │
+                             │    ├─ a tool round <────────────────────────────────────────────────────┤
+                             │    │                  at the round limit: tool_limit ─> END <───────────┤
+                             │    │                  handed off: END <─────────────────────────────────┤
+                             │    │                  a proposal: order_confirmation <──────────────────┘
+                             │    │                     │ interrupt(): waits for the customer's answer
+                             │    ├─ no, or another ────┤ unclear: order_confirmation (asks again)
+                             │    │  request            │ yes
+                             │    └─route_after_write─ resolution (runs exactly the confirmed write)
+                             ├─> conversation_closed ─> END
+                             └─> handed_off ─> END
 
-The durable state is small: the Converse transcript, the conversation context (who the
-customer is), the status, and the pending proposal. Everything about the current turn
-(counters, text so far, the order card) lives in the `Turn` passed as the run's context.
+Routing reads the tool calls of the model's last message and acts on each tool's declared kind
+(`ToolKind`: read, write, handoff, close), never on its name. Every node is a function of the
+state and the run's `Dependencies` that returns a state update.
 
-Model calls: one per node visit that converses, and one more per tool round; a "yes" costs one
-(the report), a proposal costs none beyond the call that made it (its preview is a dry run of
-the write, so every rule is checked before the customer is asked).
+The durable state (checkpointed) is small: the Converse transcript, the conversation context
+(who the customer is), the status, the stage, the pending proposal and the conversation's spend.
+What the current customer message has produced (reply text, order card, quick replies, model
+and tool calls, usage, cost) is the `turn` key: never checkpointed, so every run starts without
+one; nodes return it updated and the caller reads it from the run's result.
+
+Model calls: one per visit of call_model, which follows the customer's message, a tool round,
+the confirmed write, or a declined proposal; a "yes" costs one (the report), a proposal costs none
+beyond the call that made it (its preview is a dry run of the write, so every rule is checked
+before the customer is asked).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
+from langgraph.channels import UntrackedValue
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
+from langgraph.types import Command, interrupt
 
-from order_agent.agent.confirmation import classify_confirmation
+from order_agent.agent.confirmation import classify_confirmation, confirmation_replies, order_card
 from order_agent.agent.events import Emit, QuickReply, TextDelta
 from order_agent.model.base import (
     END_CONVERSATION,
@@ -56,6 +71,14 @@ HANDOFF_TEXT = "I've passed your request to a human agent, who will continue thi
 CLOSED_TEXT = "This conversation has ended. Start a new conversation if there is anything else we can help with."
 NEW_CONVERSATION = QuickReply(label="Start a new conversation", text="", action="new_conversation")
 HANDED_OFF_TEXT = "A human agent has your request and will reply here; this assistant no longer answers it."
+UNANSWERED_TEXT = "(The previous message could not be answered.)"
+
+# The stages: each model call's system prompt (prompts/<stage>.md), and what the reply reports.
+Stage = Literal["entry_intent", "order_confirmation", "resolution", "closed", "handed_off"]
+ENTRY_STAGE: Stage = "entry_intent"
+
+# The agent's own control tool, offered beside the registered tools, with its kind.
+CONTROL_TOOLS = {END_CONVERSATION: ToolKind.CLOSE}
 
 
 class Proposal(TypedDict):
@@ -65,9 +88,34 @@ class Proposal(TypedDict):
     hash: str  # of the tool and its exact arguments: what a "yes" confirms
     text: str  # how it was put to the customer
     preview: dict[str, Any] | None  # the order (or profile) as it will be, from a dry run
+    answer: NotRequired[str]  # the customer's yes: the model reads it after the write's result
 
 
-UNANSWERED_TEXT = "(The previous message could not be answered.)"
+@dataclass(frozen=True)
+class Turn:
+    """What handling one customer message has produced so far. Nodes return an updated copy; the
+    caller reads it from the run's result."""
+
+    replies: list[str] = field(default_factory=list)  # the reply's paragraphs
+    order: dict[str, Any] | None = None  # the latest order the turn touched: the reply's order card
+    quick_replies: list[QuickReply] = field(default_factory=list)
+    model_calls: int = 0
+    tool_rounds: int = 0  # model calls that answer a tool round: every call of the turn but its first
+    tool_calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    cost_known: bool = True  # False when a model id has no price in the settings
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the nodes work with (the run's LangGraph context); they never change it."""
+
+    session_id: str  # the session the run answers: a default context, the confirmed write's key
+    model: ModelProvider
+    runner: ToolRunner
+    settings: Settings
+    emit: Emit  # where streamed text goes
 
 
 def add_messages(existing: list[dict[str, Any]] | None, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -95,34 +143,15 @@ class AgentState(TypedDict, total=False):
     messages: Annotated[list[dict[str, Any]], add_messages]  # the Converse transcript
     ctx: dict[str, Any]  # ConversationContext
     status: Literal["open", "closed", "handed_off"]
+    stage: Stage  # the next model call's prompt; at the end of a turn, the reply's stage
     pending: Proposal | None
-    route: str  # the decision of the node that ran last
     spend: Annotated[dict[str, float], add_spend]  # tokens and cost_usd of the whole conversation
+    turn: Annotated[Turn, UntrackedValue(Turn)]  # this message's output so far; never checkpointed
 
 
-@dataclass
-class Turn:
-    """One customer message being handled: its inputs, its dependencies, what it has produced."""
-
-    session_id: str
-    text: str
-    model: ModelProvider
-    runner: ToolRunner
-    settings: Settings
-    emit: Emit
-    message_id: str | None = None
-    confirm_hash: str | None = None
-    model_calls: int = 0
-    tool_calls: int = 0
-    tool_rounds: int = 0
-    usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
-    cost_known: bool = True  # False when a model id has no price in the settings
-    customer_id: str | None = None  # the verified customer, once known
-    texts: list[str] = field(default_factory=list)
-    stage: str = "entry_intent"
-    order: dict[str, Any] | None = None
-    quick_replies: list[QuickReply] = field(default_factory=list)
+def new_message(text: str) -> AgentState:
+    """The run input for a customer message that answers no proposal."""
+    return {"messages": [{"role": "user", "content": [{"text": text}]}], "stage": ENTRY_STAGE}
 
 
 @cache
@@ -137,14 +166,28 @@ def tool_specs() -> list[dict[str, Any]]:
     return [*ToolRunner.converse_tools(), END_CONVERSATION_SPEC]
 
 
-def _context(state: AgentState, turn: Turn) -> ConversationContext:
-    return ConversationContext(**state["ctx"]) if state.get("ctx") else ConversationContext(session_id=turn.session_id)
+def call_kind(name: str) -> ToolKind | None:
+    """What a tool call means for the conversation; None for a tool that does not exist."""
+    return CONTROL_TOOLS.get(name) or kind_of(name)
 
 
-def _note_order(turn: Turn, result: ToolResult) -> None:
-    """The latest order the turn touched becomes the reply's order card."""
-    if result.ok and isinstance(result.content, dict) and "order_id" in result.content:
-        turn.order = result.content
+def last_tool_calls(state: AgentState) -> list[dict[str, Any]]:
+    """The tool calls of the model's last message (none when the transcript ends otherwise)."""
+    last = state["messages"][-1]
+    return [block["toolUse"] for block in last["content"] if "toolUse" in block] if last["role"] == "assistant" else []
+
+
+def _turn(state: AgentState) -> Turn:
+    """The turn so far; a run starts with none (it is never checkpointed)."""
+    return state.get("turn") or Turn()
+
+
+def _conversation(state: AgentState, deps: Dependencies) -> ConversationContext:
+    return ConversationContext(**state["ctx"]) if state.get("ctx") else ConversationContext(session_id=deps.session_id)
+
+
+def _order_of(result: ToolResult) -> dict[str, Any] | None:
+    return result.content if result.ok and isinstance(result.content, dict) and "order_id" in result.content else None
 
 
 def _error_result(tool_use_id: str, code: str, message: str) -> dict[str, Any]:
@@ -152,106 +195,57 @@ def _error_result(tool_use_id: str, code: str, message: str) -> dict[str, Any]:
     return {"toolResult": {"toolUseId": tool_use_id, "content": [{"json": body}], "status": "error"}}
 
 
-def _converse(
-    state: AgentState, turn: Turn, stage: str, ctx: ConversationContext, prefix: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """One model call on the transcript (plus `prefix`, the messages this node adds first),
-    then act on what the model did. Returns the node's state update."""
-    messages = state.get("messages", []) + prefix
+def _with_default_reply(turn: Turn, text: str) -> list[str]:
+    """The reply is the model's text; `text` only when the model wrote none."""
+    return turn.replies or [text]
+
+
+# -- nodes ------------------------------------------------------------------------------------------
+
+
+def call_model(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """One model call on the transcript, in the current stage's prompt, streaming its text."""
+    deps, turn = runtime.context, _turn(state)
+    stage = state.get("stage", ENTRY_STAGE)
+    ctx = _conversation(state, deps)
     request = ModelRequest(
         system=prompt(stage),
-        messages=messages,
+        messages=state["messages"],
         tools=tool_specs(),
         stage=stage,
         context={"customer_id": ctx.customer_id},
     )
-    with span("converse", CHAT_MODEL, {"stage": stage, "messages": messages}) as record:
-        response = turn.model.converse(request, on_text=lambda text: turn.emit(TextDelta(text=text)))
-        cost = _cost(turn, response)
+    with span("converse", CHAT_MODEL, {"stage": stage, "messages": request.messages}) as record:
+        response = deps.model.converse(request, on_text=lambda text: deps.emit(TextDelta(text=text)))
+        cost = _cost(deps, response)
         record.outputs = {"content": response.content, "stop_reason": response.stop_reason}
-        record.attributes.update(_model_attributes(turn, response, cost))
-    turn.model_calls += 1
-    turn.usage = turn.usage + response.usage
-    turn.stage = stage
-    content = response.content or [{"text": "…"}]  # Converse refuses an empty assistant message
-    added = [*prefix, {"role": "assistant", "content": content}]
-    # The customer-facing text of the turn is the latest call's: text written alongside read
-    # tools is narration that the reply supersedes.
-    turn.texts = [response.text] if response.text else []
-    update: dict[str, Any] = {
-        "messages": added,
+        record.attributes.update(_model_attributes(deps, response, cost))
+    return {
+        "messages": [{"role": "assistant", "content": response.content or [{"text": "…"}]}],  # never empty
         "ctx": ctx.model_dump(),
         "status": "open",
-        "route": END,
         "spend": {**response.usage.as_dict(), "cost_usd": sum(cost) if cost else 0.0},
+        "turn": replace(
+            turn,
+            # The reply is the latest call's text: text written alongside read tools is narration
+            # that the answer supersedes.
+            replies=[response.text] if response.text else [],
+            model_calls=turn.model_calls + 1,
+            tool_rounds=turn.tool_rounds + (1 if turn.model_calls else 0),
+            usage=turn.usage + response.usage,
+            cost_usd=turn.cost_usd + (sum(cost) if cost else 0.0),
+            cost_known=turn.cost_known and cost is not None,
+        ),
     }
-    uses = response.tool_uses
-    if not uses:
-        return update
-    names = [use["name"] for use in uses]
-    kinds = [kind_of(name) for name in names]  # what each call means; never its name
-
-    if END_CONVERSATION in names:
-        turn.stage = "closed"
-        turn.quick_replies = [NEW_CONVERSATION]
-        if not response.text:
-            turn.texts.append(FAREWELL_TEXT)
-        return {**update, "status": "closed"}
-
-    if kinds == [ToolKind.HANDOFF]:
-        result = turn.runner.run(ctx, names[0], uses[0]["input"])
-        turn.tool_calls += 1
-        if result.ok:
-            turn.stage = "handed_off"
-            if not response.text:
-                turn.texts.append(HANDOFF_TEXT)
-            answered = {"role": "user", "content": [result.to_converse(uses[0]["toolUseId"])]}
-            return {**update, "messages": [*added, answered], "ctx": ctx.model_dump(), "status": "handed_off"}
-        results = [result.to_converse(uses[0]["toolUseId"])]
-    elif kinds == [ToolKind.WRITE]:
-        use = uses[0]
-        preview = turn.runner.run(ctx, use["name"], use["input"], dry_run=True)
-        turn.tool_calls += 1
-        if preview.ok:
-            return {**update, **_propose(turn, ctx, use, preview, response.text)}
-        results = [preview.to_converse(use["toolUseId"])]
-    else:
-        results = []
-        for use, kind in zip(uses, kinds, strict=True):
-            if kind in (ToolKind.WRITE, ToolKind.HANDOFF) or use["name"] == END_CONVERSATION:
-                results.append(
-                    _error_result(
-                        use["toolUseId"], "one_write_at_a_time", "Call a write tool alone, after the reads it needs."
-                    )
-                )
-                continue
-            result = turn.runner.run(ctx, use["name"], use["input"])
-            turn.tool_calls += 1
-            _note_order(turn, result)
-            results.append(result.to_converse(use["toolUseId"]))
-
-    answered = {"role": "user", "content": results}
-    if turn.tool_rounds >= turn.settings.max_tool_rounds:
-        # The bound is reached: answer without another model call.
-        turn.texts.append(TOOL_LIMIT_TEXT)
-        limit = {"role": "assistant", "content": [{"text": TOOL_LIMIT_TEXT}]}
-        return {**update, "messages": [*added, answered, limit], "ctx": ctx.model_dump()}
-    turn.tool_rounds += 1
-    return {**update, "messages": [*added, answered], "ctx": ctx.model_dump(), "route": "entry_intent"}
 
 
-def _cost(turn: Turn, response: ModelResponse) -> tuple[float, float] | None:
-    """(input, output) cost of one call in USD, added to the turn's; None for a model without a price."""
-    price = turn.settings.price_of(response.model_id or turn.model.name)
-    if price is None:
-        turn.cost_known = False
-        return None
-    cost = response.usage.cost_usd(price)
-    turn.cost_usd += sum(cost)
-    return cost
+def _cost(deps: Dependencies, response: ModelResponse) -> tuple[float, float] | None:
+    """(input, output) cost of one call in USD; None for a model without a price."""
+    price = deps.settings.price_of(response.model_id or deps.model.name)
+    return None if price is None else response.usage.cost_usd(price)
 
 
-def _model_attributes(turn: Turn, response: ModelResponse, cost: tuple[float, float] | None) -> dict[str, Any]:
+def _model_attributes(deps: Dependencies, response: ModelResponse, cost: tuple[float, float] | None) -> dict[str, Any]:
     usage = response.usage
     attributes: dict[str, Any] = {
         USAGE_KEY: {
@@ -262,7 +256,7 @@ def _model_attributes(turn: Turn, response: ModelResponse, cost: tuple[float, fl
             "cache_creation_input_tokens": usage.cache_write_tokens,
         },
         MODEL_KEY: response.model_id,
-        PROVIDER_KEY: turn.model.name,
+        PROVIDER_KEY: deps.model.name,
         "stop_reason": response.stop_reason,
         "latency_ms": round(response.latency_ms, 1),
         "time_to_first_token_ms": None if response.first_token_ms is None else round(response.first_token_ms, 1),
@@ -272,67 +266,133 @@ def _model_attributes(turn: Turn, response: ModelResponse, cost: tuple[float, fl
     return attributes
 
 
-def _propose(turn: Turn, ctx: ConversationContext, use: dict[str, Any], preview: ToolResult, text: str) -> dict:
+def run_reads(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """Run the read tools the model called and answer every call. A write or a handoff among
+    other calls is refused: it has to come alone, after the reads it needs."""
+    deps, turn = runtime.context, _turn(state)
+    ctx = _conversation(state, deps)
+    results, order, ran = [], turn.order, 0
+    for use in last_tool_calls(state):
+        if call_kind(use["name"]) in (ToolKind.WRITE, ToolKind.HANDOFF):
+            message = "Call a write tool alone, after the reads it needs."
+            results.append(_error_result(use["toolUseId"], "one_write_at_a_time", message))
+            continue
+        result = deps.runner.run(ctx, use["name"], use["input"])  # an unknown tool gets its error here
+        ran += 1
+        order = _order_of(result) or order
+        results.append(result.to_converse(use["toolUseId"]))
+    return {
+        "messages": [{"role": "user", "content": results}],
+        "ctx": ctx.model_dump(),
+        "stage": ENTRY_STAGE,
+        "turn": replace(turn, tool_calls=turn.tool_calls + ran, order=order),
+    }
+
+
+def propose_write(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """Preview the write the model called (a dry run: every rule is checked) and put it to the
+    customer. A preview that fails goes back to the model as the call's result."""
+    deps, turn = runtime.context, _turn(state)
+    ctx = _conversation(state, deps)
+    (use,) = last_tool_calls(state)
+    preview = deps.runner.run(ctx, use["name"], use["input"], dry_run=True)
+    turn = replace(turn, tool_calls=turn.tool_calls + 1)
+    if not preview.ok:
+        answered = {"role": "user", "content": [preview.to_converse(use["toolUseId"])]}
+        return {"messages": [answered], "ctx": ctx.model_dump(), "stage": ENTRY_STAGE, "turn": turn}
     arguments = preview.arguments  # validated and normalised: exactly what will run
     digest = request_hash(use["name"], arguments)
-    presented = text or f"I'm ready to run {use['name']} with {arguments}. Shall I go ahead? Please answer yes or no."
-    if not text:
-        turn.texts.append(presented)
-    _note_order(turn, preview)
-    turn.stage = "order_confirmation"
-    turn.quick_replies = [QuickReply(label="Yes", text="yes", confirm_hash=digest), QuickReply(label="No", text="no")]
+    default = f"I'm ready to run {use['name']} with {arguments}. Shall I go ahead? Please answer yes or no."
+    replies = _with_default_reply(turn, default)
     proposal = Proposal(
         tool_use_id=use["toolUseId"],
         tool=use["name"],
         arguments=arguments,
         hash=digest,
-        text=presented,
+        text=replies[0],
         preview=preview.content if isinstance(preview.content, dict) else None,
     )
-    return {"pending": proposal, "ctx": ctx.model_dump(), "route": "order_confirmation"}
+    return {
+        "pending": proposal,
+        "ctx": ctx.model_dump(),
+        "stage": "order_confirmation",
+        "turn": replace(
+            turn, replies=replies, order=_order_of(preview) or turn.order, quick_replies=confirmation_replies(digest)
+        ),
+    }
 
 
-def _ask_again(turn: Turn, pending: Proposal) -> dict[str, Any]:
-    """Put the same proposal to the customer again; nothing enters the model's transcript."""
-    turn.texts.append(pending["text"])
-    turn.stage = "order_confirmation"
-    turn.order = pending["preview"] if pending["preview"] and "order_id" in pending["preview"] else turn.order
-    turn.quick_replies = [
-        QuickReply(label="Yes", text="yes", confirm_hash=pending["hash"]),
-        QuickReply(label="No", text="no"),
-    ]
-    return {"route": "order_confirmation"}
+def hand_off(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """Run the handoff the model called. Once it succeeds the assistant no longer answers."""
+    deps, turn = runtime.context, _turn(state)
+    ctx = _conversation(state, deps)
+    (use,) = last_tool_calls(state)
+    result = deps.runner.run(ctx, use["name"], use["input"])
+    turn = replace(turn, tool_calls=turn.tool_calls + 1)
+    update = {
+        "messages": [{"role": "user", "content": [result.to_converse(use["toolUseId"])]}],
+        "ctx": ctx.model_dump(),
+    }
+    if not result.ok:  # back to the model, as a tool round
+        return {**update, "stage": ENTRY_STAGE, "turn": turn}
+    replies = _with_default_reply(turn, HANDOFF_TEXT)
+    return {**update, "status": "handed_off", "stage": "handed_off", "turn": replace(turn, replies=replies)}
 
 
-# -- nodes ------------------------------------------------------------------------------------------
+def close(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """The model called end_conversation: the customer said goodbye."""
+    turn = _turn(state)
+    replies = _with_default_reply(turn, FAREWELL_TEXT)
+    return {
+        "status": "closed",
+        "stage": "closed",
+        "turn": replace(turn, replies=replies, quick_replies=[NEW_CONVERSATION]),
+    }
 
 
-def entry_intent(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
-    turn = runtime.context
-    return _converse(state, turn, "entry_intent", _context(state, turn), [])
+def tool_limit(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """The turn has used its tool rounds: answer without another model call."""
+    turn = _turn(state)
+    return {
+        "messages": [{"role": "assistant", "content": [{"text": TOOL_LIMIT_TEXT}]}],
+        "turn": replace(turn, replies=[*turn.replies, TOOL_LIMIT_TEXT]),
+    }
 
 
-def _write_key(turn: Turn, pending: Proposal) -> str:
+def _write_key(deps: Dependencies, pending: Proposal) -> str:
     """The confirmed write's idempotency key: the same in every turn and every process."""
-    return f"{turn.session_id}:{pending['tool_use_id']}:{pending['hash']}"
+    return f"{deps.session_id}:{pending['tool_use_id']}:{pending['hash']}"
 
 
-def order_confirmation(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+def _ask_again(state: AgentState) -> dict[str, Any]:
+    """Put the same proposal to the customer again; nothing enters the model's transcript."""
+    turn, pending = _turn(state), state["pending"]
+    order = order_card(pending["preview"]) or turn.order
+    replies = [*turn.replies, pending["text"]]
+    asked = replace(turn, replies=replies, order=order, quick_replies=confirmation_replies(pending["hash"]))
+    return {"stage": "order_confirmation", "turn": asked}
+
+
+def order_confirmation(
+    state: AgentState, runtime: Runtime[Dependencies]
+) -> Command[Literal["resolution", "order_confirmation", "call_model"]]:
+    """Wait for the customer's answer to the proposal (the turn ends here until it comes), then
+    run the write on a yes, ask again when the answer is unclear, or let the model answer."""
     pending = state["pending"]
     answer = interrupt({"proposal_hash": pending["hash"], "tool": pending["tool"]})
-    turn = runtime.context
-    if turn.runner.applied(_write_key(turn, pending)):
+    confirmed = Command(goto="resolution", update={"pending": {**pending, "answer": answer["text"]}})
+    if runtime.context.runner.applied(_write_key(runtime.context, pending)):
         # The customer said yes before, the write committed, and the process died before the
         # checkpoint was saved: whatever this message says, the change is made. Resolution
         # replays its stored result, so the customer is told the truth and nothing runs twice.
-        return {"route": "resolution"}
+        return confirmed
     if answer.get("confirm_hash") and answer["confirm_hash"] != pending["hash"]:
-        return _ask_again(turn, pending)  # a button of an earlier proposal
+        return Command(goto="order_confirmation", update=_ask_again(state))  # a button of an earlier proposal
     decision = "yes" if answer.get("confirm_hash") else classify_confirmation(answer["text"])
     if decision == "unclear":
-        return _ask_again(turn, pending)
+        return Command(goto="order_confirmation", update=_ask_again(state))
     if decision == "yes":
-        return {"route": "resolution"}
+        return confirmed
     reason = (
         "The customer declined; nothing was changed."
         if decision == "no"
@@ -342,90 +402,151 @@ def order_confirmation(state: AgentState, runtime: Runtime[Turn]) -> dict[str, A
         "role": "user",
         "content": [_error_result(pending["tool_use_id"], "not_confirmed", reason), {"text": answer["text"]}],
     }
-    # The proposal is answered; the model may make a new one (its update then sets `pending`).
-    return {"pending": None, **_converse(state, turn, "order_confirmation", _context(state, turn), [reply])}
+    # The proposal is answered; the model may make a new one.
+    return Command(goto="call_model", update={"messages": [reply], "pending": None, "stage": "order_confirmation"})
 
 
-def resolution(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
-    turn, pending = runtime.context, state["pending"]
-    ctx = _context(state, turn)
+def resolution(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """Run exactly the confirmed write, once (its idempotency key), for the model to report."""
+    deps, turn, pending = runtime.context, _turn(state), state["pending"]
     if request_hash(pending["tool"], pending["arguments"]) != pending["hash"]:
-        return _ask_again(turn, pending)  # never run anything but what was confirmed
-    result = turn.runner.run(
-        ctx,
-        pending["tool"],
-        pending["arguments"],
-        idempotency_key=_write_key(turn, pending),
-    )
-    turn.tool_calls += 1
-    _note_order(turn, result)
-    if result.ok and not turn.order and pending["preview"] and "order_id" in pending["preview"]:
-        turn.order = pending["preview"]
-    reply = {"role": "user", "content": [result.to_converse(pending["tool_use_id"]), {"text": turn.text}]}
-    update = _converse(state, turn, "resolution", ctx, [reply])
-    return {"pending": None, **update}
+        return _ask_again(state)  # never run anything but what was confirmed
+    ctx = _conversation(state, deps)
+    result = deps.runner.run(ctx, pending["tool"], pending["arguments"], idempotency_key=_write_key(deps, pending))
+    order = _order_of(result) or turn.order
+    if result.ok and not order and pending["preview"] and "order_id" in pending["preview"]:
+        order = pending["preview"]
+    # A proposal saved by an earlier version has no answer: the result alone is valid Converse too.
+    answer = [{"text": pending["answer"]}] if pending.get("answer") else []
+    reply = {"role": "user", "content": [result.to_converse(pending["tool_use_id"]), *answer]}
+    return {
+        "messages": [reply],
+        "ctx": ctx.model_dump(),
+        "pending": None,
+        "stage": "resolution",
+        "turn": replace(turn, tool_calls=turn.tool_calls + 1, order=order),
+    }
 
 
-def conversation_closed(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
-    runtime.context.quick_replies = [NEW_CONVERSATION]
-    return _fixed_reply(runtime.context, "closed", CLOSED_TEXT)
+def conversation_closed(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """A message after the goodbye: the conversation is over."""
+    update = _fixed_reply(state, "closed", CLOSED_TEXT)
+    return {**update, "turn": replace(update["turn"], quick_replies=[NEW_CONVERSATION])}
 
 
-def handed_off(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
-    return _fixed_reply(runtime.context, "handed_off", HANDED_OFF_TEXT)
+def handed_off(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
+    """A message after the handoff: a human agent answers it."""
+    return _fixed_reply(state, "handed_off", HANDED_OFF_TEXT)
 
 
-def _fixed_reply(turn: Turn, stage: str, text: str) -> dict[str, Any]:
-    turn.stage = stage
-    turn.texts.append(text)
-    return {"messages": [{"role": "assistant", "content": [{"text": text}]}], "route": END}
+def _fixed_reply(state: AgentState, stage: Stage, text: str) -> dict[str, Any]:
+    turn = _turn(state)
+    return {
+        "messages": [{"role": "assistant", "content": [{"text": text}]}],
+        "stage": stage,
+        "turn": replace(turn, replies=[*turn.replies, text]),
+    }
 
 
 # -- routing ------------------------------------------------------------------------------------------
 
 
-def route_new_message(state: AgentState) -> str:
+def route_new_message(state: AgentState) -> Literal["call_model", "conversation_closed", "handed_off"]:
     status = state.get("status", "open")
-    return {"closed": "conversation_closed", "handed_off": "handed_off"}.get(status, "entry_intent")
+    return {"closed": "conversation_closed", "handed_off": "handed_off"}.get(status, "call_model")
 
 
-def route_after_model(state: AgentState) -> str:
-    return state.get("route", END)
+def route_model_output(state: AgentState) -> Literal["close", "hand_off", "propose_write", "run_reads", "__end__"]:
+    """What the model's tool calls ask for: a goodbye ends the conversation; a write alone is put to
+    the customer, a handoff alone is made; anything else is a round of reads (which refuses a
+    write or a handoff that does not come alone); no tool call is the reply."""
+    kinds = [call_kind(use["name"]) for use in last_tool_calls(state)]
+    if not kinds:
+        return END
+    if ToolKind.CLOSE in kinds:
+        return "close"
+    if kinds == [ToolKind.WRITE]:
+        return "propose_write"
+    if kinds == [ToolKind.HANDOFF]:
+        return "hand_off"
+    return "run_reads"
 
 
-Node = Callable[[AgentState, Runtime[Turn]], dict[str, Any]]
+def route_after_tools(
+    state: AgentState, runtime: Runtime[Dependencies]
+) -> Literal["order_confirmation", "tool_limit", "call_model", "__end__"]:
+    """After tools ran: a proposal waits for the customer, a handoff ends the turn; otherwise the
+    results go back to the model, unless the turn has used its tool rounds."""
+    if state.get("pending"):
+        return "order_confirmation"
+    if state.get("status") == "handed_off":
+        return END
+    if _turn(state).tool_rounds >= runtime.context.settings.max_tool_rounds:
+        return "tool_limit"
+    return "call_model"
+
+
+def route_after_write(state: AgentState) -> Literal["call_model", "order_confirmation"]:
+    """The model reports the write's result; a proposal that no longer matches its hash is asked again."""
+    return "order_confirmation" if state.get("pending") else "call_model"
+
+
+# -- the graph -----------------------------------------------------------------------------------------
+
+
+Node = Callable[[AgentState, Runtime[Dependencies]], Any]
 
 
 def traced(name: str, node: Node) -> Node:
     """The node as an AGENT span of the turn's trace. The interrupt with which order_confirmation
     waits for the customer is how that node pauses, not a failure."""
 
-    def run(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
+    def run(state: AgentState, runtime: Runtime[Dependencies]) -> Any:
         pending = state.get("pending")
         inputs = {"status": state.get("status", "open"), "pending": pending["tool"] if pending else None}
         with span(name, AGENT, inputs, expected=(GraphBubbleUp,)) as record:
             update = node(state, runtime)
-            record.outputs = {key: update[key] for key in ("route", "status") if key in update}
-        customer_id = (update.get("ctx") or {}).get("customer_id")
-        if customer_id:
-            runtime.context.customer_id = customer_id
+            record.outputs = _summary(update)
         return update
 
     run.__name__ = name
+    run.__annotations__ = node.__annotations__  # a Command's destinations, for the graph's edges
     return run
 
 
+def _summary(update: dict[str, Any] | Command) -> dict[str, Any]:
+    """What a span shows of a node's update."""
+    if isinstance(update, Command):
+        return {"goto": update.goto, **_summary(update.update or {})}
+    return {key: update[key] for key in ("stage", "status") if key in update}
+
+
+NODES: dict[str, Node] = {
+    node.__name__: node
+    for node in (
+        call_model,
+        run_reads,
+        propose_write,
+        hand_off,
+        close,
+        tool_limit,
+        order_confirmation,
+        resolution,
+        conversation_closed,
+        handed_off,
+    )
+}
+
+
 def build_graph() -> StateGraph:
-    graph = StateGraph(AgentState, context_schema=Turn)
-    graph.add_node("entry_intent", traced("entry_intent", entry_intent))
-    graph.add_node("order_confirmation", traced("order_confirmation", order_confirmation))
-    graph.add_node("resolution", traced("resolution", resolution))
-    graph.add_node("conversation_closed", traced("conversation_closed", conversation_closed))
-    graph.add_node("handed_off", traced("handed_off", handed_off))
-    graph.add_conditional_edges(START, route_new_message, ["entry_intent", "conversation_closed", "handed_off"])
-    targets = ["entry_intent", "order_confirmation", "resolution", END]
-    for node in ("entry_intent", "order_confirmation", "resolution"):
-        graph.add_conditional_edges(node, route_after_model, targets)
-    graph.add_edge("conversation_closed", END)
-    graph.add_edge("handed_off", END)
+    graph = StateGraph(AgentState, context_schema=Dependencies)
+    for name, node in NODES.items():
+        graph.add_node(name, traced(name, node))
+    graph.add_conditional_edges(START, route_new_message)
+    graph.add_conditional_edges("call_model", route_model_output)
+    for node in ("run_reads", "propose_write", "hand_off"):
+        graph.add_conditional_edges(node, route_after_tools)
+    graph.add_conditional_edges("resolution", route_after_write)
+    for node in ("close", "tool_limit", "conversation_closed", "handed_off"):
+        graph.add_edge(node, END)
     return graph

@@ -28,7 +28,7 @@ from langgraph.types import Command
 
 from order_agent.agent.confirmation import pending_confirmation
 from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage, SessionSnapshot
-from order_agent.agent.graph import Turn, build_graph
+from order_agent.agent.graph import ENTRY_STAGE, Dependencies, Turn, build_graph, new_message
 from order_agent.conversations import STORE_ERRORS, SessionLock, checkpointer, reads_reused
 from order_agent.logs import service_name
 from order_agent.model import ModelError, ModelProvider, make_provider
@@ -111,7 +111,7 @@ class Agent:
         outcome: TurnOutcome | None = None
         try:
             with trace.recording() if trace else nullcontext():
-                outcome = self._locked_turn(session_id, text, emit, message_id, confirm_hash, trace)
+                outcome = self._locked_turn(session_id, text, emit, confirm_hash, trace)
                 if trace is not None and outcome.error is not None:
                     trace.root.outputs = outcome.error.model_dump()
                     trace.root.error = f"{outcome.error.code}: {outcome.error.message}"
@@ -127,7 +127,6 @@ class Agent:
         session_id: str,
         text: str,
         emit: Emit,
-        message_id: str | None,
         confirm_hash: str | None,
         trace: TurnTrace | None,
     ) -> TurnOutcome:
@@ -141,7 +140,7 @@ class Agent:
             )
         try:
             with reads_reused():  # the graph starts from the checkpoint _run reads: one read per turn
-                return self._run(session_id, text, emit, message_id, confirm_hash, trace)
+                return self._run(session_id, text, emit, confirm_hash, trace)
         except STORE_ERRORS as exc:
             # The checkpoint could not be read or saved (throttled beyond botocore's retries, an
             # outage). The saved state is the one before this turn; a write the turn made is
@@ -158,24 +157,15 @@ class Agent:
         session_id: str,
         text: str,
         emit: Emit,
-        message_id: str | None,
         confirm_hash: str | None,
         trace: TurnTrace | None,
     ) -> TurnOutcome:
         config = {"configurable": {"thread_id": session_id}}
-        turn = Turn(
-            session_id=session_id,
-            text=text,
-            model=self.model,
-            runner=self.runner,
-            settings=self.settings,
-            emit=emit,
-            message_id=message_id,
-            confirm_hash=confirm_hash,
-        )
+        deps = Dependencies(session_id, self.model, self.runner, self.settings, emit)
         snapshot = self.graph.get_state(config)
-        turn.customer_id = (snapshot.values.get("ctx") or {}).get("customer_id")
         spent_before = float((snapshot.values.get("spend") or {}).get("cost_usd", 0.0))
+        # The input never writes the untracked `turn` key: LangGraph stores a Command's update with
+        # a failed run's checkpoint, and applies it again, beside the next one, on the retry.
         if snapshot.interrupts:  # a proposal is waiting for this answer
             run_input: Any = Command(resume={"text": text, "confirm_hash": confirm_hash})
         elif snapshot.next:
@@ -184,22 +174,29 @@ class Agent:
             # from where it stopped, and the write's idempotency key keeps it from running twice.
             run_input = None
         else:
-            run_input = {"messages": [{"role": "user", "content": [{"text": text}]}]}
+            run_input = new_message(text)
+        state = snapshot.values
         try:
-            self.graph.invoke(run_input, config, context=turn, durability="exit")
+            # The state after each step: the last is the run's result (or, when a step fails, what
+            # the turn had done before it).
+            for state in self.graph.stream(  # noqa: B007 (the loop keeps the last state)
+                run_input, config, context=deps, stream_mode="values", durability="exit"
+            ):
+                pass
         except ModelError as exc:
             logger.warning("model call failed in session %s: %s %s", session_id, exc.code, exc.message)
             if trace is not None:
-                trace.customer_id = turn.customer_id
+                trace.customer_id = _customer_id(state)
             return self._fail(
                 emit,
                 "model_unavailable",
                 "Sorry, I can't answer right now. Please send your message again in a moment.",
                 exc.retryable,
             )
+        turn: Turn = state.get("turn") or Turn()  # a run that ran no node produced nothing
         final = FinalMessage(
-            text="\n\n".join(turn.texts),
-            stage=turn.stage,
+            text="\n\n".join(turn.replies),
+            stage=state.get("stage", ENTRY_STAGE),
             order=turn.order,
             quick_replies=turn.quick_replies,
             model_provider=self.model.name,
@@ -215,20 +212,19 @@ class Agent:
         cost = turn.cost_usd if turn.cost_known else None
         conversation_cost = spent_before + turn.cost_usd if turn.cost_known else None
         if trace is not None:
-            self._describe(trace, turn, final, done, cost, conversation_cost)
+            trace.customer_id = _customer_id(state)
+            self._describe(trace, final, done, cost, conversation_cost)
         return TurnOutcome(final, done, None, cost, conversation_cost)
 
     @staticmethod
     def _describe(
         trace: TurnTrace,
-        turn: Turn,
         final: FinalMessage,
         done: Done,
         cost: float | None,
         conversation_cost: float | None,
     ) -> None:
         """What the turn's trace says about it as a whole (its root span and tags)."""
-        trace.customer_id = turn.customer_id
         trace.root.outputs = {"text": final.text, "stage": final.stage, "order_id": (final.order or {}).get("order_id")}
         trace.root.attributes.update(
             model_calls=done.model_calls, tool_rounds=done.tool_rounds, tool_calls=done.tool_calls, usage=done.usage
@@ -253,3 +249,8 @@ class Agent:
         error = ErrorEvent(code=code, message=message, retryable=retryable)
         emit(error)
         return TurnOutcome(None, None, error)
+
+
+def _customer_id(state: dict[str, Any]) -> str | None:
+    """The verified customer, once known."""
+    return (state.get("ctx") or {}).get("customer_id")

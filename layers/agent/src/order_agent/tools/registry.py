@@ -32,6 +32,7 @@ class ToolKind(StrEnum):
     READ = "read"  # looks something up (or computes); changes nothing; runs as soon as the model asks
     WRITE = "write"  # changes an order or the profile: previewed, confirmed by the customer, then run
     HANDOFF = "handoff"  # hands the conversation to a human agent; runs at once and the agent stops answering
+    CLOSE = "close"  # ends the conversation: the agent's own control tool (end_conversation), never registered
 
 
 # The codes a tool result's `error` can carry. A tool's docstring lists under `Raises:` the ones
