@@ -178,6 +178,7 @@ def _converse(
     # The customer-facing text of the turn is the latest call's: text written alongside read
     # tools is narration that the reply supersedes.
     turn.texts = [response.text] if response.text else []
+    turn.quick_replies = [QuickReply(label=r.label, text=r.text) for r in response.suggested_replies]
     update: dict[str, Any] = {
         "messages": added,
         "ctx": ctx.model_dump(),
@@ -216,7 +217,7 @@ def _converse(
             return {**update, **_propose(turn, ctx, use, preview, response.text)}
         results = [preview.to_converse(use["toolUseId"])]
     else:
-        results = []
+        results, read = [], []
         for use, kind in zip(uses, kinds, strict=True):
             if kind in (ToolKind.WRITE, ToolKind.HANDOFF) or use["name"] == END_CONVERSATION:
                 results.append(
@@ -227,8 +228,13 @@ def _converse(
                 continue
             result = turn.runner.run(ctx, use["name"], use["input"])
             turn.tool_calls += 1
-            _note_order(turn, result)
+            read.append(result)
             results.append(result.to_converse(use["toolUseId"]))
+        orders = [
+            result for result in read if result.ok and isinstance(result.content, dict) and "order_id" in result.content
+        ]
+        if len(orders) == 1:  # several orders read at once (to offer a choice) are no single order to show
+            _note_order(turn, orders[0])
 
     answered = {"role": "user", "content": results}
     if turn.tool_rounds >= turn.settings.max_tool_rounds:
