@@ -2,15 +2,18 @@
 
 It is labelled as what it is (name and model id "offline") and it is stateless: every reply is
 derived from the Converse transcript (`request.messages`) and `request.context["customer_id"]`.
-Each reply is one assistant message: optional text plus at most one toolUse, and only tools
-offered in `request.tools` are used. English only; matching is tolerant of case, punctuation
+Each reply is one assistant message: optional text plus at most one toolUse (or several reads
+of orders at once, to offer a choice between them), and only tools offered in `request.tools`
+are used. English only; matching is tolerant of case, punctuation
 and order ids written "#W1000001" or "W1000001".
 
 What it can do:
 - identify the customer by an email address, or by "first last" and a 5-digit zip code, and
   ask for that first (remembering the request) before anything about orders;
 - tell an order's status, items, tracking numbers and shipping city; without an order id it
-  lists the customer's orders and asks which (a single order is taken directly);
+  reads all the customer's orders at once and takes the only one the request applies to, or
+  lists those, numbered, and asks which (answered by id, by place: "the first one", or by an
+  item: "the lamp one"; an item several orders have narrows the list);
 - propose, with the exact action spelled out and an explicit yes/no asked, the cancellation of
   a pending order (reason 'no longer needed' or 'ordered by mistake'), a new shipping address
   for a pending order ("address1, [address2,] city, ST 12345[, country]"), and the return of
@@ -21,12 +24,19 @@ What it can do:
 - offer, then make, a transfer to a human agent for anything else, or at once when asked for a
   human; close the conversation (`end_conversation`) on a clear goodbye.
 
+How it never loops: a question the request cannot go on without (`_Question`) offers its answers
+as quick replies (`ModelResponse.suggested_replies`) and has three wordings: as first put,
+rephrased with the answers spelled out, and as choices with a human agent among them. Each
+answer it cannot use moves to the next wording; words said before are never said again; after
+the third, the customer is transferred. A plain "no" to such a question drops the request.
+
 How it stays stateless: the open request is read from the customer's messages since the last
-reply of its own that closed one (a reply ending with ANYTHING_ELSE, or the transfer notice), so
+reply of its own that closed one (a reply ending with one of ANYTHING_ELSES, or the transfer notice), so
 "#W1000001" or "ordered by mistake" answer the question asked, while a request that was done is
 not resumed; tool results already in the transcript are reused instead of being read again, and
-a look-up that failed is not repeated with the same arguments. `context["pending"]` is not
-needed: a write's outcome arrives as its toolResult.
+a look-up that failed is not repeated with the same arguments. How often a question was put, and
+which list "the second one" refers to, are read from its own earlier replies. `context["pending"]`
+is not needed: a write's outcome arrives as its toolResult.
 
 What it cannot do: exchanges, item or payment-method changes, profile changes, product
 questions, arithmetic, several orders or actions in one message, non-US address formats,
