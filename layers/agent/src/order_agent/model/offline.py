@@ -174,9 +174,9 @@ _PRONOUN = re.compile(r"\b(?:it|that|this|same)\b")
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8}
 _ORDINALS |= {"ninth": 9, "1st": 1, "2nd": 2, "3rd": 3, "last": -1} | {f"{n}th": n for n in range(4, 10)}
 _ORDINAL = re.compile(
-    r"\b("
-    + "|".join(_ORDINALS)
-    + r")\b|\b(?:number|no\.?|option)\s*#?\s*([1-9])\b|#([1-9])\b|^\W*(?:the\s+)?([1-9])\W*$"
+    rf"\b({'|'.join(_ORDINALS)})\b"  # "the first one", "the last"
+    r"|\b(?:number|no\.?|option)\s*#?\s*([1-9])\b|#([1-9])\b"  # "number 2", "#2"
+    r"|^\W*(?:the\s+)?([1-9])\W*$"  # "2" alone
 )
 _INTENTS = (  # checked in this order; the first that matches is the text's intent
     ("human", re.compile(
