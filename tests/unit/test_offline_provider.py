@@ -18,7 +18,15 @@ import order_agent
 from order_agent.model.base import END_CONVERSATION, END_CONVERSATION_SPEC, ModelRequest, ModelResponse, Usage
 from order_agent.tools import ToolResult, ToolRunner
 from order_agent.tools.registry import REGISTRY, ToolKind
-from order_agent_dev.providers.offline import ANYTHING_ELSE, HANDOFF_OFFER, OfflineProvider, address_in, intent_of
+from order_agent_dev.providers.offline import (
+    ANYTHING_ELSE,
+    ANYTHING_ELSES,
+    HANDOFF_OFFER,
+    OfflineProvider,
+    address_in,
+    intent_of,
+    ordinal_in,
+)
 
 DEMO = json.loads((Path(order_agent.__file__).parent / "data" / "demo.json").read_text())
 ALL_TOOLS = [*ToolRunner.converse_tools(), END_CONVERSATION_SPEC]
@@ -105,8 +113,8 @@ class Chat:
             uses = response.tool_uses
             if not uses or uses[0]["name"] not in READS:
                 return response
-            result = self.backend.run(uses[0]["name"], uses[0]["input"], uses[0]["toolUseId"])
-            self.messages.append({"role": "user", "content": [result]})
+            results = [self.backend.run(use["name"], use["input"], use["toolUseId"]) for use in uses]
+            self.messages.append({"role": "user", "content": results})
         raise AssertionError("more than 4 tool rounds in one turn")
 
     def call(self) -> ModelResponse:
@@ -128,14 +136,16 @@ class Chat:
 
 
 def check_response(response: ModelResponse, chunks: list[str], tools: list[dict[str, Any]]) -> None:
-    """What every offline reply must be: labelled, one optional text, at most one valid toolUse."""
+    """What every offline reply must be: labelled, one optional text, at most one valid toolUse (or
+    several reads of orders at once, to offer a choice between them)."""
     assert response.model_id == "offline"
     assert response.usage == Usage()
     assert "".join(chunks) == response.text
     assert len(chunks) >= min(2, len(response.text.split()) // 4)
     uses = response.tool_uses
-    assert len(uses) <= 1
-    assert len(response.content) == len([b for b in response.content if "text" in b]) + len(uses) <= 2
+    assert len(uses) <= 1 or {use["name"] for use in uses} == {"get_order_details"}
+    assert len([b for b in response.content if "text" in b]) <= 1
+    assert len(response.content) == len([b for b in response.content if "text" in b]) + len(uses)
     assert response.stop_reason == ("tool_use" if uses else "end_turn")
     offered = {spec["toolSpec"]["name"] for spec in tools}
     for use in uses:
@@ -253,9 +263,14 @@ def test_status_with_an_order_id():
 def test_status_without_an_order_id_lists_the_orders_and_asks_which():
     chat = Chat("ana_lima_1001")
     response = chat.say("What's the status of my order?")
-    assert chat.calls == [("get_user_details", {"user_id": "ana_lima_1001"})]
-    assert all(order_id in response.text for order_id in ("#W1000001", "#W1000002", "#W1000003"))
+    orders = ("#W1000001", "#W1000002", "#W1000003")
+    assert chat.calls == [
+        ("get_user_details", {"user_id": "ana_lima_1001"}),
+        *[("get_order_details", {"order_id": order_id}) for order_id in orders],  # read together, to list them
+    ]
+    assert all(order_id in response.text for order_id in orders) and "Running Shoes; delivered" in response.text
     assert response.text.startswith("Which order")
+    assert [reply.text for reply in response.suggested_replies] == list(orders)
     response = chat.say("The third one, #W1000003")
     assert chat.calls[-1] == ("get_order_details", {"order_id": "#W1000003"})
     assert "processed" in response.text and "710000000301" in response.text and "Water Bottle" in response.text
@@ -581,3 +596,116 @@ def test_tool_use_ids_are_unique_over_a_long_conversation():
 )
 def test_intents(text, intent):
     assert intent_of(text) == intent
+
+
+# -- closed questions -------------------------------------------------------------------------------
+
+
+def labels(response: ModelResponse) -> list[str]:
+    return [reply.label for reply in response.suggested_replies]
+
+
+def test_a_closed_question_offers_its_answers_as_quick_replies():
+    chat = Chat("ana_lima_1001")
+    response = chat.say("cancel #W1000001")
+    assert labels(response) == ["No longer needed", "Ordered by mistake"]
+    assert [reply.text for reply in response.suggested_replies] == ["No longer needed", "Ordered by mistake"]
+    response = chat.say("Ordered by mistake")  # what the button sends
+    assert only_tool(response) == ("cancel_pending_order", {"order_id": "#W1000001", "reason": "ordered by mistake"})
+    assert response.suggested_replies == []  # the agent offers Yes and No with the proposal's hash
+    response = Chat("chen_wei_1003").say("I want to exchange my shoes")
+    assert labels(response) == ["Yes, transfer me", "No"]
+    response = Chat("chen_wei_1003").say("I want to return something from #W1000006")
+    assert labels(response) == ["Desk Lamp", "Running Shoes", "Everything"]
+
+
+def test_an_unusable_answer_gets_new_words_then_choices_then_a_human():
+    chat = Chat("ana_lima_1001")
+    texts = [chat.say("cancel #W1000001").text]
+    for _ in range(2):
+        response = chat.say("Yes, please cancel it.")
+        assert response.tool_uses == [] and labels(response)[:2] == ["No longer needed", "Ordered by mistake"]
+        texts.append(response.text)
+    assert len(set(texts)) == 3 and all("#W1000001" in text for text in texts)
+    assert labels(response)[-1] == "Talk to a human agent"
+    response = chat.say("Yes, please cancel it.")
+    name, arguments = only_tool(response)
+    assert name == "transfer_to_human_agents" and "the reason for cancelling order #W1000001" in arguments["summary"]
+
+
+def test_the_same_question_is_not_repeated_in_a_later_request_either():
+    chat = Chat("ana_lima_1001")
+    first = chat.say("cancel #W1000001")
+    chat.say("no")  # leaves the request
+    second = chat.say("cancel #W1000001 please")
+    assert second.text != first.text and "#W1000001" in second.text
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [("the first one", 1), ("The 2nd one please", 2), ("3", 3), ("number 2", 2), ("option #1", 1),
+     ("the last one", -1), ("the lamp one", None), ("#W1000002", None)],
+)  # fmt: skip
+def test_ordinals(text, position):
+    assert ordinal_in(text) == position
+
+
+def test_which_order_by_place_or_by_item_narrowed_when_several_match():
+    chat = Chat("ana_lima_1001")
+    chat.say("where is my order?")
+    assert "delivered" in chat.say("the second one").text
+    chat = Chat("ana_lima_1001")
+    chat.say("where is my order?")
+    assert "Desk Lamp, Water Bottle" in chat.say("the lamp one").text and chat.calls[-1][0] == "get_order_details"
+    chat = Chat("ana_lima_1001")
+    chat.say("where is my order?")
+    narrowed = chat.say("the water bottle one")
+    assert labels(narrowed) == ["#W1000001: Desk Lamp, Water Bottle", "#W1000003: Water Bottle"]
+    assert "#W1000002" not in narrowed.text
+    assert "processed" in chat.say("the second one").text  # of the narrowed list
+
+
+def test_a_request_that_fits_one_order_only_takes_it():
+    chat = Chat("ana_lima_1001")
+    response = chat.say("I want to return something")  # #W1000002 is the only delivered order (one item)
+    assert only_tool(response)[0] == "return_delivered_order_items"
+    response = Chat("ana_lima_1001").say("please cancel my order, I ordered it by mistake")  # one pending
+    assert only_tool(response)[1] == {"order_id": "#W1000001", "reason": "ordered by mistake"}
+
+
+def test_no_to_the_question_of_a_request_leaves_it():
+    chat = Chat("ana_lima_1001")
+    chat.say("where is my order?")
+    response = chat.say("no")
+    assert response.tool_uses == [] and "nothing was changed" in response.text and ANYTHING_ELSE in response.text
+
+
+def test_identification_is_asked_anew_then_a_human():
+    chat = Chat()
+    texts = [chat.say("I want to cancel an order").text, chat.say("yes").text, chat.say("ok").text]
+    assert len(set(texts)) == 3 and chat.calls == []
+    assert only_tool(chat.say("sure"))[0] == "transfer_to_human_agents"
+
+
+def test_an_unanswered_offer_of_a_human_is_asked_anew():
+    chat = Chat("chen_wei_1003")
+    texts = [chat.say("Can I exchange the shoes?").text, chat.say("maybe").text]
+    response = chat.say("hmm")
+    assert len({*texts, response.text}) == 3 and labels(response) == ["Yes, transfer me", "No"]
+    assert chat.say("no").text.startswith("OK, I won't transfer you")
+
+
+def test_a_proposal_put_again_is_worded_anew():
+    chat = proposed_cancel()
+    first = chat.messages[-1]["content"][0]["text"]
+    response = chat.say("just cancel it", not_confirmed(chat.pending_id))
+    assert only_tool(response)[0] == "cancel_pending_order" and response.text != first
+
+
+def test_the_closing_question_is_worded_anew():
+    chat = Chat("ana_lima_1001")
+    first = chat.say("where is #W1000002").text
+    second = chat.say("and where is #W1000003?").text
+    assert first.endswith(ANYTHING_ELSES[0]) and second.endswith(ANYTHING_ELSES[1])
+    response = chat.say("thanks")
+    assert response.text.endswith(ANYTHING_ELSES[2]) and "No, that's all" in labels(response)

@@ -235,6 +235,8 @@ def call_model(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, A
             usage=turn.usage + response.usage,
             cost_usd=turn.cost_usd + (sum(cost) if cost else 0.0),
             cost_known=turn.cost_known and cost is not None,
+            # answers the model suggests for a closed question (a proposal's Yes/No replaces them)
+            quick_replies=[QuickReply(label=r.label, text=r.text) for r in response.suggested_replies],
         ),
     }
 
@@ -271,7 +273,7 @@ def run_reads(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, An
     other calls is refused: it has to come alone, after the reads it needs."""
     deps, turn = runtime.context, _turn(state)
     ctx = _conversation(state, deps)
-    results, order, ran = [], turn.order, 0
+    results, orders, ran = [], [], 0
     for use in last_tool_calls(state):
         if call_kind(use["name"]) in (ToolKind.WRITE, ToolKind.HANDOFF):
             message = "Call a write tool alone, after the reads it needs."
@@ -279,8 +281,11 @@ def run_reads(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, An
             continue
         result = deps.runner.run(ctx, use["name"], use["input"])  # an unknown tool gets its error here
         ran += 1
-        order = _order_of(result) or order
+        if order := _order_of(result):
+            orders.append(order)
         results.append(result.to_converse(use["toolUseId"]))
+    # Several orders read at once (to offer a choice) are no single order to show as the card.
+    order = orders[0] if len(orders) == 1 else turn.order
     return {
         "messages": [{"role": "user", "content": results}],
         "ctx": ctx.model_dump(),

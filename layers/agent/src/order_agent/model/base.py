@@ -12,6 +12,10 @@ The conversation sent to a provider follows the Bedrock Converse API exactly:
 - `tools` are Converse `toolSpec` entries; besides the order tools there is the control tool
   `end_conversation` (no arguments), which the model calls only on a clear goodbye.
 
+A response may also carry `suggested_replies`: the answers a closed question allows ("No longer
+needed" / "Ordered by mistake"), which the chat shows as quick replies. They are not part of the
+transcript: a provider that offers them derives them again from the transcript when it needs to.
+
 Providers: `bedrock` (Claude on Amazon Bedrock, ConverseStream), `scripted` (replays a file,
 for tests), `offline` (deterministic rules, for `make dev` with no cloud access).
 """
@@ -83,6 +87,14 @@ class ModelRequest:
 
 
 @dataclass
+class SuggestedReply:
+    """An answer the model offers as a button: `label` is shown, `text` is sent as the customer's message."""
+
+    label: str
+    text: str
+
+
+@dataclass
 class ModelResponse:
     content: list[dict[str, Any]]  # the assistant message's content blocks
     stop_reason: str  # "end_turn", "tool_use", "max_tokens", ...
@@ -90,6 +102,7 @@ class ModelResponse:
     model_id: str = ""
     latency_ms: float = 0.0
     first_token_ms: float | None = None  # time to the first streamed text, when there was text
+    suggested_replies: list[SuggestedReply] = field(default_factory=list)  # quick replies for this answer
 
     @property
     def text(self) -> str:
