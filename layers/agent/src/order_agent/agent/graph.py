@@ -33,6 +33,7 @@ from langgraph.types import interrupt
 
 from order_agent.agent.confirmation import classify_confirmation
 from order_agent.agent.events import Emit, QuickReply, TextDelta
+from order_agent.handoff import announce_handoff, handed_off_text
 from order_agent.model.base import (
     END_CONVERSATION,
     END_CONVERSATION_SPEC,
@@ -52,10 +53,8 @@ TOOL_LIMIT_TEXT = (
     "or shall I connect you with a human agent?"
 )
 FAREWELL_TEXT = "Thank you for contacting us. Goodbye!"
-HANDOFF_TEXT = "I've passed your request to a human agent, who will continue this conversation here."
 CLOSED_TEXT = "This conversation has ended. Start a new conversation if there is anything else we can help with."
 NEW_CONVERSATION = QuickReply(label="Start a new conversation", text="", action="new_conversation")
-HANDED_OFF_TEXT = "A human agent has your request and will reply here; this assistant no longer answers it."
 
 
 class Proposal(TypedDict):
@@ -123,6 +122,7 @@ class Turn:
     stage: str = "entry_intent"
     order: dict[str, Any] | None = None
     quick_replies: list[QuickReply] = field(default_factory=list)
+    handoff_published: bool | None = None  # None: no handoff in this turn
 
 
 @cache
@@ -201,10 +201,9 @@ def _converse(
     if kinds == [ToolKind.HANDOFF]:
         result = turn.runner.run(ctx, names[0], uses[0]["input"])
         turn.tool_calls += 1
-        if result.ok:
+        if result.ok:  # committed: now the support team is told, and the customer what happens next
             turn.stage = "handed_off"
-            if not response.text:
-                turn.texts.append(HANDOFF_TEXT)
+            turn.texts.append(announce_handoff(turn, ctx.customer_id, result.arguments["summary"], messages))
             answered = {"role": "user", "content": [result.to_converse(uses[0]["toolUseId"])]}
             return {**update, "messages": [*added, answered], "ctx": ctx.model_dump(), "status": "handed_off"}
         results = [result.to_converse(uses[0]["toolUseId"])]
@@ -372,7 +371,7 @@ def conversation_closed(state: AgentState, runtime: Runtime[Turn]) -> dict[str, 
 
 
 def handed_off(state: AgentState, runtime: Runtime[Turn]) -> dict[str, Any]:
-    return _fixed_reply(runtime.context, "handed_off", HANDED_OFF_TEXT)
+    return _fixed_reply(runtime.context, "handed_off", handed_off_text(runtime.context.session_id))
 
 
 def _fixed_reply(turn: Turn, stage: str, text: str) -> dict[str, Any]:

@@ -48,6 +48,7 @@ class TurnOutcome:
     conversation_cost_usd: float | None = None  # the conversation's, this turn included
     trace: TurnTrace | None = None  # the recorded spans (tracing on, or record_traces)
     export: ExportResult | None = None  # the trace's export to MLflow: id, duration, error
+    handoff_published: bool | None = None  # whether a handoff in this turn reached the event bus (None: none)
 
 
 class Agent:
@@ -200,7 +201,7 @@ class Agent:
         conversation_cost = spent_before + turn.cost_usd if turn.cost_known else None
         if trace is not None:
             self._describe(trace, turn, final, done, cost, conversation_cost)
-        return TurnOutcome(final, done, None, cost, conversation_cost)
+        return TurnOutcome(final, done, None, cost, conversation_cost, handoff_published=turn.handoff_published)
 
     @staticmethod
     def _describe(
