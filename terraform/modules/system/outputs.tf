@@ -47,3 +47,18 @@ output "auth_mode" {
     error_message = "auth_mode = \"none\" opens the chat to anyone with the URL, without signing in. Set allow_anonymous_chat = true to deploy it that way on purpose (a public demo, an emulator), or configure a token issuer (jwt) for customers."
   }
 }
+
+output "handoff_event_bus_name" {
+  description = "The EventBridge bus every handoff is published on (source order-agent, detail-type \"Conversation handed off\")."
+  value       = module.handoff.event_bus_name
+}
+
+output "handoff_inbox_queue_url" {
+  description = "The SQS queue every handoff event is delivered to, or null (handoff_inbox_queue = false)."
+  value       = module.handoff.inbox_queue_url
+}
+
+output "handoff_sns_topic_arn" {
+  description = "The email topic of handoff events, or null (no handoff_notification_email)."
+  value       = module.handoff.sns_topic_arn
+}
