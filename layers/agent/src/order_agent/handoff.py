@@ -135,10 +135,14 @@ class HandoffNotPublished(Exception):
     pass
 
 
+class HandoffBusNotSet(HandoffNotPublished):
+    """No HANDOFF_EVENT_BUS: a run without the deployed system (`order-agent chat`, evaluations)."""
+
+
 def publish(settings: Settings, detail: HandoffDetail, client: Any = None) -> None:
     """Put the event on HANDOFF_EVENT_BUS; HandoffNotPublished when it is not there afterwards."""
     if not settings.handoff_event_bus:
-        raise HandoffNotPublished("HANDOFF_EVENT_BUS is not set: the handoff is only recorded in the database")
+        raise HandoffBusNotSet("HANDOFF_EVENT_BUS is not set: the handoff is only recorded in the database")
     client = client or events_client(settings.aws_region, settings.aws_endpoint_url)
     entry = {
         "Source": EVENT_SOURCE,
@@ -168,7 +172,8 @@ def announce_handoff(turn: Turn, customer_id: str | None, summary: str, transcri
         except HandoffNotPublished as exc:
             turn.handoff_published = False
             record.error = str(exc)
-            logger.error(
+            log = logger.warning if isinstance(exc, HandoffBusNotSet) else logger.error
+            log(
                 "handoff not published",
                 extra={"session_id": turn.session_id, "handoff_id": detail.handoff_id, "error": str(exc)},
             )
