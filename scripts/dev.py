@@ -29,15 +29,47 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def provision_emulator(endpoint_url: str) -> dict[str, str]:
+def provision_emulator(endpoint_url: str) -> tuple[dict[str, str], str]:
     """The conversation table (and offload bucket) on the emulator, as the conversation_store module
-    defines them. The whole Terraform system on ministack is `make test-deployed` (docs/deployment.md)."""
+    defines them, and the handoff bus with an inbox queue, as the handoff module does. Returns the
+    settings to run with and the inbox's URL. The whole Terraform system on ministack is
+    `make test-deployed` (docs/deployment.md)."""
     from order_agent.settings import Settings
-    from order_agent_dev.local.aws import create_conversation_store
+    from order_agent_dev.local.aws import create_conversation_store, create_handoff_inbox
 
-    settings = Settings(aws_endpoint_url=endpoint_url)
+    settings = Settings(aws_endpoint_url=endpoint_url, handoff_event_bus="order-agent-local-handoffs")
     create_conversation_store(settings)
-    return {"CHECKPOINT_TABLE": settings.checkpoint_table}
+    inbox_url = create_handoff_inbox(settings, "order-agent-local-handoff-inbox")
+    return {"CHECKPOINT_TABLE": settings.checkpoint_table, "HANDOFF_EVENT_BUS": settings.handoff_event_bus}, inbox_url
+
+
+def print_handoffs(endpoint_url: str, queue_url: str, started: list) -> None:
+    """A thread that prints each handoff event arriving in the inbox queue (one long poll of at most
+    1 s at a time, so it stops within about a second of Ctrl-C)."""
+    import json
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from order_agent.handoff import event_summary
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name="us-east-1")
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            try:
+                answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+                for message in answer.get("Messages", []):
+                    print(f"[handoff event] {event_summary(json.loads(message['Body']))}", flush=True)
+                    sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            except (BotoCoreError, ClientError, ValueError) as exc:
+                print(f"[handoff event] could not read {queue_url}: {exc}", file=sys.stderr, flush=True)
+                done.wait(5)
+
+    thread = threading.Thread(target=poll, name="handoff-printer", daemon=True)
+    thread.start()
+    started.append(("handoff printer", lambda: (done.set(), thread.join(timeout=5))))
 
 
 def serve_site(websocket_url: str):
@@ -106,6 +138,7 @@ def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
     else:
         print("applying terraform/envs/local to the emulator (about three minutes) ...", flush=True)
     outputs = system.apply(fresh=not resumed)
+    print_handoffs(emulator.url, outputs["handoff_inbox_queue_url"], started)
     return outputs["websocket_url"], emulator.url, system.timings, resumed
 
 
@@ -176,6 +209,7 @@ order-support agent, the Terraform system on the emulator (model: {os.environ.ge
   WebSocket  {websocket_url}
   Chat       .venv/bin/order-agent chat --url {websocket_url}
   AWS        {aws_url}   (ministack: functions, API Gateway, DynamoDB, ...)
+  Handoffs   each handoff event is printed here as it arrives ([handoff event] ...)
   Started in {time.monotonic() - began:.0f} s ({took})
 Ctrl-C stops everything.""",
                 flush=True,
@@ -186,7 +220,9 @@ Ctrl-C stops everything.""",
         aws = LocalAws(int(os.environ.get("DEV_AWS_PORT", "4566")))
         started.append(("AWS emulator", aws.stop))
         os.environ["AWS_ENDPOINT_URL"] = aws.url
-        os.environ.update(provision_emulator(aws.url))
+        environment, inbox_url = provision_emulator(aws.url)
+        os.environ.update(environment)
+        print_handoffs(aws.url, inbox_url, started)
         mlflow_url = start_mlflow(started)
         get_settings.cache_clear()
         settings = get_settings()
@@ -211,6 +247,7 @@ order-support agent, local stack (model: {settings.model_provider})
   PostgreSQL {settings.database_url}
   AWS        {aws.url}   (DynamoDB table {settings.checkpoint_table})
   MLflow     {mlflow_url}   (traces: experiment {settings.mlflow_experiment_name}, grouped by session)
+  Handoffs   each handoff event is printed here as it arrives ([handoff event] ...)
 Ctrl-C stops everything.""",
             flush=True,
         )

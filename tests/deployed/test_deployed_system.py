@@ -84,20 +84,45 @@ def test_connecting_without_a_valid_token_is_refused(deployed, token):
         assert refused.value.response.status_code in (401, 500)
 
 
-def _ask_order_status(deployed, token) -> dict:
+def _ask_order_status(deployed, token, *then: str) -> tuple[str, list[dict]]:
+    """One conversation: the session id, and the answers to the customer's email and to each of `then`."""
     session = f"status-{uuid.uuid4()}"
     with _open(deployed, token) as ws:
         _send(ws, session, f"Where is my order {PROCESSED}?")
         first = _until(ws)
         assert first[0]["type"] == "ack" and first[-1]["type"] == "done", first
-        _send(ws, session, EMAIL)
-        return _message(_until(ws))
+        answers = []
+        for text in (EMAIL, *then):
+            _send(ws, session, text)
+            answers.append(_message(_until(ws)))
+        return session, answers
 
 
-def test_order_status(deployed, token):
-    answer = _ask_order_status(deployed, token)
+def _handoff_events(deployed, wait_s: float) -> list[dict]:
+    """What arrives in the handoff inbox queue (envs/local turns it on) within wait_s."""
+    sqs, url = _aws(deployed, "sqs"), deployed.outputs["handoff_inbox_queue_url"]
+    events, deadline = [], time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            events.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return events
+
+
+def test_order_status_then_a_handoff_reaches_the_inbox_once(deployed, token):
+    session, (answer, handed) = _ask_order_status(deployed, token, "Let me talk to a real person please")
     assert "processed" in answer["text"].lower()
     assert answer["modelProvider"] == "offline"
+    # The message function published the handoff on the bus Terraform made, with the permission and
+    # environment Terraform gave it; the rule delivered it to the inbox, once.
+    assert handed["stage"] == "handed_off" and "support team" in handed["text"], handed
+    events = _handoff_events(deployed, 10)
+    assert len(events) == 1, events
+    detail = events[0]["detail"]
+    assert (events[0]["source"], events[0]["detail-type"]) == ("order-agent", "Conversation handed off")
+    assert detail["session_id"] == session and detail["customer_id"] is not None
+    assert detail["transcript"]["dynamodb_table"] == deployed.outputs["checkpoint_table_name"]
+    assert detail["reference"] in handed["text"] and EMAIL not in detail["summary"]
 
 
 def test_cancel_with_yes_drop_mid_stream_and_resume_writes_once(deployed, token):
@@ -210,6 +235,6 @@ def test_a_restarted_emulator_keeps_the_system_and_the_next_apply_changes_little
     log = deployed.system.terraform.last_apply_log
     # ministack's read-back makes a few attributes differ (README): updates in place, never new functions.
     assert "aws_lambda_function" not in "".join(line for line in log.splitlines() if "will be created" in line)
-    answer = _ask_order_status(deployed, token)  # its token was issued before the restart: the pool kept its keys
+    _, (answer,) = _ask_order_status(deployed, token)  # its token was issued before the restart: the pool kept its keys
     assert "processed" in answer["text"].lower()
     assert conversation_items() > before  # the earlier conversations survived; this one was added

@@ -166,6 +166,21 @@ def test_handoff_records_it_and_the_bot_stops_answering(chat, tau_fresh):
     c.script_done()
 
 
+def test_a_handoff_whose_event_cannot_be_published_is_told_truthfully(agent_settings, tau_fresh):
+    """The bus is missing (moto answers PutEvents with ResourceNotFoundException, as EventBridge does):
+    the handoff is recorded, the turn answers, and the customer hears that the team was not notified."""
+    settings = agent_settings.model_copy(update={"handoff_event_bus": "no-such-bus"})
+    c = Chat(settings, tau_fresh, [{"text": "I'm connecting you with a colleague.",
+                                    "tool_use": {"name": "transfer_to_human_agents",
+                                                 "input": {"summary": "Customer wants a person."}}}])  # fmt: skip
+    handed = c.say("I want a human")
+    assert handed.error is None and handed.final.stage == "handed_off"
+    assert handed.handoff_published is False
+    assert "couldn't notify our support team" in handed.final.text
+    assert scalar(tau_fresh, "SELECT count(*) FROM handoffs WHERE session_id = %s", c.session) == 1
+    c.script_done()
+
+
 def test_goodbye_closes_and_later_messages_get_the_ended_notice(chat):
     c = chat([{"text": "You're welcome. Goodbye!", "tool_use": {"name": "end_conversation", "input": {}}}])
     bye = c.say("That's all, thank you. Bye!")

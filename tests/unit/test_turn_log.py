@@ -49,3 +49,13 @@ def test_the_observability_module_reads_fields_the_record_has():
     assert {"message", "cost_usd", "input_tokens", "output_tokens"} <= fields
     assert fields - {"message"} <= turn_record("s", "m", _answered(), 1).keys()
     assert '$.message = \\"turn\\"' in text or '$.message = "turn"' in text
+
+
+def test_the_handoff_module_reads_fields_the_record_has():
+    """Its alarm counts turn records whose handoff event could not be published."""
+    text = (OBSERVABILITY.parents[1] / "handoff" / "main.tf").read_text(encoding="utf-8")
+    fields = set(re.findall(r"\$\.(\w+)", text))
+    assert fields == {"message", "handoff_published"}
+    assert turn_record("s", "m", _answered(), 1)["handoff_published"] is None  # no handoff in this turn
+    published = TurnOutcome(final=None, done=None, error=None, handoff_published=False)
+    assert turn_record("s", "m", published, 1)["handoff_published"] is False

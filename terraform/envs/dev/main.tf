@@ -30,9 +30,12 @@ module "system" {
   bedrock_profile_model_arns  = var.bedrock_profile_model_arns
   api_gateway_cloudwatch_role = var.api_gateway_cloudwatch_role
 
-  alarm_email_addresses  = var.alarm_email_addresses
-  monthly_budget_usd     = var.monthly_budget_usd
-  budget_email_addresses = var.budget_email_addresses
+  alarm_email_addresses = var.alarm_email_addresses
+  # Handoffs: who hears of them (docs/deployment.md, "Handoffs to the helpdesk").
+  handoff_notification_email = var.handoff_notification_email
+  handoff_inbox_queue        = var.handoff_inbox_queue
+  monthly_budget_usd         = var.monthly_budget_usd
+  budget_email_addresses     = var.budget_email_addresses
 
   # Anonymous chat only when asked for by name; the limits and reservations: variables.tf.
   allow_anonymous_chat           = var.allow_anonymous_chat

@@ -12,3 +12,8 @@ output "function_names" {
   description = "Lambda function names."
   value       = module.system.function_names
 }
+
+output "handoff_event_bus_name" {
+  description = "The EventBridge bus every handoff is published on: subscribe the helpdesk to it."
+  value       = module.system.handoff_event_bus_name
+}

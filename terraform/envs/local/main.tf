@@ -23,6 +23,7 @@ provider "aws" {
     cognitoidp     = var.aws_endpoint_url
     dynamodb       = var.aws_endpoint_url
     ec2            = var.aws_endpoint_url
+    events         = var.aws_endpoint_url
     iam            = var.aws_endpoint_url
     kms            = var.aws_endpoint_url
     lambda         = var.aws_endpoint_url
@@ -31,6 +32,7 @@ provider "aws" {
     sagemaker      = var.aws_endpoint_url
     secretsmanager = var.aws_endpoint_url
     sns            = var.aws_endpoint_url
+    sqs            = var.aws_endpoint_url
     sts            = var.aws_endpoint_url
   }
 }
@@ -83,6 +85,8 @@ module "system" {
   # The default endpoints minus bedrock-runtime, for which ministack offers no endpoint service.
   interface_endpoints = ["secretsmanager"]
   site_dir            = var.site_dir
+  # Every handoff event also lands in a queue here, where `make dev` prints it (docs/development.md).
+  handoff_inbox_queue = true
 
   emulator = {
     endpoint_url        = var.aws_endpoint_url

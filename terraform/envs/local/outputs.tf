@@ -32,3 +32,13 @@ output "user_pool_client_id" {
   description = "Its app client (USER_PASSWORD_AUTH), the tokens' audience."
   value       = aws_cognito_user_pool_client.this.id
 }
+
+output "handoff_event_bus_name" {
+  description = "The bus every handoff is published on."
+  value       = module.system.handoff_event_bus_name
+}
+
+output "handoff_inbox_queue_url" {
+  description = "The queue every handoff event is delivered to (make dev prints what arrives)."
+  value       = module.system.handoff_inbox_queue_url
+}

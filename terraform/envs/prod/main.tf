@@ -30,9 +30,12 @@ module "system" {
   bedrock_profile_model_arns  = var.bedrock_profile_model_arns
   api_gateway_cloudwatch_role = var.api_gateway_cloudwatch_role
 
-  alarm_email_addresses  = var.alarm_email_addresses
-  monthly_budget_usd     = var.monthly_budget_usd
-  budget_email_addresses = var.budget_email_addresses
+  alarm_email_addresses = var.alarm_email_addresses
+  # Handoffs: who hears of them (docs/deployment.md, "Handoffs to the helpdesk").
+  handoff_notification_email = var.handoff_notification_email
+  handoff_inbox_queue        = var.handoff_inbox_queue
+  monthly_budget_usd         = var.monthly_budget_usd
+  budget_email_addresses     = var.budget_email_addresses
   # about 80% of max_connections on db.t4g.medium (PostgreSQL: DBInstanceClassMemory/9531392, about 410)
   db_connections_alarm_threshold = 320
 

@@ -74,6 +74,18 @@ variable "alarm_email_addresses" {
   default     = []
 }
 
+variable "handoff_notification_email" {
+  type        = string
+  description = "The helpdesk's address: every handoff event by email (through a KMS-encrypted SNS topic; confirm the subscription once). Null: no topic."
+  default     = null
+}
+
+variable "handoff_inbox_queue" {
+  type        = bool
+  description = "Also deliver every handoff event to an SQS queue (<name>-handoff-inbox) a helpdesk integration polls."
+  default     = false
+}
+
 variable "monthly_budget_usd" {
   type        = number
   description = "A monthly AWS Budgets cost budget for the account (USD), notifying the alarm topic at 80% of actual and 100% of forecast spend; null: none."

@@ -33,6 +33,8 @@ locals {
   # arn:aws:dynamodb:<region>:<account>:table/<name> and arn:aws:s3:::<bucket>.
   table_name  = split("/", var.table_arn)[1]
   bucket_name = var.bucket_arn == null ? null : split(":::", var.bucket_arn)[1]
+  # arn:aws:events:<region>:<account>:event-bus/<name>
+  handoff_event_bus = var.handoff_event_bus_arn == null ? null : split("/", var.handoff_event_bus_arn)[1]
 
   log_kms_key_arn = var.create_log_kms_key ? module.log_kms_key[0].key_arn : var.log_kms_key_arn
 
@@ -86,6 +88,8 @@ locals {
     MLFLOW_EXPERIMENT_ID              = var.mlflow_experiment_id
     MLFLOW_ENABLE_ASYNC_TRACE_LOGGING = "false"
     MLFLOW_DISABLE_TELEMETRY          = "true"
+    # Where handoffs are published for the support team (order_agent.handoff).
+    HANDOFF_EVENT_BUS = local.handoff_event_bus
   }
 
   # The abuse and cost limits the message function enforces (README "Security").
@@ -303,6 +307,17 @@ data "aws_iam_policy_document" "this" {
       effect    = "Allow"
       actions   = ["execute-api:ManageConnections"]
       resources = [var.connections_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.key == "message" && var.handoff_event_bus_arn != null ? [1] : []
+
+    content {
+      sid       = "PublishHandoffs"
+      effect    = "Allow"
+      actions   = ["events:PutEvents"]
+      resources = [var.handoff_event_bus_arn]
     }
   }
 

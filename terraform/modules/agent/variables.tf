@@ -222,6 +222,17 @@ variable "connections_arn" {
   }
 }
 
+variable "handoff_event_bus_arn" {
+  type        = string
+  description = "EventBridge bus the message function publishes handoffs on (events:PutEvents on it only; HANDOFF_EVENT_BUS). Null: handoffs are only recorded in the database."
+  default     = null
+
+  validation {
+    condition     = var.handoff_event_bus_arn == null || can(regex("^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._-]+$", var.handoff_event_bus_arn))
+    error_message = "handoff_event_bus_arn must be an EventBridge event bus ARN."
+  }
+}
+
 variable "bedrock_model_arns" {
   type        = list(string)
   description = "ARNs the message function may invoke directly (bedrock:InvokeModel, InvokeModelWithResponseStream): the inference profile of BEDROCK_MODEL_ID, e.g. arn:aws:bedrock:us-east-1:<account>:inference-profile/us.anthropic.claude-sonnet-4-6, or for a model invoked without a profile the foundation model in BEDROCK_REGION. No wildcards: the foundation models a cross-region profile routes to go into bedrock_profile_model_arns."

@@ -58,6 +58,30 @@ data "aws_iam_policy_document" "this" {
       }
     }
   }
+
+  # Services that deliver messages into what the key encrypts (EventBridge into an SNS topic or an
+  # SQS queue) need the key for the data key of each message; only for the listed source ARNs.
+  dynamic "statement" {
+    for_each = var.service_publishers
+
+    content {
+      sid       = "AllowPublisher${replace(title(replace(split(".", statement.key)[0], "-", " ")), " ", "")}"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      resources = ["*"]
+
+      principals {
+        type        = "Service"
+        identifiers = [statement.key]
+      }
+
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = sort(statement.value)
+      }
+    }
+  }
 }
 
 resource "aws_kms_key" "this" {

@@ -36,6 +36,17 @@ variable "log_group_arns" {
   }
 }
 
+variable "service_publishers" {
+  description = "AWS service principals (e.g. events.amazonaws.com) that may use the key to deliver messages into an SNS topic or SQS queue it encrypts (kms:GenerateDataKey*, kms:Decrypt), each only for the listed source ARNs (aws:SourceArn, e.g. an EventBridge rule). Empty: none."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue([for service, arns in var.service_publishers : can(regex("^[a-z0-9-]+\\.amazonaws\\.com$", service)) && length(arns) > 0])
+    error_message = "service_publishers maps a service principal (<service>.amazonaws.com) to at least one source ARN."
+  }
+}
+
 variable "tags" {
   description = "Tags for the key."
   type        = map(string)

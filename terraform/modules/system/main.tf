@@ -95,6 +95,8 @@ module "agent" {
   mlflow_tracking_uri = local.mlflow_tracking_uri
   environment         = local.emulator_environment
 
+  handoff_event_bus_arn = module.handoff.event_bus_arn
+
   # What the agent may invoke on Bedrock (bedrock.tf): the profile, and its models only through it.
   bedrock_model_arns         = local.bedrock_model_arns
   bedrock_profile_model_arns = local.bedrock_profile_model_arns
@@ -176,6 +178,18 @@ module "chat_site" {
   kms_key_arn         = var.site_kms_key_arn
 
   tags = local.tags
+}
+
+# Handoffs to the support team: the bus the message function publishes on, and its targets.
+module "handoff" {
+  source = "../handoff"
+
+  name                   = var.name
+  notification_email     = var.handoff_notification_email
+  create_inbox_queue     = var.handoff_inbox_queue
+  message_log_group_name = module.agent.log_group_names["message"]
+  alarm_sns_topic_arn    = module.observability.sns_topic_arn
+  tags                   = local.tags
 }
 
 # The topic every alarm notifies, the alarms about the system as a whole, the dashboard and the budget.

@@ -57,3 +57,18 @@ output "model_provider" {
     error_message = "model_provider = \"offline\" needs the development layer, which only an emulator gets (emulator.dev_layer_packages): the offline provider is not in the production layers. Use bedrock."
   }
 }
+
+output "handoff_event_bus_name" {
+  description = "The EventBridge bus every handoff is published on (source order-agent, detail-type \"Conversation handed off\")."
+  value       = module.handoff.event_bus_name
+}
+
+output "handoff_inbox_queue_url" {
+  description = "The SQS queue every handoff event is delivered to, or null (handoff_inbox_queue = false)."
+  value       = module.handoff.inbox_queue_url
+}
+
+output "handoff_sns_topic_arn" {
+  description = "The email topic of handoff events, or null (no handoff_notification_email)."
+  value       = module.handoff.sns_topic_arn
+}

@@ -225,6 +225,18 @@ variable "alarm_email_addresses" {
   default     = []
 }
 
+variable "handoff_notification_email" {
+  type        = string
+  description = "An address (e.g. the helpdesk's inbox) that gets every handoff event by email through a KMS-encrypted SNS topic; it confirms the subscription once. Null: no topic (subscribe to the handoff bus otherwise: docs/deployment.md)."
+  default     = null
+}
+
+variable "handoff_inbox_queue" {
+  type        = bool
+  description = "Also deliver every handoff event to an SQS queue a helpdesk integration polls (<name>-handoff-inbox)."
+  default     = false
+}
+
 variable "db_connections_alarm_threshold" {
   type        = number
   description = "DatabaseConnections of the DB instance that fires its alarm: about 80% of its max_connections (about 80 on db.t4g.micro, 400 on db.t4g.medium)."

@@ -127,6 +127,32 @@ class Settings(BaseSettings):
         default=60, description="How long a turn may hold its session lock before another turn may take it."
     )
 
+    # -- handoffs to the support team (order_agent/handoff.py) ------------------------------------
+    handoff_event_bus: str | None = Field(
+        default=None,
+        description="EventBridge bus (name or ARN) each handoff is published on; Terraform sets it. Unset: a "
+        "handoff is only recorded in the database, and the customer is told HANDOFF_FAILED_TEXT.",
+    )
+    handoff_reply_text: str = Field(
+        default="I've passed your request and a summary of our conversation to our support team, who will "
+        "follow up with you using the contact details on your account. Your reference is {reference}. "
+        "I won't answer further messages in this chat.",
+        description="Told to a verified customer once the handoff is published; `{reference}` is the handoff's "
+        "reference, which the helpdesk sees in the event. Say only what your support team does.",
+    )
+    handoff_unverified_reply_text: str = Field(
+        default="I've passed your request and a summary of our conversation to our support team. As I couldn't "
+        "verify your account, they have no way to contact you: please get in touch with them and quote "
+        "reference {reference}. I won't answer further messages in this chat.",
+        description="As HANDOFF_REPLY_TEXT, for a customer who was not verified (the event has no customer id).",
+    )
+    handoff_failed_text: str = Field(
+        default="I'm sorry: I've recorded your request, but I couldn't notify our support team just now. If it's "
+        "urgent, please contact them directly and quote reference {reference}.",
+        description="Told to the customer when the handoff event could not be published (the handoff is recorded "
+        "in the database and the failure is logged and alarmed).",
+    )
+
     # -- the WebSocket edge -----------------------------------------------------------------------
     auth_mode: Literal["none", "jwt"] = Field(
         default="none",

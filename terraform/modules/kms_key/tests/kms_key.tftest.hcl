@@ -86,3 +86,38 @@ run "rejects_an_aws_reserved_alias" {
 
   expect_failures = [var.alias_name]
 }
+
+run "a_publisher_service_may_use_the_key_for_its_listed_sources_only" {
+  command = plan
+
+  variables {
+    log_group_arns     = []
+    service_publishers = { "events.amazonaws.com" = ["arn:aws:events:us-east-1:123456789012:rule/bus/handoffs"] }
+  }
+
+  assert {
+    condition     = [for s in data.aws_iam_policy_document.this.statement : s.sid] == ["EnableIamPolicies", "AllowPublisherEvents"]
+    error_message = "The policy must have the account statement and one statement per publishing service."
+  }
+
+  assert {
+    condition = jsonencode([
+      for s in data.aws_iam_policy_document.this.statement : [s.actions, s.principals, s.condition] if s.sid == "AllowPublisherEvents"
+      ]) == jsonencode([[
+        toset(["kms:Decrypt", "kms:GenerateDataKey*"]),
+        toset([{ type = "Service", identifiers = toset(["events.amazonaws.com"]) }]),
+        toset([{ test = "ArnEquals", variable = "aws:SourceArn", values = ["arn:aws:events:us-east-1:123456789012:rule/bus/handoffs"] }]),
+    ]])
+    error_message = "EventBridge may only make and read data keys, and only for the listed rule."
+  }
+}
+
+run "a_publisher_needs_a_source_arn" {
+  command = plan
+
+  variables {
+    service_publishers = { "events.amazonaws.com" = [] }
+  }
+
+  expect_failures = [var.service_publishers]
+}

@@ -48,6 +48,7 @@ from langgraph.types import Command, interrupt
 
 from order_agent.agent.confirmation import classify_confirmation, confirmation_replies, order_card
 from order_agent.agent.events import Emit, QuickReply, TextDelta
+from order_agent.handoff import announce_handoff, handed_off_text
 from order_agent.model.base import (
     END_CONVERSATION,
     END_CONVERSATION_SPEC,
@@ -67,10 +68,8 @@ TOOL_LIMIT_TEXT = (
     "or shall I connect you with a human agent?"
 )
 FAREWELL_TEXT = "Thank you for contacting us. Goodbye!"
-HANDOFF_TEXT = "I've passed your request to a human agent, who will continue this conversation here."
 CLOSED_TEXT = "This conversation has ended. Start a new conversation if there is anything else we can help with."
 NEW_CONVERSATION = QuickReply(label="Start a new conversation", text="", action="new_conversation")
-HANDED_OFF_TEXT = "A human agent has your request and will reply here; this assistant no longer answers it."
 UNANSWERED_TEXT = "(The previous message could not be answered.)"
 
 # The stages: each model call's system prompt (prompts/<stage>.md), and what the reply reports.
@@ -105,6 +104,7 @@ class Turn:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     cost_known: bool = True  # False when a model id has no price in the settings
+    handoff_published: bool | None = None  # whether this turn's handoff reached the event bus (None: none)
 
 
 @dataclass(frozen=True)
@@ -340,8 +340,12 @@ def hand_off(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any
     }
     if not result.ok:  # back to the model, as a tool round
         return {**update, "stage": ENTRY_STAGE, "turn": turn}
-    replies = _with_default_reply(turn, HANDOFF_TEXT)
-    return {**update, "status": "handed_off", "stage": "handed_off", "turn": replace(turn, replies=replies)}
+    # Committed: now the support team is told, and the customer what truly happens next.
+    text, published = announce_handoff(
+        deps.settings, deps.session_id, ctx.customer_id, result.arguments["summary"], state["messages"]
+    )
+    turn = replace(turn, replies=[*turn.replies, text], handoff_published=published)
+    return {**update, "status": "handed_off", "stage": "handed_off", "turn": turn}
 
 
 def close(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
@@ -441,7 +445,7 @@ def conversation_closed(state: AgentState, runtime: Runtime[Dependencies]) -> di
 
 def handed_off(state: AgentState, runtime: Runtime[Dependencies]) -> dict[str, Any]:
     """A message after the handoff: a human agent answers it."""
-    return _fixed_reply(state, "handed_off", HANDED_OFF_TEXT)
+    return _fixed_reply(state, "handed_off", handed_off_text(runtime.context.session_id))
 
 
 def _fixed_reply(state: AgentState, stage: Stage, text: str) -> dict[str, Any]:

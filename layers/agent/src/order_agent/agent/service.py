@@ -50,6 +50,7 @@ class TurnOutcome:
     conversation_cost_usd: float | None = None  # the conversation's, this turn included
     trace: TurnTrace | None = None  # the recorded spans (tracing on, or record_traces)
     export: ExportResult | None = None  # the trace's export to MLflow: id, duration, error
+    handoff_published: bool | None = None  # whether a handoff in this turn reached the event bus (None: none)
 
 
 class Agent:
@@ -214,7 +215,7 @@ class Agent:
         if trace is not None:
             trace.customer_id = _customer_id(state)
             self._describe(trace, final, done, cost, conversation_cost)
-        return TurnOutcome(final, done, None, cost, conversation_cost)
+        return TurnOutcome(final, done, None, cost, conversation_cost, handoff_published=turn.handoff_published)
 
     @staticmethod
     def _describe(

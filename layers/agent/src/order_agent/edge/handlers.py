@@ -441,6 +441,7 @@ def turn_record(session_id: str, turn_id: str, outcome: Any, duration_ms: float)
         "cache_write_tokens": usage.get("cacheWriteInputTokens", 0),
         "cost_usd": outcome.cost_usd,
         "conversation_cost_usd": outcome.conversation_cost_usd,
+        "handoff_published": outcome.handoff_published,  # false: the helpdesk was not told (alarmed)
     }
 
 

@@ -530,7 +530,8 @@ def transfer_to_human_agents(call: ToolCall, summary: str) -> str:
         summary: A short summary of the customer's issue for the human agent.
 
     Returns:
-        'Transfer successful'. A human agent continues the conversation from here.
+        'Transfer successful'. The support team is sent the summary and follows up; this
+        assistant stops answering (the agent tells the customer what happens next).
     """
     call.change = Change(
         RECORD_HANDOFF, {"session_id": call.ctx.session_id, "customer_id": call.ctx.customer_id, "summary": summary}

@@ -8,6 +8,7 @@ checkpoint table and bucket the way the Terraform `conversation_store` module de
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -87,3 +88,22 @@ def create_conversation_store(settings: Settings) -> None:
         existing = {bucket["Name"] for bucket in s3.list_buckets().get("Buckets", [])}
         if settings.checkpoint_bucket not in existing:
             s3.create_bucket(Bucket=settings.checkpoint_bucket)
+
+
+def create_handoff_inbox(settings: Settings, queue_name: str) -> str:
+    """The handoff bus (HANDOFF_EVENT_BUS), a rule matching the handoff events and an SQS queue as its
+    target, as the Terraform `handoff` module makes them with `create_inbox_queue` (without its key,
+    dead-letter queue and alarms), for runs that have not applied Terraform. Returns the queue's URL."""
+    from order_agent.handoff import DETAIL_TYPE, EVENT_SOURCE
+
+    options = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
+    events, sqs = boto3.client("events", **options), boto3.client("sqs", **options)
+    bus = settings.handoff_event_bus
+    if bus not in {b["Name"] for b in events.list_event_buses()["EventBuses"]}:
+        events.create_event_bus(Name=bus)
+    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = json.dumps({"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE]})
+    events.put_rule(Name=f"{bus}-inbox", EventBusName=bus, EventPattern=pattern)
+    events.put_targets(Rule=f"{bus}-inbox", EventBusName=bus, Targets=[{"Id": "inbox", "Arn": queue_arn}])
+    return queue_url

@@ -17,7 +17,7 @@ DEFAULT_PLUGIN_DIR = Path("/opt/tf-plugins")
 # Services the modules use; a plan or apply against the emulator points each of them at its edge URL.
 EMULATED_SERVICES = (
     "apigateway", "apigatewayv2", "cloudfront", "cloudwatch", "cloudwatchlogs", "cognitoidp", "dynamodb", "ec2",
-    "iam", "kms", "lambda", "rds", "s3", "sagemaker", "secretsmanager", "sns", "sts",
+    "events", "iam", "kms", "lambda", "rds", "s3", "sagemaker", "secretsmanager", "sns", "sqs", "sts",
 )  # fmt: skip
 
 
