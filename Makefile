@@ -43,8 +43,9 @@ $(STAMP): requirements/runtime.txt requirements/dev.txt layers/agent/pyproject.t
 		|| { echo "Python >= 3.11 is needed (found $$($(PYTHON) --version)); set PYTHON=..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==$(PIP_VERSION)
-	@# --no-deps: the lock files list every package (see requirements/dev.in)
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements/dev.txt
+	@# --no-deps: the lock files list every package (see requirements/dev.in). --no-compile: byte-compiling
+	@# every installed module took about a minute of setup; Python compiles what is imported, when it is.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-compile -r requirements/dev.txt
 	@# the production package (the agent layer) and the development tools beside it (local stack, evals, CLI)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e layers/agent -e layers/dev
 	@touch $(STAMP)
