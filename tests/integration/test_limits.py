@@ -8,12 +8,14 @@ import hashlib
 import json
 import time
 import uuid
+from types import SimpleNamespace
 
 import boto3
 import pytest
 from websockets.sync.client import connect
 
 from order_agent.agent.service import Agent
+from order_agent.conversations import sessions
 from order_agent.edge import handlers
 from order_agent.edge.protocol import LIMIT_ERRORS, SERVER_FRAME
 from order_agent.tools import ToolRunner
@@ -137,7 +139,15 @@ def test_a_signed_in_user_needs_no_session_token(chat):
 # -- message rate -----------------------------------------------------------------------------------
 
 
-def test_a_connection_over_its_message_rate_is_told_to_wait(chat):
+@pytest.fixture
+def one_rate_window(monkeypatch):
+    """The store's clock stands still, so every message of the test falls in one fixed rate window: a
+    window boundary mid-test would start a fresh count and let a message through (seen in CI)."""
+    frozen = time.time()
+    monkeypatch.setattr(sessions, "time", SimpleNamespace(time=lambda: frozen))
+
+
+def test_a_connection_over_its_message_rate_is_told_to_wait(chat, one_rate_window):
     gateway, model, _ = chat([{"text": "one"}, {"text": "two"}, {"text": "three"}],
                              principal=f"user-{uuid.uuid4()}", max_messages_per_connection=2)  # fmt: skip
     session = f"rate-{uuid.uuid4()}"
@@ -160,7 +170,7 @@ def test_a_connection_over_its_message_rate_is_told_to_wait(chat):
         assert _until(fresh)[-1]["type"] == "done"
 
 
-def test_a_principal_over_its_message_rate_is_limited_on_every_connection(chat):
+def test_a_principal_over_its_message_rate_is_limited_on_every_connection(chat, one_rate_window):
     gateway, model, settings = chat([{"text": "one"}, {"text": "two"}, {"text": "three"}],
                                     principal=(user := f"user-{uuid.uuid4()}"), max_messages_per_principal=2)  # fmt: skip
     with connect(gateway.url) as a, connect(gateway.url) as b:
