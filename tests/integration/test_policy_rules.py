@@ -18,6 +18,8 @@ from order_agent.db.dataset import export_dataset, restore_snapshot
 from order_agent.tools.policy import policy_prompt, rule_names
 from order_agent.tools.registry import REGISTRY, ToolKind
 
+from .support.demo_calls import SUCCESSFUL_CALLS
+
 ANA, BEN, CHEN, DANA = "ana_lima_1001", "ben_okafor_1002", "chen_wei_1003", "dana_ross_1004"
 ADDRESS = {"address1": "1 New Road", "address2": "", "city": "Oakland", "state": "CA", "country": "USA",
            "zip": "94607"}  # fmt: skip
@@ -66,35 +68,11 @@ def own_payment_methods(s: Store) -> None:
               "not_found", "Payment method not found")  # fmt: skip
 
 
-# Arguments that succeed for every tool on the demo data (as Ana where a customer is needed).
-SAMPLE_CALLS = {
-    "find_user_id_by_email": {"email": "ana.lima@example.com"},
-    "find_user_id_by_name_zip": {"first_name": "Ana", "last_name": "Lima", "zip": "94105"},
-    "get_user_details": {"user_id": ANA},
-    "get_order_details": {"order_id": "#W1000001"},
-    "get_product_details": {"product_id": "8000000001"},
-    "get_item_details": {"item_id": "8100000011"},
-    "list_all_product_types": {},
-    "calculate": {"expression": "2 + 2"},
-    "cancel_pending_order": {"order_id": "#W1000001", "reason": "no longer needed"},
-    "modify_pending_order_address": {"order_id": "#W1000001", **ADDRESS},
-    "modify_pending_order_items": {"order_id": "#W1000001", "item_ids": ["8100000011"], "new_item_ids": ["8100000012"],
-                                   "payment_method_id": "credit_card_1001001"},
-    "modify_pending_order_payment": {"order_id": "#W1000001", "payment_method_id": "gift_card_1001002"},
-    "modify_user_address": {"user_id": ANA, **ADDRESS},
-    "return_delivered_order_items": {"order_id": "#W1000002", "item_ids": ["8300000031"],
-                                     "payment_method_id": "gift_card_1001002"},
-    "exchange_delivered_order_items": {"order_id": "#W1000002", "item_ids": ["8300000031"],
-                                       "new_item_ids": ["8300000032"], "payment_method_id": "gift_card_1001002"},
-    "transfer_to_human_agents": {"summary": "The customer asks for a person."},
-}  # fmt: skip
-
-
 def confirm_writes(s: Store) -> None:
     # The graph runs a WRITE only after the customer's yes (tests/integration/test_agent_conversations.py);
     # this checks the other half: every tool that changes data is declared as one that needs it.
-    assert set(SAMPLE_CALLS) == set(REGISTRY)
-    for name, arguments in SAMPLE_CALLS.items():
+    assert set(SUCCESSFUL_CALLS) == set(REGISTRY)
+    for name, arguments in SUCCESSFUL_CALLS.items():
         restore_snapshot(s.db)
         before = export_dataset(s.db)
         s.done(ANA, name, arguments)

@@ -19,21 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
 from perf_common import Recorder, counting_connection_class  # scripts/ is not a package: on the path above
 
-ANA = "ana_lima_1001"
-ADDRESS = {"address1": "12 Elm Street", "address2": "", "city": "Denver", "state": "CO", "country": "USA",
-           "zip": "80202"}  # fmt: skip
-WRITES = {
-    "cancel_pending_order": {"order_id": "#W1000001", "reason": "no longer needed"},
-    "modify_pending_order_address": {"order_id": "#W1000001", **ADDRESS},
-    "modify_pending_order_items": {"order_id": "#W1000001", "item_ids": ["8100000011"],
-                                   "new_item_ids": ["8100000012"], "payment_method_id": "gift_card_1001002"},
-    "modify_pending_order_payment": {"order_id": "#W1000001", "payment_method_id": "gift_card_1001002"},
-    "modify_user_address": {"user_id": ANA, **ADDRESS},
-    "return_delivered_order_items": {"order_id": "#W1000002", "item_ids": ["8300000031"],
-                                     "payment_method_id": "gift_card_1001002"},
-    "exchange_delivered_order_items": {"order_id": "#W1000002", "item_ids": ["8300000031"],
-                                       "new_item_ids": ["8300000032"], "payment_method_id": "gift_card_1001002"},
-}  # fmt: skip
+from .support.demo_calls import ANA, WRITE_CALLS
+
 REFUSED = {  # a rule refuses each: the order is not in the status the write needs
     "cancel_pending_order": {"order_id": "#W1000002", "reason": "no longer needed"},
     "return_delivered_order_items": {"order_id": "#W1000001", "item_ids": ["8100000011"],
@@ -64,22 +51,22 @@ def _document(runner, ctx, name, arguments):
 
 
 def test_every_write_is_covered():
-    assert set(WRITES) == {name for name, d in REGISTRY.items() if d.kind is ToolKind.WRITE}
+    assert set(WRITE_CALLS) == {name for name, d in REGISTRY.items() if d.kind is ToolKind.WRITE}
 
 
-@pytest.mark.parametrize("name", WRITES)
+@pytest.mark.parametrize("name", WRITE_CALLS)
 def test_a_write_costs_at_most_5_round_trips_and_its_dry_run_1(name, counted, runner, demo_db, new_ctx):
     ctx = new_ctx(ANA)
     before = export_dataset(demo_db)
-    preview, dry_run_trips = counted(ctx, name, WRITES[name], dry_run=True)
+    preview, dry_run_trips = counted(ctx, name, WRITE_CALLS[name], dry_run=True)
     assert preview.ok, preview.error_message
     assert export_dataset(demo_db) == before  # the dry run runs outside a transaction: it must change nothing
-    result, write_trips = counted(ctx, name, WRITES[name], idempotency_key="confirmed")
+    result, write_trips = counted(ctx, name, WRITE_CALLS[name], idempotency_key="confirmed")
     assert result.ok, result.error_message
-    retried, retry_trips = counted(ctx, name, WRITES[name], idempotency_key="confirmed")
+    retried, retry_trips = counted(ctx, name, WRITE_CALLS[name], idempotency_key="confirmed")
     assert retried.replayed and retried.content == result.content
     assert (dry_run_trips, write_trips, retry_trips) == (1, 5, 4)  # the retry: BEGIN, claim, earlier result, COMMIT
-    assert result.content == preview.content == _document(runner, ctx, name, WRITES[name])
+    assert result.content == preview.content == _document(runner, ctx, name, WRITE_CALLS[name])
 
 
 @pytest.mark.parametrize("name", REFUSED)
