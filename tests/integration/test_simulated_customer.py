@@ -9,6 +9,7 @@ import json
 import pytest
 from mlflow import MlflowClient
 
+from order_agent.db.dataset import restore_snapshot
 from order_agent_dev.evals.scenarios import pass_hat
 from order_agent_dev.evals.simulated_customer import (
     AGENT_GREETING,
@@ -64,20 +65,26 @@ def expected(agent_settings, tasks):
     return expected_states(agent_settings, list(tasks.values()))
 
 
-def _run(task, agent_steps, customer_steps, agent_settings, tau_db, expected, **kwargs):
+@pytest.fixture(scope="module")
+def agent(agent_settings, tau_db):
+    """One agent for the module (building one costs a second); each test gives it its script."""
     from order_agent.agent.service import Agent
     from order_agent.tools import ToolRunner
 
-    agent = Agent(agent_settings, model=ScriptedProvider(agent_steps), runner=ToolRunner(tau_db, agent_settings),
-                  record_traces=True)  # fmt: skip
-    customer = SimulatedCustomer(ScriptedProvider(customer_steps), task.instructions, agent_settings)
-    return run_conversation(task, agent, customer, tau_db, expected[task.id], **kwargs), customer
-
-
-def test_a_conversation_that_reaches_the_gold_state_passes(tasks, expected, agent_settings, tau_db):
-    run, customer = _run(
-        tasks[ADDRESS_TASK], _change_address("Suite 641"), CUSTOMER_17, agent_settings, tau_db, expected
+    yield Agent(
+        agent_settings, model=ScriptedProvider([]), runner=ToolRunner(tau_db, agent_settings), record_traces=True
     )
+    restore_snapshot(tau_db)  # a conversation leaves the database as it ends
+
+
+def _run(agent, task, agent_steps, customer_steps, expected, **kwargs):
+    agent.model = ScriptedProvider(agent_steps)
+    customer = SimulatedCustomer(ScriptedProvider(customer_steps), task.instructions, agent.settings)
+    return run_conversation(task, agent, customer, agent.runner.db, expected[task.id], **kwargs), customer
+
+
+def test_a_conversation_that_reaches_the_gold_state_passes(agent, tasks, expected):
+    run, customer = _run(agent, tasks[ADDRESS_TASK], _change_address("Suite 641"), CUSTOMER_17, expected)
     assert run.checks == {"ended_normally": True, "final_state": True, "communicated": True}, run.problems
     assert run.passed and run.ended_by == "stop" and run.customer_turns == 3
     # The customer model saw τ's greeting first, the proposal with its buttons, and the task's instructions.
@@ -97,23 +104,23 @@ def test_a_conversation_that_reaches_the_gold_state_passes(tasks, expected, agen
     assert json.loads(json.dumps(run.as_json()))["customer"]["usage"]["inputTokens"] == 50
 
 
-def test_a_wrong_final_state_fails(tasks, expected, agent_settings, tau_db):
-    run, _ = _run(tasks[ADDRESS_TASK], _change_address("Suite 614"), CUSTOMER_17, agent_settings, tau_db, expected)
+def test_a_wrong_final_state_fails(agent, tasks, expected):
+    run, _ = _run(agent, tasks[ADDRESS_TASK], _change_address("Suite 614"), CUSTOMER_17, expected)
     assert run.ended_by == "stop" and not run.passed
     assert run.checks == {"ended_normally": True, "final_state": False, "communicated": True}
 
 
-def test_facts_not_told_fail(tasks, expected, agent_settings, tau_db):
+def test_facts_not_told_fail(agent, tasks, expected):
     """Task 24 asks which materials the t-shirts come in: "polyester" and "cotton" must both be said
     (a pass is in the trials test below)."""
     customer = [{"text": "What materials do your t-shirts come in?"}, {"text": STOP}]
-    run, _ = _run(tasks[QUESTION_TASK], [{"text": "Only cotton."}], customer, agent_settings, tau_db, expected)
+    run, _ = _run(agent, tasks[QUESTION_TASK], [{"text": "Only cotton."}], customer, expected)
     assert run.checks == {"ended_normally": True, "final_state": True, "communicated": False}
 
 
-def test_a_marker_ends_the_conversation_before_the_agent_reads_it(tasks, expected, agent_settings, tau_db):
-    run, _ = _run(tasks[QUESTION_TASK], [], [{"text": f"I'd rather talk to someone else. {TRANSFER}"}],
-                  agent_settings, tau_db, expected)  # fmt: skip
+def test_a_marker_ends_the_conversation_before_the_agent_reads_it(agent, tasks, expected):
+    customer = [{"text": f"I'd rather talk to someone else. {TRANSFER}"}]
+    run, _ = _run(agent, tasks[QUESTION_TASK], [], customer, expected)
     assert run.ended_by == "transfer" and run.checks["ended_normally"] and run.customer_turns == 1
     assert not run.passed  # the facts were never told
 
@@ -124,18 +131,28 @@ def test_taus_three_markers(marker, ending):
     assert stop_marker("Thanks, bye!") is None
 
 
-def test_a_handoff_ends_the_conversation(tasks, expected, agent_settings, tau_db):
-    agent = [{"tool_use": {"name": "transfer_to_human_agents", "input": {"summary": "wants a person"}}}]
-    run, _ = _run(tasks[QUESTION_TASK], agent, [{"text": "A human, please."}], agent_settings, tau_db, expected)
+def test_a_handoff_ends_the_conversation(agent, tasks, expected):
+    handoff = [{"tool_use": {"name": "transfer_to_human_agents", "input": {"summary": "wants a person"}}}]
+    run, _ = _run(agent, tasks[QUESTION_TASK], handoff, [{"text": "A human, please."}], expected)
     assert run.ended_by == "handed_off" and run.checks["ended_normally"] and run.customer_turns == 1
 
 
-def test_the_turn_bound_stops_and_fails_the_conversation(tasks, expected, agent_settings, tau_db):
-    agent = [{"text": "Could you say that again?"}] * 2
+def test_the_turn_bound_stops_and_fails_the_conversation(agent, tasks, expected):
+    unclear = [{"text": "Could you say that again?"}] * 2
     customer = [{"text": "Hello?"}] * 2
-    run, _ = _run(tasks[QUESTION_TASK], agent, customer, agent_settings, tau_db, expected, max_turns=2)
+    run, _ = _run(agent, tasks[QUESTION_TASK], unclear, customer, expected, max_turns=2)
     assert run.ended_by == "max_turns" and run.customer_turns == 2
     assert run.checks["ended_normally"] is False and not run.passed
+
+
+def test_the_customer_gets_the_instructions_as_taus_simulator_does(tasks):
+    """The layout of τ's StructuredUserInstructions.__str__ (checked against τ's own for all 114 tasks
+    when this was written; importing τ here would cost seconds)."""
+    assert tasks[ADDRESS_TASK].instructions == (
+        "Domain: retail\nReason for call:\n\tYou want to change #W8665881 to be delivered to Suite 641 instead.\n"
+        "Known info:\n\tYou are Fatima Johnson in zipcode 78712.\nUnknown info:\n\tYou do not remember your email"
+        " address\nTask instructions:\n\tYou are a private person that does not want to reveal much about yourself."
+    )
 
 
 def test_communicate_check_ignores_case_and_commas_within_one_message():
@@ -173,7 +190,7 @@ def test_trials_are_scored_as_pass_hat_k_and_logged_to_mlflow(tasks, expected, a
     customer_steps = {ADDRESS_TASK: CUSTOMER_17, QUESTION_TASK: [{"text": "Which materials?"}, {"text": STOP}]}
     report = run_simulation(
         list(tasks.values()),
-        tau_db,
+        [tau_db],
         agent_settings,
         model_settings(agent_settings, "scripted"),
         trials=2,

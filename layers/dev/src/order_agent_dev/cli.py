@@ -37,6 +37,7 @@ def _reset(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     text = json.dumps(export_dataset(get_database()), indent=args.indent, ensure_ascii=False)
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
@@ -151,9 +152,11 @@ def _progress(run) -> None:
 
 
 @contextmanager
-def _eval_environment(settings: Settings) -> Iterator[tuple[Database, Settings]]:
-    """A scratch database with the τ retail data (snapshot saved) and, unless AWS_ENDPOINT_URL names
-    one, an emulator of our own for the conversation state; both removed afterwards."""
+def _eval_environment(settings: Settings, databases: int = 1) -> Iterator[tuple[list[Database], Settings]]:
+    """Scratch databases with the τ retail data (snapshot saved) and, unless AWS_ENDPOINT_URL names
+    one, an emulator of our own for the conversation state; all removed afterwards."""
+    from order_agent.db.dataset import save_snapshot
+
     local_aws = None
     if not settings.aws_endpoint_url:  # conversation state in an emulator of our own
         import os
@@ -168,19 +171,21 @@ def _eval_environment(settings: Settings) -> Iterator[tuple[Database, Settings]]
         create_conversation_store(settings)
     # The harness exports nothing per turn; the evaluation itself is logged to MLflow.
     settings = settings.model_copy(update={"mlflow_tracking_uri": None})
-    url = create_scratch_database(settings.database_url, prefix="order_agent_eval")
-    scratch_settings = settings.model_copy(update={"database_url": url})
-    db = Database(scratch_settings)
+    data = read_dataset("tau-retail", settings)
+    created: list[tuple[str, Database]] = []
     try:
-        from order_agent.db.dataset import save_snapshot
-
-        migrate(db)
-        load_dataset(db, read_dataset("tau-retail", scratch_settings))
-        save_snapshot(db)
-        yield db, scratch_settings
+        for _ in range(databases):
+            url = create_scratch_database(settings.database_url, prefix="order_agent_eval")
+            db = Database(settings.model_copy(update={"database_url": url}))
+            created.append((url, db))
+            migrate(db)
+            load_dataset(db, data)
+            save_snapshot(db)
+        yield [db for _, db in created], settings.model_copy(update={"database_url": created[0][0]})
     finally:
-        db.close()
-        drop_database(url)
+        for url, db in created:
+            db.close()
+            drop_database(url)
         if local_aws is not None:
             local_aws.stop()
 
@@ -195,7 +200,7 @@ def _scenarios(args: argparse.Namespace) -> int:
     if args.only:
         scenarios = [s for s in scenarios if any(s.id.startswith(prefix) for prefix in args.only)]
     provider = "bedrock" if settings.model_provider == "bedrock" else args.provider
-    with _eval_environment(settings) as (db, scratch_settings):
+    with _eval_environment(settings) as ([db], scratch_settings):
         report = run_suite(
             scenarios,
             db,
@@ -231,10 +236,10 @@ def _tau_sim(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    with _eval_environment(settings) as (db, scratch_settings):
+    with _eval_environment(settings, args.parallel) as (databases, scratch_settings):
         report = sim.run_simulation(
             tasks,
-            db,
+            databases,
             sim.model_settings(scratch_settings, args.agent_model),
             sim.model_settings(scratch_settings, args.customer_model),
             trials=args.trials,
@@ -245,6 +250,7 @@ def _tau_sim(args: argparse.Namespace) -> int:
         print(f"FAILED {line}")
     print(report.table())
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(json.dumps([r.as_json() for r in report.runs], indent=1) + "\n", encoding="utf-8")
         print(f"transcripts written to {args.output}")
     tracking_uri = settings.mlflow_tracking_uri
@@ -331,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     tau_sim.add_argument("--task", action="append", help="only this τ task id (repeatable; default: all 114)")
     tau_sim.add_argument(
         "--max-turns", type=int, help="customer messages before a conversation is stopped (and fails); default 30"
+    )
+    tau_sim.add_argument(
+        "--parallel", type=int, default=1, help="conversations at once, each in a scratch database of its own"
     )
     tau_sim.add_argument("--output", "-o", help="also write every run with both sides' transcripts to this JSON file")
     tau_sim.add_argument("--run-name", default="tau-sim", help="the MLflow run's name")

@@ -22,9 +22,12 @@ against the agent, as they do in τ's published numbers: read the transcripts.
 from __future__ import annotations
 
 import json
+import queue
 import textwrap
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +46,7 @@ from order_agent.settings import Settings
 from order_agent.tools import ToolRunner
 from order_agent_dev.evals.scenarios import pass_hat, turn_usage
 from order_agent_dev.evals.tau_replay import _same_state, reference_final_state
+from order_agent_dev.providers.scripted import ScriptedProvider
 
 STOP, TRANSFER, OUT_OF_SCOPE = "###STOP###", "###TRANSFER###", "###OUT-OF-SCOPE###"
 STOP_MARKERS = {STOP: "stop", TRANSFER: "transfer", OUT_OF_SCOPE: "out_of_scope"}
@@ -177,7 +181,6 @@ class SimulatedCustomer:
         self.messages: list[dict[str, Any]] = []
         self.usage = Usage()
         self.cost_usd = 0.0
-        self.model_ids: set[str] = set()
 
     def reply(self, agent_text: str) -> str:
         self.messages.append({"role": "user", "content": [{"text": agent_text or "(no reply)"}]})
@@ -186,7 +189,6 @@ class SimulatedCustomer:
         text = response.text.strip() or "(says nothing)"  # an empty message would break the transcript
         self.messages.append({"role": "assistant", "content": [{"text": text}]})
         self.usage = self.usage + response.usage
-        self.model_ids.add(response.model_id)
         price = self.settings.price_of(response.model_id)
         if price is not None:
             self.cost_usd += sum(response.usage.cost_usd(price))
@@ -321,8 +323,7 @@ def run_conversation(
         "final_state": _same_state(export_dataset(db), expected_state),
         "communicated": all(communicated(info, agent_messages) for info in task.communicate_info),
     }
-    restore_snapshot(db)
-    return run
+    return run  # the database stays as the conversation left it: the next one starts by restoring it
 
 
 # -- the evaluation ----------------------------------------------------------------------------------------
@@ -408,9 +409,16 @@ def expected_states(settings: Settings, tasks: list[TauTask]) -> dict[str, dict[
     return {task.id: reference_final_state(start, task.actions)[0] for task in tasks}
 
 
+def _ready(provider: ModelProvider) -> ModelProvider:
+    """Create a provider's lazy client now, in the main thread: boto3 does not create clients
+    safely from several threads at once."""
+    getattr(provider, "client", None)
+    return provider
+
+
 def run_simulation(
     tasks: list[TauTask],
-    db: Database,
+    databases: list[Database],
     agent_settings: Settings,
     customer_settings: Settings,
     *,
@@ -421,23 +429,58 @@ def run_simulation(
     progress: Callable[[SimulatedRun], None] | None = None,
     expected: dict[str, dict[str, Any]] | None = None,
 ) -> SimulationReport:
-    """Every task `trials` times. The models come from the settings unless factories are given
-    (tests pass scripted ones), called with the task and the trial for each conversation.
+    """Every task `trials` times, as many conversations at once as there are databases (each with
+    the data set and its snapshot loaded; a conversation is scored on the state of its own one).
+    The models come from the settings, one agent and one customer per database, unless factories
+    are given (tests pass scripted ones), called with the task and the trial for each conversation.
     `expected`: the tasks' `expected_states`, when computed beforehand."""
     expected = expected or expected_states(agent_settings, tasks)
     customer_settings = customer_settings.model_copy(update={"model_temperature": CUSTOMER_TEMPERATURE})
-    runs = []
+
+    # One agent and one customer model per database, built here before any thread starts (with a
+    # factory, the agent's model is replaced for each conversation: building an agent costs a second).
+    workers = [
+        (
+            Agent(
+                agent_settings,
+                model=_ready(make_provider(agent_settings)) if agent_model is None else ScriptedProvider([]),
+                runner=ToolRunner(db, agent_settings),
+                record_traces=True,
+            ),
+            db,
+            None if customer_model else _ready(make_provider(customer_settings)),
+        )
+        for db in databases
+    ]
+    jobs: queue.SimpleQueue[tuple[TauTask, int]] = queue.SimpleQueue()
     for task in tasks:
         for trial in range(1, trials + 1):
-            model = agent_model(task, trial) if agent_model else make_provider(agent_settings)
-            agent = Agent(agent_settings, model=model, runner=ToolRunner(db, agent_settings), record_traces=True)
-            customer_side = customer_model(task, trial) if customer_model else make_provider(customer_settings)
-            customer = SimulatedCustomer(customer_side, task.instructions, customer_settings)
+            jobs.put((task, trial))
+    runs: dict[tuple[str, int], SimulatedRun] = {}
+    reporting = threading.Lock()
+
+    def work(agent: Agent, db: Database, customer_side: ModelProvider | None) -> None:
+        while True:
+            try:
+                task, trial = jobs.get_nowait()
+            except queue.Empty:
+                return
+            if agent_model is not None:
+                agent.model = agent_model(task, trial)
+            customer = SimulatedCustomer(
+                customer_side or customer_model(task, trial), task.instructions, customer_settings
+            )
             run = run_conversation(task, agent, customer, db, expected[task.id], trial=trial, max_turns=max_turns)
-            runs.append(run)
-            if progress is not None:
-                progress(run)
-    return SimulationReport(runs, trials, describe_model(agent_settings), describe_model(customer_settings))
+            with reporting:
+                runs[task.id, trial] = run
+                if progress is not None:
+                    progress(run)
+
+    with ThreadPoolExecutor(max_workers=len(workers), thread_name_prefix="tau-sim") as pool:
+        for future in [pool.submit(work, *worker) for worker in workers]:
+            future.result()  # a worker's database failing ends the evaluation with its error
+    ordered = [runs[task.id, trial] for task in tasks for trial in range(1, trials + 1)]
+    return SimulationReport(ordered, trials, describe_model(agent_settings), describe_model(customer_settings))
 
 
 def log_to_mlflow(report: SimulationReport, tracking_uri: str, experiment: str, run_name: str, max_turns: int) -> str:
