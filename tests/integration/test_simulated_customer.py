@@ -145,6 +145,14 @@ def test_the_turn_bound_stops_and_fails_the_conversation(agent, tasks, expected)
     assert run.checks["ended_normally"] is False and not run.passed
 
 
+def test_errors_end_the_conversation_and_fail_it(agent, tasks, expected):
+    """Either side's model failing past its retries (here: a script that runs out) scores 0, as in τ."""
+    customer = [{"text": "Which materials?"}, {"text": "And sizes?"}]
+    run, _ = _run(agent, tasks[QUESTION_TASK], [{"text": "Polyester and cotton."}], customer, expected)
+    assert run.ended_by == "agent_error" and run.checks["communicated"] and not run.passed
+    assert run.problems[0].startswith("ScriptDivergence: model call 2")
+
+
 def test_the_customer_gets_the_instructions_as_taus_simulator_does(tasks):
     """The layout of τ's StructuredUserInstructions.__str__ (checked against τ's own for all 114 tasks
     when this was written; importing τ here would cost seconds)."""

@@ -207,7 +207,7 @@ class SimulatedRun:
     task: str
     trial: int
     instructions: str = ""  # what the customer was told (after CUSTOMER_GUIDELINES)
-    ended_by: str = ""  # a SCORED_ENDINGS value, "max_turns" or "agent_error"
+    ended_by: str = ""  # a SCORED_ENDINGS value, "max_turns", "agent_error" or "customer_error"
     checks: dict[str, bool] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)  # both sides, in order
@@ -272,14 +272,16 @@ def run_conversation(
     restore_snapshot(db)
     session = f"tau-sim-{task.id}-{trial}-{uuid.uuid4().hex[:8]}"
     run.transcript.append({"role": "agent", "text": AGENT_GREETING})
-    shown, buttons = AGENT_GREETING, []
+    shown, buttons, side = AGENT_GREETING, [], "customer"
     agent_messages = [AGENT_GREETING]
     try:
         while True:
             if run.customer_turns >= max_turns:
                 run.ended_by = "max_turns"
                 break
+            side = "customer"
             text = customer.reply(shown)
+            side = "agent"
             run.customer_turns += 1
             run.transcript.append({"role": "customer", "text": text})
             ending = stop_marker(text)
@@ -315,7 +317,7 @@ def run_conversation(
                 break
             shown = as_the_customer_sees_it(final.text, [reply.label for reply in buttons])
     except Exception as exc:  # a model that failed past its retries, a script that diverged: this run fails
-        run.ended_by = run.ended_by or "agent_error"
+        run.ended_by = f"{side}_error"
         run.problems.append(f"{type(exc).__name__}: {exc}")
     run.customer_usage, run.customer_cost_usd = customer.usage, customer.cost_usd
     run.checks = {
@@ -368,6 +370,7 @@ class SimulationReport:
             "conversations": len(self.runs),
             "ended_at_turn_bound": sum(run.ended_by == "max_turns" for run in self.runs),
             "agent_errors": sum(run.ended_by == "agent_error" for run in self.runs),
+            "customer_errors": sum(run.ended_by == "customer_error" for run in self.runs),
         }
         return metrics
 
