@@ -187,6 +187,15 @@ def test_models_are_named_provider_and_model_id(agent_settings):
         model_settings(agent_settings, "scripted:some-model")
 
 
+def test_the_command_refuses_a_model_or_task_it_cannot_use_before_starting_anything(capsys):
+    from order_agent_dev.cli import main
+
+    assert main(["eval", "tau-sim", "--customer-model", "scripted:some-model", "--task", QUESTION_TASK]) == 2
+    assert main(["eval", "tau-sim", "--customer-model", "bedrock", "--task", "999"]) == 2
+    errors = capsys.readouterr().err
+    assert "no model id setting" in errors and "no τ retail task with id ['999']" in errors
+
+
 def test_trials_are_scored_as_pass_hat_k_and_logged_to_mlflow(tasks, expected, agent_settings, tau_db, mlflow_server):
     """Task 17 passes in trial 1 and goes to the wrong suite in trial 2; task 24 passes both."""
     agent_steps = {

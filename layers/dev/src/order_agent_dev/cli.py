@@ -224,7 +224,13 @@ def _tau_sim(args: argparse.Namespace) -> int:
     from order_agent_dev.evals import simulated_customer as sim
 
     settings = get_settings()
-    tasks = sim.load_tau_tasks(settings, args.task)
+    try:  # the arguments, before any database or emulator is started
+        tasks = sim.load_tau_tasks(settings, args.task)
+        sim.model_settings(settings, args.agent_model)
+        sim.model_settings(settings, args.customer_model)
+    except ValueError as exc:
+        print(f"order-agent: error: {exc}", file=sys.stderr)
+        return 2
     max_turns = args.max_turns or sim.DEFAULT_MAX_TURNS
 
     def progress(run) -> None:
