@@ -22,6 +22,11 @@ BENCH_ARGS ?=
 LOAD_SESSIONS ?= 200
 LOAD_TURNS ?= 5
 LOAD_ARGS ?=
+# make eval-tau: the τ retail tasks with a simulated customer (see docs/observability.md)
+TRIALS ?= 4
+AGENT_MODEL ?= bedrock
+CUSTOMER_MODEL ?= bedrock
+TAU_PARALLEL ?= 4
 # make test: pytest-xdist workers (one per core here: much of the suite waits on servers; 0 runs in-process)
 TEST_WORKERS ?= 2
 
@@ -32,7 +37,7 @@ PROTOCOL_TS := $(WEB)/src/protocol.generated.ts
 PROTOCOL_SCHEMA = $(BIN)/python -c 'import json; from order_agent.edge.protocol import json_schemas; print(json.dumps(json_schemas(), indent=2, sort_keys=True))'
 CHROMIUM ?= chromium
 
-.PHONY: help setup dev test test-deployed lint format db-up db-down db-reset tau-replay eval chat layers bench load init plan apply destroy lock clean \
+.PHONY: help setup dev test test-deployed lint format db-up db-down db-reset tau-replay eval eval-tau chat layers bench load init plan apply destroy lock clean \
 	web web-test web-protocol chromium pgbouncer
 
 help: ## list the targets
@@ -115,6 +120,10 @@ tau-replay: setup ## replay every τ-bench retail task against the reference too
 
 eval: setup ## the scenario suite, scored like τ-bench (EVAL_ARGS, e.g. --ci, --trials 3; MODEL_PROVIDER=bedrock for Claude)
 	@DATABASE_URL="$(DB_URL)" $(BIN)/order-agent eval scenarios $(EVAL_ARGS)
+
+eval-tau: setup ## all 114 τ retail tasks x TRIALS, a model playing the customer: pass^k, tokens, dollars (AGENT_MODEL, CUSTOMER_MODEL: PROVIDER[:MODEL]; EVAL_ARGS)
+	@DATABASE_URL="$(DB_URL)" $(BIN)/order-agent eval tau-sim --trials $(TRIALS) --agent-model "$(AGENT_MODEL)" \
+		--customer-model "$(CUSTOMER_MODEL)" --parallel $(TAU_PARALLEL) --output build/tau-sim/latest.json $(EVAL_ARGS)
 
 chat: setup ## chat with the agent in the terminal (local PostgreSQL + emulator; MODEL_PROVIDER, default offline)
 	@$(BIN)/python scripts/local_chat.py

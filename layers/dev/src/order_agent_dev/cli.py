@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -12,7 +14,7 @@ import psycopg2
 from order_agent.db.dataset import DATASETS, DatasetError, export_dataset, load_dataset, read_dataset
 from order_agent.db.migrate import MigrationError, drop_schema, migrate
 from order_agent.db.pool import Database, get_database
-from order_agent.settings import get_settings
+from order_agent.settings import Settings, get_settings
 from order_agent_dev.scratch import create_scratch_database, drop_database
 
 
@@ -35,6 +37,7 @@ def _reset(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     text = json.dumps(export_dataset(get_database()), indent=args.indent, ensure_ascii=False)
     if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
@@ -148,9 +151,48 @@ def _progress(run) -> None:
     print(f"  {run.scenario} ({run.provider}, trial {run.trial}): {verdict}", file=sys.stderr, flush=True)
 
 
+@contextmanager
+def _eval_environment(settings: Settings, databases: int = 1) -> Iterator[tuple[list[Database], Settings]]:
+    """Scratch databases with the τ retail data (snapshot saved) and, unless AWS_ENDPOINT_URL names
+    one, an emulator of our own for the conversation state; all removed afterwards."""
+    from order_agent.db.dataset import save_snapshot
+
+    local_aws = None
+    if not settings.aws_endpoint_url:  # conversation state in an emulator of our own
+        import os
+
+        from order_agent_dev.local.aws import LocalAws, create_conversation_store
+
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")  # the emulator takes any credentials
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        local_aws = LocalAws()
+        local = {"aws_endpoint_url": local_aws.url, "checkpoint_table": "eval-conversations", "checkpoint_bucket": None}
+        settings = settings.model_copy(update=local)
+        create_conversation_store(settings)
+    # The harness exports nothing per turn (the evaluation itself is logged to MLflow), and its
+    # handoffs reach no helpdesk.
+    settings = settings.model_copy(update={"mlflow_tracking_uri": None, "handoff_event_bus": None})
+    data = read_dataset("tau-retail", settings)
+    created: list[tuple[str, Database]] = []
+    try:
+        for _ in range(databases):
+            url = create_scratch_database(settings.database_url, prefix="order_agent_eval")
+            db = Database(settings.model_copy(update={"database_url": url}))
+            created.append((url, db))
+            migrate(db)
+            load_dataset(db, data)
+            save_snapshot(db)
+        yield [db for _, db in created], settings.model_copy(update={"database_url": created[0][0]})
+    finally:
+        for url, db in created:
+            db.close()
+            drop_database(url)
+        if local_aws is not None:
+            local_aws.stop()
+
+
 def _scenarios(args: argparse.Namespace) -> int:
     from order_agent_dev.evals.scenarios import load_scenarios, log_to_mlflow, run_suite
-    from order_agent_dev.local.aws import LocalAws, create_conversation_store
 
     settings = get_settings()
     scenarios = load_scenarios([Path(p) for p in args.scenarios] if args.scenarios else None)
@@ -159,27 +201,7 @@ def _scenarios(args: argparse.Namespace) -> int:
     if args.only:
         scenarios = [s for s in scenarios if any(s.id.startswith(prefix) for prefix in args.only)]
     provider = "bedrock" if settings.model_provider == "bedrock" else args.provider
-    local_aws = None
-    if not settings.aws_endpoint_url:  # conversation state in an emulator of our own
-        import os
-
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")  # the emulator takes any credentials
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-        local_aws = LocalAws()
-        local = {"aws_endpoint_url": local_aws.url, "checkpoint_table": "eval-conversations", "checkpoint_bucket": None}
-        settings = settings.model_copy(update=local)
-        create_conversation_store(settings)
-    # The harness exports nothing per turn; the evaluation itself is logged below.
-    settings = settings.model_copy(update={"mlflow_tracking_uri": None})
-    url = create_scratch_database(settings.database_url, prefix="order_agent_eval")
-    scratch_settings = settings.model_copy(update={"database_url": url})
-    db = Database(scratch_settings)
-    try:
-        from order_agent.db.dataset import load_dataset, read_dataset, save_snapshot
-
-        migrate(db)
-        load_dataset(db, read_dataset("tau-retail", scratch_settings))
-        save_snapshot(db)
+    with _eval_environment(settings) as ([db], scratch_settings):
         report = run_suite(
             scenarios,
             db,
@@ -188,11 +210,6 @@ def _scenarios(args: argparse.Namespace) -> int:
             trials=args.trials,
             progress=_progress,
         )
-    finally:
-        db.close()
-        drop_database(url)
-        if local_aws is not None:
-            local_aws.stop()
     print(report.table())
     for line in report.failures():
         print(f"FAILED {line}")
@@ -202,6 +219,53 @@ def _scenarios(args: argparse.Namespace) -> int:
         run_id = log_to_mlflow(report, tracking_uri, f"{settings.mlflow_experiment_name}-eval", args.run_name)
         print(f"logged to MLflow {tracking_uri}: experiment {settings.mlflow_experiment_name}-eval, run {run_id}")
     return 0 if report.runs and all(r.passed for r in report.runs) else 1
+
+
+def _tau_sim(args: argparse.Namespace) -> int:
+    from order_agent_dev.evals import simulated_customer as sim
+
+    settings = get_settings()
+    try:  # the arguments, before any database or emulator is started
+        tasks = sim.load_tau_tasks(settings, args.task)
+        sim.model_settings(settings, args.agent_model)
+        sim.model_settings(settings, args.customer_model)
+    except ValueError as exc:
+        print(f"order-agent: error: {exc}", file=sys.stderr)
+        return 2
+    max_turns = args.max_turns or sim.DEFAULT_MAX_TURNS
+
+    def progress(run) -> None:
+        verdict = "pass" if run.passed else "FAIL"
+        print(
+            f"  task {run.task} (trial {run.trial}): {verdict}, ended by {run.ended_by} after"
+            f" {run.customer_turns} customer messages",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    with _eval_environment(settings, args.parallel) as (databases, scratch_settings):
+        report = sim.run_simulation(
+            tasks,
+            databases,
+            sim.model_settings(scratch_settings, args.agent_model),
+            sim.model_settings(scratch_settings, args.customer_model),
+            trials=args.trials,
+            max_turns=max_turns,
+            progress=progress,
+        )
+    for line in report.failures():
+        print(f"FAILED {line}")
+    print(report.table())
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps([r.as_json() for r in report.runs], indent=1) + "\n", encoding="utf-8")
+        print(f"transcripts written to {args.output}")
+    tracking_uri = settings.mlflow_tracking_uri
+    if tracking_uri and not args.no_mlflow:
+        experiment = f"{settings.mlflow_experiment_name}-eval"
+        run_id = sim.log_to_mlflow(report, tracking_uri, experiment, args.run_name, max_turns)
+        print(f"logged to MLflow {tracking_uri}: experiment {experiment}, run {run_id}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,6 +326,32 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_argument("--run-name", default="scenarios", help="the MLflow run's name")
     scenarios.add_argument("--no-mlflow", action="store_true", help="do not log to MLFLOW_TRACKING_URI")
     scenarios.set_defaults(run=_scenarios)
+    tau_sim = evals.add_parser(
+        "tau-sim",
+        help="the τ retail tasks with a model playing the customer; pass^k, tokens and dollars comparable to τ-bench",
+    )
+    tau_sim.add_argument(
+        "--customer-model",
+        required=True,
+        metavar="PROVIDER[:MODEL]",
+        help="the model that plays the customer, e.g. bedrock:us.anthropic.claude-sonnet-4-6 (a provider alone:"
+        " its configured model)",
+    )
+    tau_sim.add_argument(
+        "--agent-model", metavar="PROVIDER[:MODEL]", help="the agent's model (default: MODEL_PROVIDER and its model)"
+    )
+    tau_sim.add_argument("--trials", type=int, default=1, help="conversations per task; reports pass^1 ... pass^k")
+    tau_sim.add_argument("--task", action="append", help="only this τ task id (repeatable; default: all 114)")
+    tau_sim.add_argument(
+        "--max-turns", type=int, help="customer messages before a conversation is stopped (and fails); default 30"
+    )
+    tau_sim.add_argument(
+        "--parallel", type=int, default=1, help="conversations at once, each in a scratch database of its own"
+    )
+    tau_sim.add_argument("--output", "-o", help="also write every run with both sides' transcripts to this JSON file")
+    tau_sim.add_argument("--run-name", default="tau-sim", help="the MLflow run's name")
+    tau_sim.add_argument("--no-mlflow", action="store_true", help="do not log to MLFLOW_TRACKING_URI")
+    tau_sim.set_defaults(run=_tau_sim)
     build = evals.add_parser("build-tau-scenarios", help="write the τ retail tasks as scenarios (YAML)")
     build.add_argument("--output", "-o", default="evals/scenarios/tau_retail.yaml")
     build.set_defaults(run=_build_tau_scenarios)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -219,6 +219,14 @@ def trace_checks(outcomes: list[TurnOutcome], stages_before: list[str | None]) -
     return {"auth_before_customer_data": auth_first, "writes_confirmed": confirmed, "model_call_budget": budget}
 
 
+def turn_usage(outcome: TurnOutcome) -> Usage:
+    """A finished turn's token counts (its `done` event carries them in Converse's names)."""
+    usage = outcome.done.usage
+    return Usage(
+        usage["inputTokens"], usage["outputTokens"], usage["cacheReadInputTokens"], usage["cacheWriteInputTokens"]
+    )
+
+
 def run_scenario(
     scenario: Scenario,
     provider: str,
@@ -265,12 +273,7 @@ def run_scenario(
                 run.problems.append(f"turn {run.turns}: {outcome.error.code}: {outcome.error.message}")
                 break
             run.model_calls += outcome.done.model_calls
-            run.usage = run.usage + Usage(
-                outcome.done.usage["inputTokens"],
-                outcome.done.usage["outputTokens"],
-                outcome.done.usage["cacheReadInputTokens"],
-                outcome.done.usage["cacheWriteInputTokens"],
-            )
+            run.usage = run.usage + turn_usage(outcome)
             run.cost_usd += outcome.cost_usd or 0.0
             run.replies.append(outcome.final.text)
             stage = outcome.final.stage
@@ -314,6 +317,16 @@ def email_of(scenario: Scenario, db: Database) -> str | None:
 # -- the suite --------------------------------------------------------------------------------------------
 
 
+def pass_hat(outcomes_per_task: Iterable[list[bool]], k: int) -> float:
+    """τ-bench's pass^k: the chance that k independent trials of a task all pass, estimated from c
+    passes in n trials as C(c, k) / C(n, k), averaged over the tasks (0 for a task with n < k)."""
+    scores = []
+    for outcomes in outcomes_per_task:
+        n, c = len(outcomes), sum(outcomes)
+        scores.append(math.comb(c, k) / math.comb(n, k) if n >= k else 0.0)
+    return sum(scores) / len(scores) if scores else 0.0
+
+
 @dataclass
 class SuiteReport:
     runs: list[ScenarioRun]
@@ -327,11 +340,7 @@ class SuiteReport:
 
     def pass_hat(self, k: int) -> float:
         """τ-bench's pass^k over the scenarios."""
-        scores = []
-        for runs in self.by_scenario().values():
-            n, c = len(runs), sum(run.passed for run in runs)
-            scores.append(math.comb(c, k) / math.comb(n, k) if n >= k else 0.0)
-        return sum(scores) / len(scores) if scores else 0.0
+        return pass_hat(([run.passed for run in runs] for runs in self.by_scenario().values()), k)
 
     @property
     def pass_rate(self) -> float:

@@ -169,9 +169,26 @@ def _customer_of(actions: list[dict[str, Any]], data: dict[str, Any]) -> str | N
     return None
 
 
+def reference_final_state(
+    start: dict[str, Any], actions: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[str | None]]:
+    """τ's gold actions through τ's reference tools on a fresh copy of `start` (the data set in the
+    τ JSON shape): the final state as `export_dataset` writes it, and each action's error (None: ok)."""
+    RetailDB, RetailTools = _reference()
+    reference_db = RetailDB.model_validate(start)  # a fresh copy: validation copies
+    tools = RetailTools(reference_db)
+    errors: list[str | None] = []
+    for action in actions:
+        try:
+            _call_reference(tools, action["name"], dict(action["arguments"]))
+            errors.append(None)
+        except Exception as exc:  # the reference signals rule violations with ValueError
+            errors.append(str(exc))
+    return reference_db.model_dump(mode="json", exclude_none=True), errors
+
+
 def replay(db: Database, settings: Settings | None = None, task_ids: set[str] | None = None) -> ReplayReport:
     settings = settings or get_settings()
-    RetailDB, RetailTools = _reference()
     data = read_dataset("tau-retail", settings)
     reference_start = json.loads(canonical_json(data))
     tasks = json.loads(read_wheel_member(TAU_RETAIL_TASKS, settings))
@@ -184,23 +201,17 @@ def replay(db: Database, settings: Settings | None = None, task_ids: set[str] | 
             continue
         actions = (task.get("evaluation_criteria") or {}).get("actions") or []
         restore_snapshot(db)
-        reference_db = RetailDB.model_validate(reference_start)  # a fresh copy: validation copies
-        reference_tools = RetailTools(reference_db)
+        theirs, reference_errors = reference_final_state(reference_start, actions)
         ctx = ConversationContext(session_id=f"tau-replay-{task['id']}")
         if actions and not authenticates(actions[0]["name"]):
             ctx.customer_id = _customer_of(actions, data)
         outcomes = []
-        for action in actions:
-            name, arguments = action["name"], action["arguments"]
-            try:
-                _call_reference(reference_tools, name, dict(arguments))
-                reference_ok, reference_error = True, None
-            except Exception as exc:  # the reference signals rule violations with ValueError
-                reference_ok, reference_error = False, str(exc)
-            result = runner.run(ctx, name, arguments)
-            outcomes.append(ActionOutcome(name, reference_ok, result.ok, result.error_message, reference_error))
+        for action, reference_error in zip(actions, reference_errors, strict=True):
+            result = runner.run(ctx, action["name"], action["arguments"])
+            outcomes.append(
+                ActionOutcome(action["name"], reference_error is None, result.ok, result.error_message, reference_error)
+            )
         ours = export_dataset(db)  # without nulls, money with 2 decimals
-        theirs = reference_db.model_dump(mode="json", exclude_none=True)
         same = _same_state(ours, theirs)
         results.append(
             TaskReplay(task["id"], same, [] if same else _differences(_normalise(ours), _normalise(theirs)), outcomes)
