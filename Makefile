@@ -27,8 +27,9 @@ TRIALS ?= 4
 AGENT_MODEL ?= bedrock
 CUSTOMER_MODEL ?= bedrock
 TAU_PARALLEL ?= 4
-# make test: pytest-xdist workers (one per core here: much of the suite waits on servers; 0 runs in-process)
-TEST_WORKERS ?= 2
+# make test: pytest-xdist workers (3 on this 2-core machine: the deployed system's apply and the emulators
+# mostly wait, so a third worker keeps both cores busy; 0 runs in-process)
+TEST_WORKERS ?= 3
 
 # The chat site (web/): Node.js >= 20 with npm; packages from web/package-lock.json (npm ci).
 WEB := web
@@ -69,7 +70,7 @@ format: setup ## ruff: fix what can be fixed and format
 	$(BIN)/ruff format .
 
 test: lint web-test web chromium pgbouncer ## lint, the chat site's checks, then every test incl. the browser tests, in TEST_WORKERS processes (starts its own PostgreSQL unless DATABASE_URL is set)
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --durations=25
 
 test-deployed: setup pgbouncer ## only the deployed-system tests of make test: the Terraform system on ministack, conversations through it
 	$(BIN)/pytest -m deployed tests/deployed

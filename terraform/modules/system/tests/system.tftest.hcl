@@ -54,21 +54,6 @@ run "anonymous_chat_plans_when_allowed_with_limits_and_route_throttling" {
   }
 }
 
-run "without_auth_and_mlflow" {
-  command = plan
-
-  variables {
-    auth_mode            = "none"
-    allow_anonymous_chat = true
-    enable_mlflow        = false
-  }
-
-  assert {
-    condition     = module.mlflow.tracking_server_arn == null
-    error_message = "MLflow off must create no tracking server"
-  }
-}
-
 # The offline model's code ships only in the development layer (make layers: layer-dev-providers.zip),
 # which an emulator passes in; dev and prod never do.
 run "the_offline_model_needs_the_development_layer" {
@@ -103,10 +88,8 @@ run "an_emulator_gives_the_development_layer_to_the_agents_functions" {
   }
 }
 
-# The plan itself is the check: the Lambda security group's ID is unknown until apply, and the
-# database's proxy admits it (issue: `for_each = toset(var.client_security_group_ids)` made the
-# first plan of every environment fail with "Invalid for_each argument").
-run "the_database_admits_a_security_group_created_in_the_same_apply" {
+# One plan with the defaults of an anonymous chat checks what those defaults must give.
+run "defaults_of_a_first_plan" {
   command = plan
 
   variables {
@@ -114,18 +97,12 @@ run "the_database_admits_a_security_group_created_in_the_same_apply" {
     allow_anonymous_chat = true
   }
 
+  # The plan itself is the check: the Lambda security group's ID is unknown until apply, and the
+  # database's proxy admits it (issue: `for_each = toset(var.client_security_group_ids)` made the
+  # first plan of every environment fail with "Invalid for_each argument").
   assert {
     condition     = module.database.database_name == "orders"
     error_message = "The database module must plan with client security groups created in the same apply."
-  }
-}
-
-run "bedrock_access_is_derived_from_the_profile_id" {
-  command = plan
-
-  variables {
-    auth_mode            = "none"
-    allow_anonymous_chat = true
   }
 
   # The default model id is the US cross-region profile: the profile in this region and account,
@@ -139,46 +116,6 @@ run "bedrock_access_is_derived_from_the_profile_id" {
     condition     = local.bedrock_profile_model_arns == tolist(["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"])
     error_message = "The profile's foundation model, in any region, is allowed (through the profile only)."
   }
-}
-
-run "bedrock_access_for_a_model_without_profile" {
-  command = plan
-
-  variables {
-    auth_mode            = "none"
-    allow_anonymous_chat = true
-    bedrock_model_id     = "amazon.nova-pro-v1:0"
-  }
-
-  assert {
-    condition     = local.bedrock_model_arns == tolist(["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"]) && length(local.bedrock_profile_model_arns) == 0
-    error_message = "A model id without a profile prefix is invoked in the deployment region only, with no wildcard."
-  }
-}
-
-run "bedrock_access_can_be_given" {
-  command = plan
-
-  variables {
-    auth_mode                  = "none"
-    allow_anonymous_chat       = true
-    bedrock_model_id           = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
-    bedrock_profile_model_arns = ["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"]
-  }
-
-  assert {
-    condition     = local.bedrock_model_arns == tolist(["arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"])
-    error_message = "An application inference profile ARN is allowed as given."
-  }
-}
-
-run "api_gateway_logs_only_with_the_account_role" {
-  command = plan
-
-  variables {
-    auth_mode            = "none"
-    allow_anonymous_chat = true
-  }
 
   # A first apply must work in an account and region without API Gateway's CloudWatch role.
   assert {
@@ -187,13 +124,42 @@ run "api_gateway_logs_only_with_the_account_role" {
   }
 }
 
-run "api_gateway_logs_where_the_account_has_the_role" {
+# Inputs that change unrelated parts are combined, one plan per pair (each plan costs seconds).
+run "without_mlflow_and_with_a_model_without_profile" {
+  command = plan
+
+  variables {
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    enable_mlflow        = false
+    bedrock_model_id     = "amazon.nova-pro-v1:0"
+  }
+
+  assert {
+    condition     = module.mlflow.tracking_server_arn == null
+    error_message = "MLflow off must create no tracking server"
+  }
+
+  assert {
+    condition     = local.bedrock_model_arns == tolist(["arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"]) && length(local.bedrock_profile_model_arns) == 0
+    error_message = "A model id without a profile prefix is invoked in the deployment region only, with no wildcard."
+  }
+}
+
+run "given_bedrock_access_and_the_accounts_logging_role" {
   command = plan
 
   variables {
     auth_mode                   = "none"
     allow_anonymous_chat        = true
+    bedrock_model_id            = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
+    bedrock_profile_model_arns  = ["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"]
     api_gateway_cloudwatch_role = "existing"
+  }
+
+  assert {
+    condition     = local.bedrock_model_arns == tolist(["arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"])
+    error_message = "An application inference profile ARN is allowed as given."
   }
 
   assert {

@@ -41,9 +41,12 @@ variables {
   tags                    = { project = "order-agent" }
 }
 
-run "api_routes_on_the_action_field" {
+# Everything the defaults must give, on one apply (each run costs a plan; these groups were
+# separate runs with the same inputs).
+run "defaults" {
   command = apply
 
+  # api routes on the action field
   assert {
     condition     = aws_apigatewayv2_api.this.protocol_type == "WEBSOCKET" && aws_apigatewayv2_api.this.route_selection_expression == "$request.body.action"
     error_message = "A WebSocket API routing on $request.body.action is expected."
@@ -71,11 +74,8 @@ run "api_routes_on_the_action_field" {
     )
     error_message = "sendMessage and $default must both go to the message function."
   }
-}
 
-run "only_connect_is_authorized" {
-  command = apply
-
+  # only connect is authorized
   assert {
     condition     = aws_apigatewayv2_route.this["connect"].authorization_type == "CUSTOM" && aws_apigatewayv2_route.this["connect"].authorizer_id == aws_apigatewayv2_authorizer.this[0].id
     error_message = "$connect must use the REQUEST authorizer."
@@ -90,11 +90,8 @@ run "only_connect_is_authorized" {
     condition     = aws_apigatewayv2_authorizer.this[0].authorizer_type == "REQUEST" && aws_apigatewayv2_authorizer.this[0].identity_sources == toset(["route.request.querystring.token"])
     error_message = "The authorizer must be a REQUEST authorizer that API Gateway invokes only when ?token= is present (junk $connect costs no invocation)."
   }
-}
 
-run "route_throttling_under_the_stage" {
-  command = apply
-
+  # route throttling under the stage
   assert {
     condition = {
       for r in aws_apigatewayv2_stage.this.route_settings : r.route_key => [r.throttling_burst_limit, r.throttling_rate_limit]
@@ -109,6 +106,94 @@ run "route_throttling_under_the_stage" {
   assert {
     condition     = alltrue([for r in aws_apigatewayv2_stage.this.route_settings : r.logging_level == "OFF" && r.detailed_metrics_enabled])
     error_message = "A route's settings must not log where the stage cannot (no account role)."
+  }
+
+  # stage throttles and measures
+  assert {
+    condition = (
+      one(aws_apigatewayv2_stage.this.default_route_settings).throttling_burst_limit == 40 &&
+      one(aws_apigatewayv2_stage.this.default_route_settings).throttling_rate_limit == 20
+    )
+    error_message = "The stage's default route throttling must come from the variables."
+  }
+
+  assert {
+    condition     = one(aws_apigatewayv2_stage.this.default_route_settings).detailed_metrics_enabled
+    error_message = "Detailed per-route metrics on by default (CloudWatch metrics need no account role)."
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_stage.this.name == "prod" && aws_apigatewayv2_stage.this.deployment_id == aws_apigatewayv2_deployment.this.id
+    error_message = "The stage (default prod) must serve the module's deployment."
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_deployment.this.triggers["redeployment"]) == 40
+    error_message = "The deployment must be triggered by a hash of the routes and integrations."
+  }
+
+  # permissions are scoped to this api stage and route
+  assert {
+    condition = alltrue([
+      for k, p in aws_lambda_permission.route :
+      p.principal == "apigateway.amazonaws.com" && p.action == "lambda:InvokeFunction" &&
+      p.source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/${aws_apigatewayv2_route.this[k].route_key}"
+    ])
+    error_message = "Each route's permission must name this API, this stage and that route."
+  }
+
+  assert {
+    condition     = aws_lambda_permission.authorizer[0].source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
+    error_message = "The authorizer's permission must name this API's authorizer."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_permission.route["send_message"].function_name == "arn:aws:lambda:us-east-1:123456789012:function:order-agent-message" &&
+      aws_lambda_permission.route["send_message"].qualifier == "live" &&
+      aws_lambda_permission.route["connect"].qualifier == null
+    )
+    error_message = "A qualified ARN must become function name + qualifier."
+  }
+
+  assert {
+    condition     = length(aws_lambda_permission.route) == 4
+    error_message = "One permission per route is expected."
+  }
+
+  # outputs for the agent and the site
+  assert {
+    condition     = output.management_endpoint == "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
+    error_message = "management_endpoint must be the https @connections endpoint with the stage."
+  }
+
+  assert {
+    condition     = output.connections_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/POST/@connections/*"
+    error_message = "connections_arn must cover POST @connections of this stage only."
+  }
+
+  assert {
+    condition     = output.stage_invoke_url == "wss://abc123defg.execute-api.us-east-1.amazonaws.com/prod" && output.api_endpoint == "wss://abc123defg.execute-api.us-east-1.amazonaws.com"
+    error_message = "The wss URLs must be passed through."
+  }
+
+  # log groups keep and encrypt
+  assert {
+    condition = (
+      aws_cloudwatch_log_group.access.retention_in_days == 365 && aws_cloudwatch_log_group.access.kms_key_id == module.log_kms_key[0].key_arn &&
+      aws_cloudwatch_log_group.execution.retention_in_days == 365 && aws_cloudwatch_log_group.execution.kms_key_id == module.log_kms_key[0].key_arn
+    )
+    error_message = "Both log groups need retention and the KMS key."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.execution.name == "API-Gateway-Execution-Logs_abc123defg/prod"
+    error_message = "The execution log group must have the name API Gateway writes to."
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.account_logging) == 0
+    error_message = "The account-level CloudWatch role is not managed by default."
   }
 }
 
@@ -133,33 +218,6 @@ run "route_throttling_names_routes_of_this_api" {
   }
 
   expect_failures = [var.route_throttling]
-}
-
-run "stage_throttles_and_measures" {
-  command = apply
-
-  assert {
-    condition = (
-      one(aws_apigatewayv2_stage.this.default_route_settings).throttling_burst_limit == 40 &&
-      one(aws_apigatewayv2_stage.this.default_route_settings).throttling_rate_limit == 20
-    )
-    error_message = "The stage's default route throttling must come from the variables."
-  }
-
-  assert {
-    condition     = one(aws_apigatewayv2_stage.this.default_route_settings).detailed_metrics_enabled
-    error_message = "Detailed per-route metrics on by default (CloudWatch metrics need no account role)."
-  }
-
-  assert {
-    condition     = aws_apigatewayv2_stage.this.name == "prod" && aws_apigatewayv2_stage.this.deployment_id == aws_apigatewayv2_deployment.this.id
-    error_message = "The stage (default prod) must serve the module's deployment."
-  }
-
-  assert {
-    condition     = length(aws_apigatewayv2_deployment.this.triggers["redeployment"]) == 40
-    error_message = "The deployment must be triggered by a hash of the routes and integrations."
-  }
 }
 
 # A first apply in an account and region where API Gateway has no CloudWatch role fails with
@@ -217,79 +275,6 @@ run "the_stage_logs_where_the_account_has_the_role" {
   assert {
     condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.account_logging) == 0
     error_message = "A role that already exists is used, not replaced."
-  }
-}
-
-run "permissions_are_scoped_to_this_api_stage_and_route" {
-  command = apply
-
-  assert {
-    condition = alltrue([
-      for k, p in aws_lambda_permission.route :
-      p.principal == "apigateway.amazonaws.com" && p.action == "lambda:InvokeFunction" &&
-      p.source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/${aws_apigatewayv2_route.this[k].route_key}"
-    ])
-    error_message = "Each route's permission must name this API, this stage and that route."
-  }
-
-  assert {
-    condition     = aws_lambda_permission.authorizer[0].source_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
-    error_message = "The authorizer's permission must name this API's authorizer."
-  }
-
-  assert {
-    condition = (
-      aws_lambda_permission.route["send_message"].function_name == "arn:aws:lambda:us-east-1:123456789012:function:order-agent-message" &&
-      aws_lambda_permission.route["send_message"].qualifier == "live" &&
-      aws_lambda_permission.route["connect"].qualifier == null
-    )
-    error_message = "A qualified ARN must become function name + qualifier."
-  }
-
-  assert {
-    condition     = length(aws_lambda_permission.route) == 4
-    error_message = "One permission per route is expected."
-  }
-}
-
-run "outputs_for_the_agent_and_the_site" {
-  command = apply
-
-  assert {
-    condition     = output.management_endpoint == "https://abc123defg.execute-api.us-east-1.amazonaws.com/prod"
-    error_message = "management_endpoint must be the https @connections endpoint with the stage."
-  }
-
-  assert {
-    condition     = output.connections_arn == "arn:aws:execute-api:us-east-1:123456789012:abc123defg/prod/POST/@connections/*"
-    error_message = "connections_arn must cover POST @connections of this stage only."
-  }
-
-  assert {
-    condition     = output.stage_invoke_url == "wss://abc123defg.execute-api.us-east-1.amazonaws.com/prod" && output.api_endpoint == "wss://abc123defg.execute-api.us-east-1.amazonaws.com"
-    error_message = "The wss URLs must be passed through."
-  }
-}
-
-run "log_groups_keep_and_encrypt" {
-  command = apply
-
-  assert {
-    condition = (
-      aws_cloudwatch_log_group.access.retention_in_days == 365 && aws_cloudwatch_log_group.access.kms_key_id == module.log_kms_key[0].key_arn &&
-      aws_cloudwatch_log_group.execution.retention_in_days == 365 && aws_cloudwatch_log_group.execution.kms_key_id == module.log_kms_key[0].key_arn
-    )
-    error_message = "Both log groups need retention and the KMS key."
-  }
-
-  assert {
-    condition     = aws_cloudwatch_log_group.execution.name == "API-Gateway-Execution-Logs_abc123defg/prod"
-    error_message = "The execution log group must have the name API Gateway writes to."
-  }
-
-  assert {
-    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.account_logging) == 0
-    error_message = "The account-level CloudWatch role is not managed by default."
   }
 }
 
