@@ -1,11 +1,13 @@
 """Build the Lambda layers and function packages, deterministically, and check the layers' size budget.
 
     .venv/bin/python scripts/build_layers.py [--arch arm64|x86_64] [--python 3.12|3.13] [--out build/lambda]
-                                             [--budget-mb 100] [--check-imports]
+                                             [--budget-mb 100] [--check-imports] [--providers anthropic,openai]
 
 Artifacts in --out (their names do not carry the architecture; manifest.json records it):
   layer-deps.zip        third-party packages: requirements/runtime.txt + requirements/layer-extra.txt, minus what
-                        the Lambda runtime provides and what nothing on the Lambda paths imports (see below)
+                        the Lambda runtime provides and what nothing on the Lambda paths imports (see below), plus
+                        the SDKs of the model providers named by --providers (default: $EXTRA_PROVIDERS), from
+                        requirements/providers.txt: `anthropic` adds the anthropic SDK (~10 MiB); `openai` needs none
   layer-agent.zip       the order_agent package (built as a wheel, unpacked into python/); the build fails if a
                         development module is in it (see development_modules)
   layer-dev-providers.zip  the development model providers, order_agent_dev/providers (offline, scripted) alone:
@@ -45,6 +47,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = (ROOT / "requirements/runtime.txt", ROOT / "requirements/layer-extra.txt")
+PROVIDERS_LOCK = ROOT / "requirements/providers.txt"
+# Model providers (MODEL_PROVIDER) -> the packages of PROVIDERS_LOCK their SDK needs in the deps layer. Those not
+# listed (bedrock, openai over httpx) need nothing beyond REQUIREMENTS.
+PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {"anthropic": ("anthropic", "jiter"), "openai": ()}
 PIP_CACHE = ROOT / "build/pip-cache"
 WHEELHOUSE = PIP_CACHE / "wheelhouse"  # every wheel the builds used, by file name (one per platform/version)
 
@@ -161,6 +167,19 @@ def parse_pins(lines: Iterable[str], source: str, environment: Mapping[str, str]
             raise ValueError(f"{source}: not an exact pin: {line!r}")
         pins.append(Pin(canonical_name(req.name), line, source))
     return pins
+
+
+def provider_pins(providers: Iterable[str], environment: Mapping[str, str]) -> list[Pin]:
+    """The pins of PROVIDERS_LOCK that the named providers' SDKs need."""
+    unknown = sorted(set(providers) - set(PROVIDER_PACKAGES))
+    if unknown:
+        raise ValueError(f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(sorted(PROVIDER_PACKAGES))}")
+    wanted = {canonical_name(package) for provider in providers for package in PROVIDER_PACKAGES[provider]}
+    locked = parse_pins(PROVIDERS_LOCK.read_text().splitlines(), PROVIDERS_LOCK.name, environment)
+    missing = wanted - {pin.name for pin in locked}
+    if missing:
+        raise ValueError(f"{PROVIDERS_LOCK.name} pins none of {', '.join(sorted(missing))}")
+    return [pin for pin in locked if pin.name in wanted]
 
 
 def merge_pins(*groups: Sequence[Pin]) -> list[Pin]:
@@ -694,7 +713,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget-mb", type=float, default=100, help="the agent layers together, unzipped (MiB)")
     parser.add_argument("--lambdas", type=Path, default=ROOT / "lambdas", help=argparse.SUPPRESS)  # for testing
     parser.add_argument("--check-imports", action="store_true", help="verify the dropped packages stay unimported")
+    parser.add_argument(
+        "--providers",
+        default=os.environ.get("EXTRA_PROVIDERS", ""),
+        help="model providers whose SDK the deps layer carries, comma-separated (default: $EXTRA_PROVIDERS)",
+    )
     args = parser.parse_args(argv)
+    args.providers = sorted({name.strip() for name in args.providers.split(",") if name.strip()})
     try:
         return build(args)
     except (subprocess.CalledProcessError, RuntimeError, ValueError, OSError) as exc:
@@ -713,7 +738,12 @@ def build(args: argparse.Namespace) -> int:
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
 
     environment = marker_environment(args.arch, args.python)
-    pins = merge_pins(*(parse_pins(p.read_text().splitlines(), p.name, environment) for p in REQUIREMENTS))
+    pins = merge_pins(
+        *(parse_pins(p.read_text().splitlines(), p.name, environment) for p in REQUIREMENTS),
+        provider_pins(args.providers, environment),
+    )
+    if args.providers:
+        log(f"model providers' SDKs in the deps layer: {', '.join(args.providers)}")
     excluded = {**RUNTIME_PROVIDED, **NOT_IMPORTED}
     for name in stale_exclusions(pins, excluded):
         log(f"warning: {name} is excluded but no longer in the locks")
@@ -775,6 +805,7 @@ def build(args: argparse.Namespace) -> int:
     manifest = {
         "arch": args.arch,
         "python": args.python,
+        "providers": args.providers,
         "bytecode": f"cpython {interpreter.version}, {interpreter.cache_tag}" if interpreter else None,
         "strip": Path(strip_tool).name if strip_tool else None,
         "dropped": {

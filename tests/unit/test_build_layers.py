@@ -237,7 +237,10 @@ def _imported_modules(path: Path) -> set[str]:
 # -- declared dependencies -----------------------------------------------------------------------------------
 
 PACKAGES = {  # distribution's pyproject -> (its import package, the locks its pins come from)
-    "layers/agent/pyproject.toml": ("order_agent", ["requirements/runtime.txt", "requirements/layer-extra.txt"]),
+    "layers/agent/pyproject.toml": (
+        "order_agent",
+        ["requirements/runtime.txt", "requirements/layer-extra.txt", "requirements/providers.txt"],
+    ),
     "layers/dev/pyproject.toml": ("order_agent_dev", ["requirements/runtime.txt", "requirements/dev.txt"]),
 }
 
@@ -370,6 +373,22 @@ def test_the_real_locks_build_the_intended_layer():
         "cffi",
     } <= kept_names
     assert not kept_names & {"mlflow", "mlflow-skinny", "boto3", "botocore", "databricks-sdk"}
+
+
+def test_a_selected_providers_sdk_joins_the_deps_layer_and_only_then():
+    environment = build_layers.marker_environment("arm64", "3.13")
+    assert build_layers.provider_pins([], environment) == []
+    assert build_layers.provider_pins(["openai"], environment) == []  # httpx, already in runtime.txt
+    selected = build_layers.provider_pins(["anthropic"], environment)
+    assert {pin.name for pin in selected} == {"anthropic", "jiter"}
+    locked = [
+        build_layers.parse_pins(p.read_text().splitlines(), p.name, environment) for p in build_layers.REQUIREMENTS
+    ]
+    merged = {pin.name for pin in build_layers.merge_pins(*locked, selected)}  # no package pinned two ways
+    assert {"anthropic", "jiter", "httpx2", "opentelemetry-api"} <= merged
+    assert "anthropic" not in {pin.name for pin in build_layers.merge_pins(*locked)}
+    with pytest.raises(ValueError, match=r"unknown provider.*known: anthropic, openai"):
+        build_layers.provider_pins(["antropic"], environment)
 
 
 @pytest.mark.parametrize(
