@@ -15,7 +15,7 @@ from order_agent.model.base import END_CONVERSATION_SPEC, ModelError, ModelReque
 from order_agent.model.openai_compatible import OpenAICompatibleProvider
 from order_agent.settings import Settings
 
-from .support.model_wire import Error, StreamError, WireModelServer, anthropic_error, openai_error
+from .support.model_wire import Error, StreamError, WireModelServer, anthropic_error, openai_error, wire_provider
 
 LOOKUP = {"name": "get_order_details", "input": {"order_id": "#W9300146"}}
 ORDER_TOOL = {
@@ -47,12 +47,8 @@ class Sleeps(list):
 
 
 def provider(protocol: str, url: str, sleeps: Sleeps, **settings):
-    """The provider for `protocol`, pointed at a loopback server; its backoff sleeps are recorded, at their ceiling."""
-    if protocol == "anthropic":
-        config = Settings(anthropic_api_key="test-key", anthropic_base_url=url, **settings)
-        return AnthropicProvider(config, sleep=sleeps, rand=lambda: 1.0)
-    config = Settings(openai_base_url=f"{url}/v1", openai_model="qwen3:8b", openai_api_key="k", **settings)
-    return OpenAICompatibleProvider(config, sleep=sleeps, rand=lambda: 1.0)
+    """The provider for `protocol` at a loopback server; its backoff sleeps are recorded, at their ceiling."""
+    return wire_provider(protocol, url, Settings(**settings), sleep=sleeps, rand=lambda: 1.0)
 
 
 PROTOCOLS = ["anthropic", "openai"]
@@ -104,7 +100,7 @@ def test_openai_request_carries_tool_messages_usage_option_and_the_key():
     with WireModelServer("openai", [{"text": "Thanks."}]) as server:
         provider("openai", server.url, Sleeps()).converse(REQUEST)
     sent = server.requests[0]
-    assert sent["headers"]["authorization"] == "Bearer k"
+    assert sent["headers"]["authorization"] == "Bearer test-key"
     body = sent["body"]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["model"] == "qwen3:8b"

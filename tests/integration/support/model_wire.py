@@ -13,6 +13,11 @@ Each reply is a scripted step in the short form the `scripted` provider reads (t
 usage, stop_reason), or an `Error`/`StreamError`. Every request is recorded and checked against the
 API's rules for a conversation (roles, each tool call answered in the next message), so a conversion
 mistake fails as the real API would fail it: with a 400.
+
+For whole conversations, `script_over_wire` serves a `ScriptedProvider` instead: the provider under
+test converts the agent's Converse request to the wire; the server answers what the script answers
+to that same Converse request (its `expect` checks included), encoded in the wire format, and the
+provider reads it back. So the scenarios the scripted model passes run unchanged over each protocol.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from pydantic import SecretStr
+
+from order_agent.model.anthropic_api import AnthropicProvider
+from order_agent.model.base import ModelError, ModelRequest, ModelResponse, TextCallback
+from order_agent.model.openai_compatible import OpenAICompatibleProvider
+from order_agent.settings import Settings
 from order_agent_dev.providers.scripted import ScriptedProvider
 
 CHUNK = 7  # characters per streamed piece: small, so that text and tool input arrive in several
@@ -175,6 +186,7 @@ def openai_problems(body: dict[str, Any]) -> list[str]:
     return problems
 
 
+SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
 PROTOCOLS = {
     "anthropic": ("/v1/messages", anthropic_stream, anthropic_problems),
     "openai": ("/v1/chat/completions", openai_stream, openai_problems),
@@ -184,8 +196,17 @@ PROTOCOLS = {
 class WireModelServer:
     """A model API on 127.0.0.1 that replays `replies` in order; `requests` holds what it was sent."""
 
-    def __init__(self, protocol: str, replies: list[Any] | None = None, model: str = "loopback-model") -> None:
+    def __init__(
+        self,
+        protocol: str,
+        replies: list[Any] | None = None,
+        model: str = "loopback-model",
+        script: ScriptedProvider | None = None,
+    ) -> None:
         self.protocol = protocol
+        self.script = script  # answers instead of `replies`, given `converse_request`
+        self.converse_request: ModelRequest | None = None
+        self.script_failure: AssertionError | None = None
         self.path, self._encode, self._problems = PROTOCOLS[protocol]
         self.replies = list(replies or [])
         self.model = model
@@ -216,20 +237,30 @@ class WireModelServer:
             index = len(self.requests)
             self.requests.append({"headers": headers, "body": body})
         problems = self._problems(body)
-        if problems or index >= len(self.replies):
-            message = "; ".join(problems) or f"request {index + 1}, but the script has {len(self.replies)} replies"
-            error = {"type": "invalid_request_error", "message": message}
+        if not problems and self.script is not None:
+            assert self.converse_request is not None, "a scripted server is called through ConverseOverWire"
+            try:
+                response = self.script.converse(self.converse_request)
+            except AssertionError as divergence:  # ScriptDivergence: ConverseOverWire raises it again in the test
+                self.script_failure = divergence
+                problems = [str(divergence)]
+            else:
+                stream = self._encode(response.content, response.stop_reason, response.usage.as_dict(), self.model)
+                return 200, SSE_HEADERS, stream
+        elif not problems and index >= len(self.replies):
+            problems = [f"request {index + 1}, but the script has {len(self.replies)} replies"]
+        if problems:
+            error = {"type": "invalid_request_error", "message": "; ".join(problems)}
             payload = {"type": "error", "error": error} if self.protocol == "anthropic" else {"error": error}
             return 400, {"content-type": "application/json"}, json.dumps(payload).encode()
         reply = self.replies[index]
         if isinstance(reply, Error):
             return reply.status, {"content-type": "application/json", **reply.headers}, json.dumps(reply.body).encode()
-        sse = {"content-type": "text/event-stream", "cache-control": "no-cache"}
         if isinstance(reply, StreamError):  # the stream's first event, then the error
             first = self._encode([], "end_turn", {}, self.model).split(b"\n\n")[0] + b"\n\n"
-            return 200, sse, first + _sse("error" if self.protocol == "anthropic" else None, reply.body)
+            return 200, SSE_HEADERS, first + _sse("error" if self.protocol == "anthropic" else None, reply.body)
         content, stop_reason, usage = ScriptedProvider._response(index, reply)
-        return 200, sse, self._encode(content, stop_reason, usage.as_dict(), self.model)
+        return 200, SSE_HEADERS, self._encode(content, stop_reason, usage.as_dict(), self.model)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -253,3 +284,48 @@ class WireModelServer:
                 pass
 
         return Handler
+
+
+def wire_provider(protocol: str, url: str, settings: Settings | None = None, **options: Any) -> Any:
+    """The provider of `protocol` pointed at a loopback server at `url`; `options` go to its constructor."""
+    settings = settings or Settings()  # model_copy does not validate: the keys are given as SecretStr
+    if protocol == "anthropic":
+        update = {"anthropic_api_key": SecretStr("test-key"), "anthropic_base_url": url}
+        return AnthropicProvider(settings.model_copy(update=update), **options)
+    update = {"openai_base_url": f"{url}/v1", "openai_model": "qwen3:8b", "openai_api_key": SecretStr("test-key")}
+    return OpenAICompatibleProvider(settings.model_copy(update=update), **options)
+
+
+class ConverseOverWire:
+    """The provider under test, for the agent: each call's Converse request is also handed to the server,
+    whose script answers it; a script divergence is raised here as the scripted provider would raise it."""
+
+    def __init__(self, provider: Any, server: WireModelServer) -> None:
+        self.provider = provider
+        self.server = server
+        self.name = provider.name
+
+    def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
+        self.server.converse_request = request
+        try:
+            return self.provider.converse(request, on_text)
+        except ModelError:
+            if self.server.script_failure is not None:
+                raise self.server.script_failure from None
+            raise
+
+
+def script_over_wire(protocol: str, settings: Settings, servers: list[WireModelServer]):
+    """For `Chat(..., wire=...)`: serve the conversation's script over `protocol` (the servers are kept in `servers`
+    for the caller to stop)."""
+
+    def wire(script: ScriptedProvider) -> ConverseOverWire:
+        server = WireModelServer(protocol, script=script).__enter__()
+        servers.append(server)
+        return ConverseOverWire(wire_provider(protocol, server.url, settings, sleep=_no_retry_sleep), server)
+
+    return wire
+
+
+def _no_retry_sleep(seconds: float) -> None:
+    raise AssertionError("a scripted conversation over the wire retried a model call")
