@@ -16,6 +16,7 @@ from order_agent.model.base import ModelError, ModelProvider, ModelRequest, Mode
 from order_agent.settings import Settings
 
 __all__ = [
+    "PROVIDER_PACKAGES",
     "DevelopmentProviderMissing",
     "ModelError",
     "ModelProvider",
@@ -48,8 +49,8 @@ def _require_package(provider: str) -> None:
             raise  # the package is there but something it imports is not: that error says what
         raise ProviderPackageMissing(
             f"provider {provider} needs package {package}, which is not installed here: build the layers with"
-            f" `scripts/build_layers.py --providers {provider}` (or EXTRA_PROVIDERS={provider} make dev / make layers);"
-            f" locally `.venv/bin/pip install` the {package} pinned in requirements/providers.txt."
+            f" `scripts/build_layers.py --providers {provider}` (or EXTRA_PROVIDERS={provider} make layers), which adds"
+            f" layer-providers.zip; locally `make setup` installs requirements/providers.txt."
         ) from None
 
 

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -36,10 +35,10 @@ from order_agent.model.streaming import (
     CONNECT_TIMEOUT_S,
     READ_TIMEOUT_S,
     StreamedBlock,
-    converse_with_retries,
+    StreamingProvider,
+    assembled_content,
     retry_after_seconds,
 )
-from order_agent.settings import Settings
 
 EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
 # Worth another attempt: the same request can succeed a moment later (the API's error types).
@@ -120,20 +119,8 @@ def _model_error(exc: Exception) -> ModelError:
     return ModelError(type(exc).__name__, str(exc), retryable=False)
 
 
-class AnthropicProvider:
+class AnthropicProvider(StreamingProvider):
     name = "anthropic"
-
-    def __init__(
-        self,
-        settings: Settings,
-        client: Any = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self.settings = settings
-        self._client = client
-        self._sleep = sleep
-        self._rand = rand
 
     @property
     def client(self) -> anthropic.Anthropic:
@@ -160,17 +147,6 @@ class AnthropicProvider:
         if tools:
             params["tools"] = tools
         return params
-
-    def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
-        params = self.request_params(request)
-        started = time.perf_counter()  # latency and first-token times include retries: the customer waits for them
-        return converse_with_retries(
-            lambda forward: self._attempt(params, forward, started),
-            on_text,
-            attempts=self.settings.model_max_attempts,
-            sleep=self._sleep,
-            rand=self._rand,
-        )
 
     def _events(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The stream's events as dicts; every SDK or connection failure comes out as `ModelError`.
@@ -233,13 +209,8 @@ class AnthropicProvider:
                     stop_reason = event["delta"].get("stop_reason") or stop_reason
                     # Cumulative counts: they replace what message_start said.
                     tokens.update(_counts(event.get("usage")))
-        if stop_reason is None:  # the connection ended cleanly but early
-            raise ModelError("IncompleteStream", "The model's stream ended without a stop reason.", retryable=True)
-        for index, block in blocks.items():  # a block the stream never closed
-            if index not in content:
-                content[index] = block.as_content()
         return ModelResponse(
-            content=[block for _, block in sorted(content.items()) if block is not None],
+            content=assembled_content(blocks, content, stop_reason),
             stop_reason=STOP_REASONS.get(stop_reason, stop_reason),
             usage=Usage(
                 input_tokens=tokens.get("input_tokens", 0),

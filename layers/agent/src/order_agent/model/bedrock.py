@@ -24,9 +24,8 @@ names (`ThrottlingException`) so both kinds of failure read the same.
 from __future__ import annotations
 
 import contextlib
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -35,8 +34,13 @@ import botocore.exceptions
 import urllib3.exceptions
 
 from order_agent.model.base import ModelError, ModelRequest, ModelResponse, TextCallback, Usage
-from order_agent.model.streaming import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, StreamedBlock, converse_with_retries
-from order_agent.settings import Settings
+from order_agent.model.streaming import (
+    CONNECT_TIMEOUT_S,
+    READ_TIMEOUT_S,
+    StreamedBlock,
+    StreamingProvider,
+    assembled_content,
+)
 
 CACHE_POINT: dict[str, Any] = {"cachePoint": {"type": "default"}}
 
@@ -76,20 +80,8 @@ def _model_error(exc: Exception) -> ModelError:
     return ModelError(type(exc).__name__, str(exc), retryable=isinstance(exc, TRANSIENT_ERRORS))
 
 
-class BedrockProvider:
+class BedrockProvider(StreamingProvider):
     name = "bedrock"
-
-    def __init__(
-        self,
-        settings: Settings,
-        client: Any = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self.settings = settings
-        self._client = client
-        self._sleep = sleep
-        self._rand = rand
 
     @property
     def client(self) -> Any:
@@ -121,17 +113,6 @@ class BedrockProvider:
         if request.tools:  # Converse refuses an empty tool list
             params["toolConfig"] = {"tools": [*request.tools, CACHE_POINT]}
         return params
-
-    def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
-        params = self.request_params(request)
-        started = time.perf_counter()  # latency and first-token times include retries: the customer waits for them
-        return converse_with_retries(
-            lambda forward: self._attempt(params, forward, started),
-            on_text,
-            attempts=self.settings.model_max_attempts,
-            sleep=self._sleep,
-            rand=self._rand,
-        )
 
     def _events(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The stream's events; every botocore or connection failure comes out as `ModelError`.
@@ -209,13 +190,8 @@ class BedrockProvider:
                         cache_read_tokens=tokens.get("cacheReadInputTokens", 0),
                         cache_write_tokens=tokens.get("cacheWriteInputTokens", 0),
                     )
-        if stop_reason is None:  # the connection ended cleanly but early
-            raise ModelError("IncompleteStream", "The model's stream ended without a stop reason.", retryable=True)
-        for index, block in blocks.items():  # a block the stream never closed
-            if index not in content:
-                content[index] = block.as_content()
         return ModelResponse(
-            content=[block for _, block in sorted(content.items()) if block is not None],
+            content=assembled_content(blocks, content, stop_reason),
             stop_reason=stop_reason,
             usage=usage,
             model_id=self.settings.bedrock_model_id,

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -35,7 +34,7 @@ from order_agent.model.streaming import (
     CONNECT_TIMEOUT_S,
     READ_TIMEOUT_S,
     StreamedBlock,
-    converse_with_retries,
+    StreamingProvider,
     retry_after_seconds,
 )
 from order_agent.settings import Settings
@@ -112,22 +111,13 @@ def _error_from_body(status: int, body: Any, headers: httpx.Headers | None = Non
     )
 
 
-class OpenAICompatibleProvider:
+class OpenAICompatibleProvider(StreamingProvider):
     name = "openai"
 
-    def __init__(
-        self,
-        settings: Settings,
-        client: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
         if not settings.openai_model:
             raise ValueError("MODEL_PROVIDER=openai needs OPENAI_MODEL (the model's name on OPENAI_BASE_URL)")
-        self.settings = settings
-        self._client = client
-        self._sleep = sleep
-        self._rand = rand
+        super().__init__(settings, *args, **kwargs)
 
     @property
     def client(self) -> httpx.Client:
@@ -142,7 +132,7 @@ class OpenAICompatibleProvider:
             )
         return self._client
 
-    def request_body(self, request: ModelRequest) -> dict[str, Any]:
+    def request_params(self, request: ModelRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.settings.openai_model,
             "messages": chat_messages(request.system, request.messages),
@@ -155,17 +145,6 @@ class OpenAICompatibleProvider:
         if tools:
             body["tools"] = tools
         return body
-
-    def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
-        body = self.request_body(request)
-        started = time.perf_counter()  # latency and first-token times include retries: the customer waits for them
-        return converse_with_retries(
-            lambda forward: self._attempt(body, forward, started),
-            on_text,
-            attempts=self.settings.model_max_attempts,
-            sleep=self._sleep,
-            rand=self._rand,
-        )
 
     def _chunks(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The stream's JSON chunks up to `data: [DONE]`; every HTTP or connection failure comes out as

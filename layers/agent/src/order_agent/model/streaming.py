@@ -11,11 +11,14 @@ pass through untouched.
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from order_agent.model.base import ModelError, ModelResponse, TextCallback
+from order_agent.model.base import ModelError, ModelRequest, ModelResponse, TextCallback
+from order_agent.settings import Settings
 
 BACKOFF_BASE_S = 0.5
 BACKOFF_CAP_S = 8.0
@@ -102,3 +105,51 @@ class StreamedBlock:
             return {"toolUse": {**self.tool_use, "input": arguments}}
         text = "".join(self.text or [])
         return {"text": text} if text else None  # Converse refuses blank text blocks sent back
+
+
+def assembled_content(
+    blocks: dict[int, StreamedBlock], finished: dict[int, dict[str, Any] | None], stop_reason: str | None
+) -> list[dict[str, Any]]:
+    """The response's content blocks in the stream's order: those finished, and any the stream never closed.
+    A stream that ended without saying why it stopped was cut short, and is worth another attempt."""
+    if stop_reason is None:  # the connection ended cleanly but early
+        raise ModelError("IncompleteStream", "The model's stream ended without a stop reason.", retryable=True)
+    content = {**{index: block.as_content() for index, block in blocks.items() if index not in finished}, **finished}
+    return [block for _, block in sorted(content.items()) if block is not None]
+
+
+class StreamingProvider:
+    """The frame of a provider that streams from an API: a client made on first use, and `converse`, which
+    retries `_attempt` (one streamed call of the request `request_params` built) with `converse_with_retries`.
+    `sleep` and `rand` are the backoff's, replaceable in tests."""
+
+    name: str
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self._client = client
+        self._sleep = sleep
+        self._rand = rand
+
+    def request_params(self, request: ModelRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _attempt(self, params: dict[str, Any], on_text: TextCallback, started: float) -> ModelResponse:
+        raise NotImplementedError
+
+    def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
+        params = self.request_params(request)
+        started = time.perf_counter()  # latency and first-token times include retries: the customer waits for them
+        return converse_with_retries(
+            lambda forward: self._attempt(params, forward, started),
+            on_text,
+            attempts=self.settings.model_max_attempts,
+            sleep=self._sleep,
+            rand=self._rand,
+        )
