@@ -138,6 +138,15 @@ def test_the_development_layer_is_reported_outside_the_budget(capsys):
     assert build_layers.size_summary(layers, 100)["dev_layers_mib"] == 50
 
 
+def test_the_providers_layer_is_outside_the_budget_but_inside_the_lambda_limit(capsys):
+    mib = build_layers.MIB
+    layers = [build_layers.Artifact("layer-deps.zip", "layer", 92 * mib, 30 * mib, "a" * 64)]
+    layers.append(build_layers.Artifact("layer-providers.zip", "provider-layer", 15 * mib, 5 * mib, "e" * 64))
+    assert build_layers.print_report(layers, 100)  # the default deployment's budget holds
+    assert "model providers' layer (selected by --providers, outside the budget): 15.0 MiB" in capsys.readouterr().out
+    assert build_layers.size_summary(layers, 100)["largest_function_with_layers_mib"] == 107
+
+
 def test_a_manifest_without_kinds_reads_the_development_layer_by_its_name(tmp_path):
     artifact = {"unzipped": 1, "zipped": 1, "sha256": "0" * 64}
     names = ["layer-agent.zip", "layer-dev-providers.zip", "function-message.zip"]
