@@ -56,9 +56,8 @@ variable "model_provider" {
 
 variable "model_environment" {
   type        = map(string)
-  description = "Settings of the anthropic or openai provider for the agent's functions (ANTHROPIC_API_KEY, ANTHROPIC_MODEL, OPENAI_BASE_URL, OPENAI_MODEL, ...): `make dev` passes those set in its environment."
+  description = "Settings of the anthropic or openai provider for the agent's functions (ANTHROPIC_API_KEY, ANTHROPIC_MODEL, OPENAI_BASE_URL, OPENAI_MODEL, ...): `make dev` passes those set in its environment. Not marked sensitive: that would mark the functions' whole environment so; the key stays on this machine (the emulator and the local state)."
   default     = {}
-  sensitive   = true
 }
 
 variable "auth_mode" {
