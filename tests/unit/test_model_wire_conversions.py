@@ -6,6 +6,7 @@ from __future__ import annotations
 from order_agent.model.anthropic_api import messages_params, tools_params
 from order_agent.model.base import END_CONVERSATION_SPEC
 from order_agent.model.openai_compatible import _usage, chat_messages, chat_tools
+from order_agent.settings import Settings
 
 TRANSCRIPT = [
     {"role": "user", "content": [{"text": "cancel #W1"}, {"cachePoint": {"type": "default"}}]},
@@ -89,3 +90,9 @@ def test_chat_completion_usage_counts_cached_prompt_tokens_apart():
     usage = _usage({"prompt_tokens": 1000, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 800}})
     assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (200, 20, 800)
     assert _usage({"prompt_tokens": 5, "completion_tokens": 1}).input_tokens == 5
+
+
+def test_an_anthropic_api_model_id_costs_what_the_same_model_costs_on_bedrock():
+    settings = Settings()
+    assert settings.price_of("claude-sonnet-4-6") == settings.price_of("us.anthropic.claude-sonnet-4-6") is not None
+    assert settings.price_of("qwen3:8b") is None  # a local model: no price, no cost reported
