@@ -36,6 +36,7 @@ from order_agent.model.streaming import (
     READ_TIMEOUT_S,
     StreamedBlock,
     StreamingProvider,
+    TextForwarder,
     assembled_content,
     retry_after_seconds,
 )
@@ -171,7 +172,7 @@ class AnthropicProvider(StreamingProvider):
         content: dict[int, dict[str, Any] | None] = {}
         stop_reason: str | None = None
         tokens: dict[str, int] = {}
-        first_token_ms: float | None = None
+        forward = TextForwarder(on_text, started)
         with contextlib.closing(self._events(params)) as events:
             for event in events:
                 kind = event["type"]
@@ -191,12 +192,8 @@ class AnthropicProvider(StreamingProvider):
                     if block is None:
                         continue
                     if delta["type"] == "text_delta" and block.text is not None:
-                        text = delta["text"]
-                        block.text.append(text)
-                        if text:
-                            if first_token_ms is None:
-                                first_token_ms = (time.perf_counter() - started) * 1000
-                            on_text(text)
+                        block.text.append(delta["text"])
+                        forward(delta["text"])
                     elif delta["type"] == "input_json_delta" and block.tool_use is not None:
                         block.input_parts.append(delta["partial_json"])
                     elif delta["type"] in ("text_delta", "input_json_delta"):
@@ -220,5 +217,5 @@ class AnthropicProvider(StreamingProvider):
             ),
             model_id=self.settings.anthropic_model,
             latency_ms=(time.perf_counter() - started) * 1000,
-            first_token_ms=first_token_ms,
+            first_token_ms=forward.first_token_ms,
         )

@@ -39,6 +39,7 @@ from order_agent.model.streaming import (
     READ_TIMEOUT_S,
     StreamedBlock,
     StreamingProvider,
+    TextForwarder,
     assembled_content,
 )
 
@@ -145,7 +146,7 @@ class BedrockProvider(StreamingProvider):
         content: dict[int, dict[str, Any] | None] = {}  # finished blocks
         stop_reason: str | None = None
         usage = Usage()
-        first_token_ms: float | None = None
+        forward = TextForwarder(on_text, started)
         with contextlib.closing(self._events(params)) as events:
             for event in events:
                 if "contentBlockStart" in event:
@@ -162,12 +163,8 @@ class BedrockProvider(StreamingProvider):
                         block = blocks.setdefault(index, StreamedBlock(text=[]))
                         if block.text is None:
                             raise ModelError("MalformedStream", f"Text inside tool block {index}.", retryable=True)
-                        text = delta["text"]
-                        block.text.append(text)
-                        if text:
-                            if first_token_ms is None:
-                                first_token_ms = (time.perf_counter() - started) * 1000
-                            on_text(text)
+                        block.text.append(delta["text"])
+                        forward(delta["text"])
                     elif "toolUse" in delta:
                         block = blocks.get(index)
                         if block is None or block.tool_use is None:
@@ -196,5 +193,5 @@ class BedrockProvider(StreamingProvider):
             usage=usage,
             model_id=self.settings.bedrock_model_id,
             latency_ms=(time.perf_counter() - started) * 1000,
-            first_token_ms=first_token_ms,
+            first_token_ms=forward.first_token_ms,
         )

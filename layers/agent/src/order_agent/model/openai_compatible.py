@@ -35,6 +35,7 @@ from order_agent.model.streaming import (
     READ_TIMEOUT_S,
     StreamedBlock,
     StreamingProvider,
+    TextForwarder,
     retry_after_seconds,
 )
 from order_agent.settings import Settings
@@ -179,7 +180,7 @@ class OpenAICompatibleProvider(StreamingProvider):
         calls: dict[int, StreamedBlock] = {}  # by the tool call's index
         finish_reason: str | None = None
         usage = Usage()
-        first_token_ms: float | None = None
+        forward = TextForwarder(on_text, started)
         with contextlib.closing(self._chunks(body)) as chunks:
             for chunk in chunks:
                 if chunk.get("usage"):
@@ -187,10 +188,8 @@ class OpenAICompatibleProvider(StreamingProvider):
                 for choice in chunk.get("choices") or []:
                     delta = choice.get("delta") or {}
                     if delta.get("content"):
-                        if first_token_ms is None:
-                            first_token_ms = (time.perf_counter() - started) * 1000
                         text.text.append(delta["content"])  # type: ignore[union-attr]
-                        on_text(delta["content"])
+                        forward(delta["content"])
                     for call in delta.get("tool_calls") or []:
                         index = call.get("index", len(calls))
                         function = call.get("function") or {}
@@ -213,7 +212,7 @@ class OpenAICompatibleProvider(StreamingProvider):
             usage=usage,
             model_id=self.settings.openai_model or "",
             latency_ms=(time.perf_counter() - started) * 1000,
-            first_token_ms=first_token_ms,
+            first_token_ms=forward.first_token_ms,
         )
 
 

@@ -82,6 +82,23 @@ def converse_with_retries(
     raise AssertionError("unreachable")
 
 
+class TextForwarder:
+    """Passes each piece of streamed text to `on_text` and notes when the first came (`first_token_ms`, since
+    `started`, a `time.perf_counter()` reading): the time the customer waits for the first words."""
+
+    def __init__(self, on_text: TextCallback, started: float) -> None:
+        self.on_text = on_text
+        self.started = started
+        self.first_token_ms: float | None = None
+
+    def __call__(self, text: str) -> None:
+        if not text:
+            return
+        if self.first_token_ms is None:
+            self.first_token_ms = (time.perf_counter() - self.started) * 1000
+        self.on_text(text)
+
+
 @dataclass
 class StreamedBlock:
     """One content block while it streams in; text and tool input arrive in pieces."""
