@@ -44,7 +44,7 @@ CHROMIUM ?= chromium
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements/runtime.txt requirements/dev.txt layers/agent/pyproject.toml layers/dev/pyproject.toml
+$(STAMP): requirements/runtime.txt requirements/providers.txt requirements/dev.txt layers/agent/pyproject.toml layers/dev/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Python >= 3.11 is needed (found $$($(PYTHON) --version)); set PYTHON=..." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)

@@ -1,11 +1,15 @@
 """Build the Lambda layers and function packages, deterministically, and check the layers' size budget.
 
     .venv/bin/python scripts/build_layers.py [--arch arm64|x86_64] [--python 3.12|3.13] [--out build/lambda]
-                                             [--budget-mb 100] [--check-imports]
+                                             [--budget-mb 100] [--check-imports] [--providers anthropic,openai]
 
 Artifacts in --out (their names do not carry the architecture; manifest.json records it):
   layer-deps.zip        third-party packages: requirements/runtime.txt + requirements/layer-extra.txt, minus what
                         the Lambda runtime provides and what nothing on the Lambda paths imports (see below)
+  layer-providers.zip   only with --providers (default: $EXTRA_PROVIDERS): the SDKs of those model providers, from
+                        requirements/providers.txt (`anthropic`: the anthropic SDK and jiter, ~15 MiB with bytecode;
+                        `openai` needs none). Outside the layers' budget, which the default deployment keeps; inside
+                        the Lambda limit's count
   layer-agent.zip       the order_agent package (built as a wheel, unpacked into python/); the build fails if a
                         development module is in it (see development_modules)
   layer-dev-providers.zip  the development model providers, order_agent_dev/providers (offline, scripted) alone:
@@ -45,6 +49,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = (ROOT / "requirements/runtime.txt", ROOT / "requirements/layer-extra.txt")
+PROVIDERS_LOCK = ROOT / "requirements/providers.txt"
+# Model providers (MODEL_PROVIDER) -> the packages of PROVIDERS_LOCK their SDK needs (the providers layer). Those not
+# listed (bedrock) and those listed with none (openai, over httpx) need nothing beyond REQUIREMENTS.
+PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {"anthropic": ("anthropic", "jiter"), "openai": ()}
+PROVIDERS_LAYER = "providers"
 PIP_CACHE = ROOT / "build/pip-cache"
 WHEELHOUSE = PIP_CACHE / "wheelhouse"  # every wheel the builds used, by file name (one per platform/version)
 
@@ -163,6 +172,19 @@ def parse_pins(lines: Iterable[str], source: str, environment: Mapping[str, str]
     return pins
 
 
+def provider_pins(providers: Iterable[str], environment: Mapping[str, str]) -> list[Pin]:
+    """The pins of PROVIDERS_LOCK that the named providers' SDKs need."""
+    unknown = sorted(set(providers) - set(PROVIDER_PACKAGES))
+    if unknown:
+        raise ValueError(f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(sorted(PROVIDER_PACKAGES))}")
+    wanted = {canonical_name(package) for provider in providers for package in PROVIDER_PACKAGES[provider]}
+    locked = parse_pins(PROVIDERS_LOCK.read_text().splitlines(), PROVIDERS_LOCK.name, environment)
+    missing = wanted - {pin.name for pin in locked}
+    if missing:
+        raise ValueError(f"{PROVIDERS_LOCK.name} pins none of {', '.join(sorted(missing))}")
+    return [pin for pin in locked if pin.name in wanted]
+
+
 def merge_pins(*groups: Sequence[Pin]) -> list[Pin]:
     """One pin per package; the same package pinned differently in two files is an error, not a silent choice."""
     merged: dict[str, Pin] = {}
@@ -255,7 +277,7 @@ def sha256_file(path: Path) -> str:
 @dataclass(frozen=True)
 class Artifact:
     name: str
-    kind: str  # layer | dev-layer (the emulator's only, outside the budget) | function
+    kind: str  # layer | provider-layer (only with --providers) | dev-layer (the emulator's only) | function
     unzipped: int
     zipped: int
     sha256: str
@@ -532,13 +554,15 @@ def size_summary(artifacts: Sequence[Artifact], budget_mib: float) -> dict[str, 
     """The budget figures (MiB, unzipped): the agent layers together (production's: the dev-providers layer is
     the emulator's only), the largest function with them, and the development layer apart."""
     layers = sum(a.unzipped for a in artifacts if a.kind == "layer")
+    provider_layers = sum(a.unzipped for a in artifacts if a.kind == "provider-layer")
     dev_layers = sum(a.unzipped for a in artifacts if a.kind == "dev-layer")
     largest_function = max((a.unzipped for a in artifacts if a.kind == "function"), default=0)
     return {
         "layers_mib": layers / MIB,
         "budget_mib": budget_mib,
         "within_budget": layers <= budget_mib * MIB,
-        "largest_function_with_layers_mib": (layers + largest_function) / MIB,
+        "provider_layers_mib": provider_layers / MIB,
+        "largest_function_with_layers_mib": (layers + provider_layers + largest_function) / MIB,
         "lambda_limit_mib": LAMBDA_UNZIPPED_LIMIT_MIB,
         "dev_layers_mib": dev_layers / MIB,
     }
@@ -558,6 +582,8 @@ def _kind_of(artifact_name: str) -> str:
     """An artifact's kind by its file name (manifests written before they recorded it)."""
     if artifact_name == f"layer-{DEV_PROVIDERS_LAYER}.zip":
         return "dev-layer"
+    if artifact_name == f"layer-{PROVIDERS_LAYER}.zip":
+        return "provider-layer"
     return "layer" if artifact_name.startswith("layer-") else "function"
 
 
@@ -572,6 +598,9 @@ def print_report(artifacts: Sequence[Artifact], budget_mib: float) -> bool:
         f"largest function + layers: {sizes['largest_function_with_layers_mib']:.1f} MiB unzipped, "
         f"Lambda limit {LAMBDA_UNZIPPED_LIMIT_MIB} MiB"
     )
+    if any(a.kind == "provider-layer" for a in artifacts):
+        provider_mib = sizes["provider_layers_mib"]
+        print(f"model providers' layer (selected by --providers, outside the budget): {provider_mib:.1f} MiB unzipped")
     if any(a.kind == "dev-layer" for a in artifacts):
         dev_mib = sizes["dev_layers_mib"]
         print(f"development layer (the emulator's only, outside the budget): {dev_mib:.2f} MiB unzipped")
@@ -694,7 +723,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget-mb", type=float, default=100, help="the agent layers together, unzipped (MiB)")
     parser.add_argument("--lambdas", type=Path, default=ROOT / "lambdas", help=argparse.SUPPRESS)  # for testing
     parser.add_argument("--check-imports", action="store_true", help="verify the dropped packages stay unimported")
+    parser.add_argument(
+        "--providers",
+        default=os.environ.get("EXTRA_PROVIDERS", ""),
+        help="model providers whose SDK the deps layer carries, comma-separated (default: $EXTRA_PROVIDERS)",
+    )
     args = parser.parse_args(argv)
+    args.providers = sorted({name.strip() for name in args.providers.split(",") if name.strip()})
     try:
         return build(args)
     except (subprocess.CalledProcessError, RuntimeError, ValueError, OSError) as exc:
@@ -714,6 +749,8 @@ def build(args: argparse.Namespace) -> int:
 
     environment = marker_environment(args.arch, args.python)
     pins = merge_pins(*(parse_pins(p.read_text().splitlines(), p.name, environment) for p in REQUIREMENTS))
+    selected_provider_pins = provider_pins(args.providers, environment)
+    merge_pins(pins, selected_provider_pins)  # a package pinned differently in two locks is an error here too
     excluded = {**RUNTIME_PROVIDED, **NOT_IMPORTED}
     for name in stale_exclusions(pins, excluded):
         log(f"warning: {name} is excluded but no longer in the locks")
@@ -733,16 +770,21 @@ def build(args: argparse.Namespace) -> int:
     log(f"native libraries: {'strip --strip-unneeded with ' + strip_tool if strip_tool else 'NOT stripped (no strip)'}")
 
     layers = {"deps": work / "deps" / LAYER_DIR, "agent": work / "agent" / LAYER_DIR}
+    provider_layers = {PROVIDERS_LAYER: work / PROVIDERS_LAYER / LAYER_DIR} if selected_provider_pins else {}
     dev_layers = {DEV_PROVIDERS_LAYER: work / DEV_PROVIDERS_LAYER / LAYER_DIR}
     log(f"[{time.monotonic() - started:5.1f}s] installing {len(kept)} packages for {args.arch} / {args.python}")
     install_deps(kept, args.arch, args.python, layers["deps"])
     for reason, size in prune(layers["deps"]).items():
         log(f"pruned {size / MIB:.1f} MiB: {reason}")
+    for layer_dir in provider_layers.values():
+        log(f"model providers' SDKs ({', '.join(args.providers)}): {', '.join(p.name for p in selected_provider_pins)}")
+        install_deps(selected_provider_pins, args.arch, args.python, layer_dir)
+        prune(layer_dir)
     log(f"[{time.monotonic() - started:5.1f}s] building order_agent")
     build_agent(layers["agent"], work)
     build_dev_providers(dev_layers[DEV_PROVIDERS_LAYER])
 
-    for name, layer_dir in {**layers, **dev_layers}.items():
+    for name, layer_dir in {**layers, **provider_layers, **dev_layers}.items():
         if interpreter:
             for error in compile_bytecode(interpreter, layer_dir):
                 log(f"bytecode ({name}): {error}")
@@ -760,6 +802,8 @@ def build(args: argparse.Namespace) -> int:
     artifacts = []
     for name, layer_dir in layers.items():
         artifacts.append(package(tree_files(layer_dir, LAYER_DIR + "/"), out / f"layer-{name}.zip", "layer"))
+    for name, layer_dir in provider_layers.items():
+        artifacts.append(package(tree_files(layer_dir, LAYER_DIR + "/"), out / f"layer-{name}.zip", "provider-layer"))
     for name, layer_dir in dev_layers.items():
         artifacts.append(package(tree_files(layer_dir, LAYER_DIR + "/"), out / f"layer-{name}.zip", "dev-layer"))
     handlers = {path.parent.name: path for path in sorted(args.lambdas.glob("*/handler.py"))}
@@ -775,6 +819,7 @@ def build(args: argparse.Namespace) -> int:
     manifest = {
         "arch": args.arch,
         "python": args.python,
+        "providers": args.providers,
         "bytecode": f"cpython {interpreter.version}, {interpreter.cache_tag}" if interpreter else None,
         "strip": Path(strip_tool).name if strip_tool else None,
         "dropped": {

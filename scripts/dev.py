@@ -10,7 +10,9 @@ mirror or pgbouncer, it says so and runs the gateway stack instead.
 DEV_STACK=gateway: moto with the conversation table and the project's local API Gateway running the
 handlers in lambdas/ from the working tree (several customers at once; the fastest edit loop).
 Ctrl-C stops everything it started.
-MODEL_PROVIDER picks the model (default: offline; `bedrock` with AWS credentials for Claude).
+MODEL_PROVIDER picks the model (default: offline; `bedrock` with AWS credentials for Claude; `anthropic` with
+ANTHROPIC_API_KEY; `openai` with OPENAI_BASE_URL and OPENAI_MODEL, e.g. Ollama's). The deployed stack passes
+the provider's settings (MODEL_SETTINGS) to the emulator's functions and builds its SDK into their layer.
 Ports: DEV_AWS_PORT (default 4566, LocalStack's edge port), DEV_WEB_PORT (default 8766), DEV_MLFLOW_PORT
 (default 5000), DEV_POOLER_PORT (default 6432, deployed) and DEV_GATEWAY_PORT (default 8765, gateway).
 """
@@ -27,6 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The settings of the anthropic and openai providers that the emulator's functions get from this environment.
+MODEL_SETTINGS = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL", "OPENAI_BASE_URL", "OPENAI_API_KEY",
+                  "OPENAI_MODEL", "MODEL_MAX_TOKENS", "MODEL_TEMPERATURE", "MODEL_MAX_ATTEMPTS")  # fmt: skip
 
 
 def provision_emulator(endpoint_url: str) -> tuple[dict[str, str], str]:
@@ -129,6 +134,7 @@ def start_deployed(started: list, postgres_url: str) -> tuple[str, str, dict]:
     system = LocalSystem(
         ROOT, local / "terraform", emulator, database, auth_mode="none", mlflow_tracking_uri=mlflow_url,
         model_provider=os.environ.get("MODEL_PROVIDER", "offline"),
+        model_environment={name: os.environ[name] for name in MODEL_SETTINGS if os.environ.get(name)},
     )  # fmt: skip
     print("building the Lambda packages for the emulator ...", flush=True)
     system.build_packages()

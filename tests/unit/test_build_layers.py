@@ -138,6 +138,15 @@ def test_the_development_layer_is_reported_outside_the_budget(capsys):
     assert build_layers.size_summary(layers, 100)["dev_layers_mib"] == 50
 
 
+def test_the_providers_layer_is_outside_the_budget_but_inside_the_lambda_limit(capsys):
+    mib = build_layers.MIB
+    layers = [build_layers.Artifact("layer-deps.zip", "layer", 92 * mib, 30 * mib, "a" * 64)]
+    layers.append(build_layers.Artifact("layer-providers.zip", "provider-layer", 15 * mib, 5 * mib, "e" * 64))
+    assert build_layers.print_report(layers, 100)  # the default deployment's budget holds
+    assert "model providers' layer (selected by --providers, outside the budget): 15.0 MiB" in capsys.readouterr().out
+    assert build_layers.size_summary(layers, 100)["largest_function_with_layers_mib"] == 107
+
+
 def test_a_manifest_without_kinds_reads_the_development_layer_by_its_name(tmp_path):
     artifact = {"unzipped": 1, "zipped": 1, "sha256": "0" * 64}
     names = ["layer-agent.zip", "layer-dev-providers.zip", "function-message.zip"]
@@ -237,7 +246,10 @@ def _imported_modules(path: Path) -> set[str]:
 # -- declared dependencies -----------------------------------------------------------------------------------
 
 PACKAGES = {  # distribution's pyproject -> (its import package, the locks its pins come from)
-    "layers/agent/pyproject.toml": ("order_agent", ["requirements/runtime.txt", "requirements/layer-extra.txt"]),
+    "layers/agent/pyproject.toml": (
+        "order_agent",
+        ["requirements/runtime.txt", "requirements/layer-extra.txt", "requirements/providers.txt"],
+    ),
     "layers/dev/pyproject.toml": ("order_agent_dev", ["requirements/runtime.txt", "requirements/dev.txt"]),
 }
 
@@ -370,6 +382,22 @@ def test_the_real_locks_build_the_intended_layer():
         "cffi",
     } <= kept_names
     assert not kept_names & {"mlflow", "mlflow-skinny", "boto3", "botocore", "databricks-sdk"}
+
+
+def test_a_selected_providers_sdk_joins_the_deps_layer_and_only_then():
+    environment = build_layers.marker_environment("arm64", "3.13")
+    assert build_layers.provider_pins([], environment) == []
+    assert build_layers.provider_pins(["openai"], environment) == []  # httpx, already in runtime.txt
+    selected = build_layers.provider_pins(["anthropic"], environment)
+    assert {pin.name for pin in selected} == {"anthropic", "jiter"}
+    locked = [
+        build_layers.parse_pins(p.read_text().splitlines(), p.name, environment) for p in build_layers.REQUIREMENTS
+    ]
+    merged = {pin.name for pin in build_layers.merge_pins(*locked, selected)}  # no package pinned two ways
+    assert {"anthropic", "jiter", "httpx2", "opentelemetry-api"} <= merged
+    assert "anthropic" not in {pin.name for pin in build_layers.merge_pins(*locked)}
+    with pytest.raises(ValueError, match=r"unknown provider.*known: anthropic, openai"):
+        build_layers.provider_pins(["antropic"], environment)
 
 
 @pytest.mark.parametrize(

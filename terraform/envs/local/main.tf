@@ -94,6 +94,12 @@ module "system" {
     mlflow_tracking_uri = var.mlflow_tracking_uri
     # The offline and scripted model providers (make layers: order_agent_dev/providers alone), which the
     # production layers do not carry.
-    dev_layer_packages = { dev-providers = "${var.build_dir}/layer-dev-providers.zip" }
+    # Beside them, when the build made it (MODEL_PROVIDER=anthropic: build_layers.py --providers), the layer of the
+    # model providers' SDKs; in AWS no module attaches it yet (docs/deployment.md).
+    dev_layer_packages = merge(
+      { dev-providers = "${var.build_dir}/layer-dev-providers.zip" },
+      fileexists("${var.build_dir}/layer-providers.zip") ? { providers = "${var.build_dir}/layer-providers.zip" } : {},
+    )
+    model_environment = var.model_environment
   }
 }

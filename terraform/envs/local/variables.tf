@@ -50,8 +50,14 @@ variable "dataset" {
 
 variable "model_provider" {
   type        = string
-  description = "MODEL_PROVIDER of the message function: offline (no model needed) or bedrock (the emulator's bedrock-runtime, or AWS credentials)."
+  description = "MODEL_PROVIDER of the message function: offline (no model needed), bedrock (the emulator's bedrock-runtime, or AWS credentials), anthropic or openai (settings in model_environment)."
   default     = "offline"
+}
+
+variable "model_environment" {
+  type        = map(string)
+  description = "Settings of the anthropic or openai provider for the agent's functions (ANTHROPIC_API_KEY, ANTHROPIC_MODEL, OPENAI_BASE_URL, OPENAI_MODEL, ...): `make dev` passes those set in its environment. Not marked sensitive: that would mark the functions' whole environment so; the key stays on this machine (the emulator and the local state)."
+  default     = {}
 }
 
 variable "auth_mode" {

@@ -336,12 +336,12 @@ variable "extra_policy_json" {
 
 variable "model_provider" {
   type        = string
-  description = "MODEL_PROVIDER: bedrock, scripted or offline."
+  description = "MODEL_PROVIDER: bedrock, anthropic, openai, scripted or offline."
   default     = "bedrock"
 
   validation {
-    condition     = contains(["bedrock", "scripted", "offline"], var.model_provider)
-    error_message = "model_provider must be bedrock, scripted or offline."
+    condition     = contains(["bedrock", "anthropic", "openai", "scripted", "offline"], var.model_provider)
+    error_message = "model_provider must be bedrock, anthropic, openai, scripted or offline."
   }
 }
 

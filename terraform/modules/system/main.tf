@@ -8,11 +8,12 @@ locals {
   # For emulators (var.emulator): what the functions need to reach what stands in for AWS. The
   # emulator's events name no host it serves @connections on, so the functions are told; the external
   # database's port and TLS mode. Empty in AWS, so dev and prod plans never change because of it.
-  emulator_environment = var.emulator == null ? {} : {
+  # The settings of a model provider outside Bedrock come the same way (anthropic, openai: emulators only so far).
+  emulator_environment = var.emulator == null ? {} : merge(var.emulator.model_environment, {
     WEBSOCKET_MANAGEMENT_URL = "${trimsuffix(var.emulator.endpoint_url, "/")}/_aws/execute-api/${module.websocket_api.api_id}/${var.stage_name}"
     DATABASE_PORT            = tostring(var.emulator.database.port)
     DATABASE_SSLMODE         = var.emulator.database.sslmode
-  }
+  })
   mlflow_tracking_uri = var.emulator == null ? module.mlflow.tracking_server_arn : var.emulator.mlflow_tracking_uri
 
   # The layers every function gets, the migrate function included; an emulator's development layers go to the

@@ -49,8 +49,13 @@ output "auth_mode" {
 }
 
 output "model_provider" {
-  description = "MODEL_PROVIDER of the message function: bedrock, or offline (only with an emulator's development layer)."
+  description = "MODEL_PROVIDER of the message function: bedrock, or offline (only with an emulator's development layer), or anthropic or openai (emulators only so far)."
   value       = var.model_provider
+
+  precondition {
+    condition     = !contains(["anthropic", "openai"], var.model_provider) || var.emulator != null
+    error_message = "model_provider = \"${var.model_provider}\" is wired for emulators only so far: its key would have to come from Secrets Manager, which the functions do not read yet (docs/deployment.md, Model providers outside Bedrock). Use bedrock."
+  }
 
   precondition {
     condition     = var.model_provider != "offline" || length(local.dev_layer_packages) > 0

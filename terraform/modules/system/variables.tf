@@ -93,12 +93,12 @@ variable "dataset" {
 
 variable "model_provider" {
   type        = string
-  description = "MODEL_PROVIDER of the message function: bedrock (Claude on Amazon Bedrock), or offline (rules, no model; emulators only: its code ships in the development layer, emulator.dev_layer_packages)."
+  description = "MODEL_PROVIDER of the message function: bedrock (Claude on Amazon Bedrock), or offline (rules, no model; emulators only: its code ships in the development layer, emulator.dev_layer_packages), or anthropic or openai (the Anthropic API, an OpenAI-compatible endpoint; emulators only so far: their settings and key come from emulator.model_environment)."
   default     = "bedrock"
 
   validation {
-    condition     = contains(["bedrock", "offline"], var.model_provider)
-    error_message = "model_provider must be bedrock or offline."
+    condition     = contains(["bedrock", "offline", "anthropic", "openai"], var.model_provider)
+    error_message = "model_provider must be bedrock, offline, anthropic or openai."
   }
 }
 
@@ -385,6 +385,8 @@ variable "emulator" {
     mlflow_tracking_uri = optional(string)
     # development layers for the agent's functions, e.g. { dev-providers = ".../layer-dev-providers.zip" }
     dev_layer_packages = optional(map(string), {})
+    # the settings of a model provider outside Bedrock, e.g. { OPENAI_BASE_URL = "...", OPENAI_MODEL = "..." }
+    model_environment = optional(map(string), {})
   })
   description = <<-EOT
     For emulators only; leave null in AWS (dev and prod never set it). What an emulator cannot serve, replaced:
@@ -395,7 +397,8 @@ variable "emulator" {
     `mlflow_tracking_uri`, a tracking server outside it
     (it has no SageMaker MLflow; null: no tracing); `dev_layer_packages`, layers of development code the agent's
     functions get besides the production ones (the offline model provider: `make layers` builds
-    layer-dev-providers.zip; never the migrate function).
+    layer-dev-providers.zip; never the migrate function); `model_environment`, the settings (and key) of the
+    anthropic or openai provider, as environment variables of the agent's functions (`make dev` passes its own).
   EOT
   default     = null
 }

@@ -30,8 +30,11 @@ REPORT = {"expect": {"stage": "resolution", "tool_status": "success"},
 
 
 class Chat:
-    def __init__(self, settings, db, steps):
-        self.model = ScriptedProvider(steps)
+    def __init__(self, settings, db, steps, wire=None):
+        """`wire(script)`: a provider to talk to instead of the script itself, whose server answers from the script
+        (support/model_wire.py); the scenarios then run over a model API's wire protocol."""
+        self.script = ScriptedProvider(steps)
+        self.model = wire(self.script) if wire is not None else self.script
         self.agent = Agent(settings, model=self.model, runner=ToolRunner(db, settings))
         self.session = f"test-{uuid.uuid4()}"
         self.db = db
@@ -51,7 +54,7 @@ class Chat:
         return self.agent.state(self.session)
 
     def script_done(self):
-        assert self.model.remaining == 0, f"{self.model.remaining} scripted responses were not used"
+        assert self.script.remaining == 0, f"{self.script.remaining} scripted responses were not used"
 
 
 def scalar(db, sql, *params):

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+from pydantic import BaseModel, Field, NonNegativeFloat, NonNegativeInt, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -86,8 +86,10 @@ class Settings(BaseSettings):
     )
 
     # -- the model --------------------------------------------------------------------------------
-    model_provider: Literal["bedrock", "scripted", "offline"] = Field(
-        default="offline", description="Which model answers: Claude on Bedrock, a scripted replay, or offline rules."
+    model_provider: Literal["bedrock", "anthropic", "openai", "scripted", "offline"] = Field(
+        default="offline",
+        description="Which model answers: Claude on Bedrock, Claude through the Anthropic API, an OpenAI-compatible "
+        "endpoint (Ollama, vLLM, llama.cpp), a scripted replay, or offline rules.",
     )
     bedrock_model_id: str = Field(
         default="us.anthropic.claude-sonnet-4-6",
@@ -96,6 +98,25 @@ class Settings(BaseSettings):
     bedrock_region: str = Field(default="us-east-1", description="Region of the Bedrock runtime endpoint.")
     bedrock_endpoint_url: str | None = Field(
         default=None, description="Override of the Bedrock runtime endpoint (a VPC endpoint, a test server)."
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, description="Key of the Anthropic API (MODEL_PROVIDER=anthropic)."
+    )
+    anthropic_base_url: str | None = Field(
+        default=None, description="Override of the Anthropic API's URL (a proxy, a test server); unset: the SDK's."
+    )
+    anthropic_model: str = Field(
+        default="claude-sonnet-4-6", description="Model id on the Anthropic API (MODEL_PROVIDER=anthropic)."
+    )
+    openai_base_url: str = Field(
+        default="http://127.0.0.1:11434/v1",
+        description="Base URL of the OpenAI-compatible chat-completions API (MODEL_PROVIDER=openai); default: Ollama.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key of that API, if it asks for one (Ollama and llama.cpp do not)."
+    )
+    openai_model: str | None = Field(
+        default=None, description="Model name on that API, e.g. `qwen3:8b` on Ollama (needed by MODEL_PROVIDER=openai)."
     )
     model_max_tokens: PositiveInt = Field(default=1024, description="Most output tokens of one model call.")
     model_temperature: NonNegativeFloat = Field(default=0.2, le=1.0, description="Sampling temperature.")
@@ -233,10 +254,13 @@ class Settings(BaseSettings):
     )
 
     def price_of(self, model_id: str) -> ModelPrice | None:
-        """The price of a model id; an inference profile (`us.anthropic...`) costs what its model costs."""
+        """The price of a model id; an inference profile (`us.anthropic...`) costs what its model costs, and an
+        Anthropic API id (`claude-sonnet-4-6`) what the same model costs on Bedrock (the list prices agree)."""
         prices = {**DEFAULT_MODEL_PRICES, **self.model_prices}
         if model_id in prices:
             return prices[model_id]
+        if f"anthropic.{model_id}" in prices:
+            return prices[f"anthropic.{model_id}"]
         _, _, unprefixed = model_id.partition(".")
         return prices.get(unprefixed) if unprefixed else None
 

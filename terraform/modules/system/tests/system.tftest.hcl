@@ -88,6 +88,39 @@ run "an_emulator_gives_the_development_layer_to_the_agents_functions" {
   }
 }
 
+# The anthropic and openai providers are wired for emulators only: their key has no Secrets Manager input yet.
+run "a_provider_outside_bedrock_is_refused_in_aws" {
+  command = plan
+
+  variables {
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    model_provider       = "anthropic"
+  }
+
+  expect_failures = [output.model_provider]
+}
+
+run "an_emulator_passes_the_providers_settings_to_the_agents_functions" {
+  command = plan
+
+  variables {
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    model_provider       = "openai"
+    emulator = {
+      endpoint_url      = "http://127.0.0.1:4566"
+      database          = { host = "127.0.0.1", port = 6432, username = "postgres", password = "local", sslmode = "disable", app_password = "local-app" }
+      model_environment = { OPENAI_BASE_URL = "http://127.0.0.1:11434/v1", OPENAI_MODEL = "qwen3:8b" }
+    }
+  }
+
+  assert {
+    condition     = output.model_provider == "openai"
+    error_message = "The emulator runs the openai provider."
+  }
+}
+
 # One plan with the defaults of an anonymous chat checks what those defaults must give.
 run "defaults_of_a_first_plan" {
   command = plan

@@ -16,8 +16,10 @@ A response may also carry `suggested_replies`: the answers a closed question all
 needed" / "Ordered by mistake"), which the chat shows as quick replies. They are not part of the
 transcript: a provider that offers them derives them again from the transcript when it needs to.
 
-Providers: `bedrock` (Claude on Amazon Bedrock, ConverseStream), `scripted` (replays a file,
-for tests), `offline` (deterministic rules, for `make dev` with no cloud access).
+Providers: `bedrock` (Claude on Amazon Bedrock, ConverseStream), `anthropic` (Claude through the
+Anthropic Messages API), `openai` (any OpenAI-compatible chat-completions endpoint: Ollama, vLLM,
+llama.cpp), `scripted` (replays a file, for tests), `offline` (deterministic rules, for `make dev`
+with no cloud access). Each converts the Converse transcript to its wire format at its edge.
 """
 
 from __future__ import annotations
@@ -142,18 +144,19 @@ def converse_transcript_problems(messages: list[dict[str, Any]]) -> list[str]:
 class ModelError(Exception):
     """The model could not answer (throttled past the retries, timed out, refused the request)."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool) -> None:
+    def __init__(self, code: str, message: str, *, retryable: bool, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.retry_after_s = retry_after_s  # how long the server asked to wait (a `retry-after` header), if it said
 
 
 TextCallback = Callable[[str], None]
 
 
 class ModelProvider(Protocol):
-    name: str  # "bedrock", "scripted" or "offline"
+    name: str  # "bedrock", "anthropic", "openai", "scripted" or "offline"
 
     def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
         """One model call. Text is passed to `on_text` as it is generated, then returned whole."""

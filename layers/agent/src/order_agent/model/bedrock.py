@@ -7,11 +7,10 @@ that repeat on every call of a stage, so later calls read them from the cache in
 for them again (Bedrock ignores a cache point below the model's minimum prompt length).
 
 Retries: throttling and transient failures (as errors of the call, as error events inside the
-stream, or as connection and read timeouts) are retried here with exponential backoff and full
-jitter, up to `model_max_attempts` attempts in all, but only until the first text has been passed
-to `on_text`: after that a retry would show the customer the same words twice, so the call fails
-instead. botocore's own retries are off; its `retries={"max_attempts": n}` counts *retries*, not
-attempts (botocore adds one), so `total_max_attempts=1` is what stops it multiplying with ours.
+stream, or as connection and read timeouts) are retried by `converse_with_retries`
+(order_agent/model/streaming.py), up to `model_max_attempts` attempts in all. botocore's own
+retries are off; its `retries={"max_attempts": n}` counts *retries*, not attempts (botocore adds
+one), so `total_max_attempts=1` is what stops it multiplying with ours.
 
 Every failure comes out as `ModelError`; no botocore exception escapes. Exceptions raised by
 `on_text` itself are the caller's and pass through untouched (a `GoneException` from posting to
@@ -25,11 +24,8 @@ names (`ThrottlingException`) so both kinds of failure read the same.
 from __future__ import annotations
 
 import contextlib
-import json
-import random
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -38,7 +34,14 @@ import botocore.exceptions
 import urllib3.exceptions
 
 from order_agent.model.base import ModelError, ModelRequest, ModelResponse, TextCallback, Usage
-from order_agent.settings import Settings
+from order_agent.model.streaming import (
+    CONNECT_TIMEOUT_S,
+    READ_TIMEOUT_S,
+    StreamedBlock,
+    StreamingProvider,
+    TextForwarder,
+    assembled_content,
+)
 
 CACHE_POINT: dict[str, Any] = {"cachePoint": {"type": "default"}}
 
@@ -63,17 +66,6 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     urllib3.exceptions.ProtocolError,  # connection reset, incomplete read
 )
 
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 8.0
-CONNECT_TIMEOUT_S = 5
-# Between two reads of the stream; the first event waits for the whole prompt to be processed.
-READ_TIMEOUT_S = 60
-
-
-def backoff_delay(retry: int, rand: Callable[[], float]) -> float:
-    """Full jitter: anywhere between 0 and an exponentially growing ceiling (retry 0, 1, 2, ...)."""
-    return rand() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**retry)
-
 
 def _normalise_code(code: str) -> str:
     """`throttlingException` (a stream event's member name) -> `ThrottlingException`."""
@@ -89,44 +81,8 @@ def _model_error(exc: Exception) -> ModelError:
     return ModelError(type(exc).__name__, str(exc), retryable=isinstance(exc, TRANSIENT_ERRORS))
 
 
-@dataclass
-class _Block:
-    """One content block while it streams in; text and tool input arrive in pieces."""
-
-    text: list[str] | None = None
-    tool_use: dict[str, Any] | None = None
-    input_parts: list[str] = field(default_factory=list)
-
-    def as_content(self) -> dict[str, Any] | None:
-        if self.tool_use is not None:
-            raw = "".join(self.input_parts)
-            try:
-                arguments = json.loads(raw) if raw.strip() else {}
-            except json.JSONDecodeError as exc:  # e.g. cut off by maxTokens
-                raise ModelError(
-                    "InvalidToolInput",
-                    f"The model's input for tool {self.tool_use['name']!r} is not valid JSON: {exc}",
-                    retryable=False,
-                ) from exc
-            return {"toolUse": {**self.tool_use, "input": arguments}}
-        text = "".join(self.text or [])
-        return {"text": text} if text else None  # Converse refuses blank text blocks sent back
-
-
-class BedrockProvider:
+class BedrockProvider(StreamingProvider):
     name = "bedrock"
-
-    def __init__(
-        self,
-        settings: Settings,
-        client: Any = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self.settings = settings
-        self._client = client
-        self._sleep = sleep
-        self._rand = rand
 
     @property
     def client(self) -> Any:
@@ -159,35 +115,6 @@ class BedrockProvider:
             params["toolConfig"] = {"tools": [*request.tools, CACHE_POINT]}
         return params
 
-    def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
-        params = self.request_params(request)
-        started = time.perf_counter()  # latency and first-token times include retries: the customer waits for them
-        attempts = self.settings.model_max_attempts
-        streamed = False  # whether the customer has seen text in this call
-
-        def forward(text: str) -> None:
-            nonlocal streamed
-            if on_text is not None:
-                streamed = True
-                on_text(text)
-
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._attempt(params, forward, started)
-            except ModelError as error:
-                if not error.retryable:
-                    raise
-                if streamed:
-                    raise ModelError(
-                        error.code, f"{error.message} (after part of the answer was streamed)", retryable=True
-                    ) from error
-                if attempt == attempts:
-                    raise ModelError(
-                        error.code, f"{error.message} (gave up after {attempts} attempts)", retryable=True
-                    ) from error
-            self._sleep(backoff_delay(attempt - 1, self._rand))
-        raise AssertionError("unreachable")
-
     def _events(self, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The stream's events; every botocore or connection failure comes out as `ModelError`.
 
@@ -215,33 +142,29 @@ class BedrockProvider:
                 close()
 
     def _attempt(self, params: dict[str, Any], on_text: TextCallback, started: float) -> ModelResponse:
-        blocks: dict[int, _Block] = {}  # by contentBlockIndex, in the order they start
+        blocks: dict[int, StreamedBlock] = {}  # by contentBlockIndex, in the order they start
         content: dict[int, dict[str, Any] | None] = {}  # finished blocks
         stop_reason: str | None = None
         usage = Usage()
-        first_token_ms: float | None = None
+        forward = TextForwarder(on_text, started)
         with contextlib.closing(self._events(params)) as events:
             for event in events:
                 if "contentBlockStart" in event:
                     start = event["contentBlockStart"]
                     tool = start.get("start", {}).get("toolUse")
                     if tool is not None:
-                        blocks[start["contentBlockIndex"]] = _Block(
+                        blocks[start["contentBlockIndex"]] = StreamedBlock(
                             tool_use={"toolUseId": tool["toolUseId"], "name": tool["name"]}
                         )
                 elif "contentBlockDelta" in event:
                     index = event["contentBlockDelta"]["contentBlockIndex"]
                     delta = event["contentBlockDelta"]["delta"]
                     if "text" in delta:  # a text block has no start event: its first delta starts it
-                        block = blocks.setdefault(index, _Block(text=[]))
+                        block = blocks.setdefault(index, StreamedBlock(text=[]))
                         if block.text is None:
                             raise ModelError("MalformedStream", f"Text inside tool block {index}.", retryable=True)
-                        text = delta["text"]
-                        block.text.append(text)
-                        if text:
-                            if first_token_ms is None:
-                                first_token_ms = (time.perf_counter() - started) * 1000
-                            on_text(text)
+                        block.text.append(delta["text"])
+                        forward(delta["text"])
                     elif "toolUse" in delta:
                         block = blocks.get(index)
                         if block is None or block.tool_use is None:
@@ -264,16 +187,11 @@ class BedrockProvider:
                         cache_read_tokens=tokens.get("cacheReadInputTokens", 0),
                         cache_write_tokens=tokens.get("cacheWriteInputTokens", 0),
                     )
-        if stop_reason is None:  # the connection ended cleanly but early
-            raise ModelError("IncompleteStream", "The model's stream ended without a stop reason.", retryable=True)
-        for index, block in blocks.items():  # a block the stream never closed
-            if index not in content:
-                content[index] = block.as_content()
         return ModelResponse(
-            content=[block for _, block in sorted(content.items()) if block is not None],
+            content=assembled_content(blocks, content, stop_reason),
             stop_reason=stop_reason,
             usage=usage,
             model_id=self.settings.bedrock_model_id,
             latency_ms=(time.perf_counter() - started) * 1000,
-            first_token_ms=first_token_ms,
+            first_token_ms=forward.first_token_ms,
         )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from order_agent.model import PROVIDER_PACKAGES
 from order_agent_dev.local.emulator import Ministack, lambda_architecture
 from order_agent_dev.local.terraform import LocalTerraform, TerraformFailed
 
@@ -71,6 +72,7 @@ class LocalSystem:
         name: str = "order-agent-local",
         auth_mode: str = "none",
         model_provider: str = "offline",
+        model_environment: Mapping[str, str] | None = None,
         dataset: str = "tau-retail",
         mlflow_tracking_uri: str | None = None,
         build_dir: Path | None = None,
@@ -79,6 +81,7 @@ class LocalSystem:
         self.emulator = emulator
         self.build_dir = Path(build_dir or self.root / "build" / "lambda-local").resolve()
         self.timings: dict[str, float] = {}
+        self.model_provider = model_provider
         self.terraform = LocalTerraform(
             self.root / "terraform" / "envs" / "local",
             Path(work_dir),
@@ -91,6 +94,8 @@ class LocalSystem:
                 "dataset": dataset,
                 "auth_mode": auth_mode,
                 "model_provider": model_provider,
+                # anthropic/openai settings and key, for the agent's functions (TF_VAR_*, never written to a file)
+                "model_environment": dict(model_environment or {}),
                 "mlflow_tracking_uri": mlflow_tracking_uri,
             },
         )
@@ -103,6 +108,8 @@ class LocalSystem:
             sys.executable, str(self.root / "scripts" / "build_layers.py"),
             "--arch", lambda_architecture(), "--python", self.emulator.python_version, "--out", str(self.build_dir),
         ]  # fmt: skip
+        if self.model_provider in PROVIDER_PACKAGES:  # its SDK goes into the deps layer, as a deployment would build it
+            command += ["--providers", self.model_provider]
         done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
         if done.returncode != 0:
             output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
