@@ -29,6 +29,7 @@ from order_agent.conversations.table import (
     rate_key,
     session_key,
 )
+from order_agent.conversations.turn import open_turn, turn_of
 from order_agent.settings import Settings
 
 
@@ -169,6 +170,10 @@ class EdgeStore:
         return item["connection_id"]["S"] if "connection_id" in item else None
 
     def last_seq(self, session_id: str) -> int:
+        """The session's last frame seq; in its turn, as the lock read it (no request)."""
+        current = open_turn(session_id)
+        if current is not None:
+            return current.last_seq
         item = self._session(session_id)
         return int(item["last_seq"]["N"]) if "last_seq" in item else 0
 
@@ -182,17 +187,23 @@ class EdgeStore:
     ) -> None:
         """Keep a turn's lasting frames for resume and move the session's seq forward; with
         `finished_message`, also mark that customer message done with these frames (what
-        `finish_message` does). Two requests: the items in one batch, then the seq (conditional),
-        so a seq a client sees always has its frames kept. Not a transaction: those cost twice
-        the write capacity (and moto copies the whole table for each one). With `tokens` (the turn
-        ended), the seq update also counts the turn and the model tokens it used, for the
-        conversation's limits."""
+        `finish_message` does). With `tokens` (the turn ended), the seq update also counts the
+        turn and the model tokens it used, for the conversation's limits.
+
+        In the session's turn (under its lock): one transaction with the turn's checkpoint that
+        also releases the lock (turn.py); LockLost if another turn took the session. Otherwise two
+        requests: the items in one batch, then the seq (conditional), so a seq a client sees
+        always has its frames kept."""
         ttl = self._ttl()
         items = [
             {**outbox_key(session_id, frame["seq"]), "frame": {"S": json.dumps(frame)}, "ttl": ttl} for frame in frames
         ]
         if finished_message is not None:
             items.append(self._done_item(session_id, finished_message, frames))
+        current = turn_of(session_id)
+        if current is not None and current.state != "committed":
+            current.commit(items, last_seq, tokens)  # LockLost when the turn was lost before
+            return
         self._batch_put(items)
         values = {":s": {"N": str(last_seq)}}
         update = "SET last_seq = :s"
