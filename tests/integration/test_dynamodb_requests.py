@@ -44,6 +44,8 @@ def test_a_turn_makes_at_most_five_dynamodb_requests(edge, tau_fresh):
     # interrupt: the checkpoint has pending writes) and the confirmed write resumed from it.
     gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT])
     shared = handlers._edge()
+    # as deployed: each message counted against the rate limits (the tests' settings turn them off)
+    shared.settings = shared.settings.model_copy(update={"max_messages_per_connection": 1000})
     turns: list[list[str]] = []
     for client in {id(c): c for c in (shared.store.client, shared.agent.lock.client,
                                       shared.agent.graph.checkpointer.client.real)}.values():  # fmt: skip
@@ -72,8 +74,9 @@ def test_a_turn_makes_at_most_five_dynamodb_requests(edge, tau_fresh):
     assert order_status(tau_fresh, PENDING) == "cancelled"
     assert len(turns) == 3
     assert all(len(calls) <= 5 for calls in turns), turns
-    # the claim, the message's mark, the lock (with the seq and pointer), one read, one write
-    assert turns[2] == ["UpdateItem", "PutItem", "UpdateItem", "BatchGetItem", "TransactWriteItems"], turns
+    # the rate count, the claim with the lock (and the seq and checkpoint pointer), the message's
+    # mark, the checkpoint's items, and one write of everything the turn leaves
+    assert turns[2] == ["UpdateItem", "UpdateItem", "PutItem", "BatchGetItem", "TransactWriteItems"], turns
 
 
 class _Poster:

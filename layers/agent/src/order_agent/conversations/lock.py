@@ -30,7 +30,12 @@ class SessionLock:
 
     def acquire(self, session_id: str) -> str | None:
         """A token when the session was free (or its lease expired); None when it is busy. One
-        UpdateItem, which opens the turn (turn.OpenTurn) with the seq and checkpoint pointer it returns."""
+        UpdateItem, which opens the turn (turn.OpenTurn) with the seq and checkpoint pointer it returns;
+        none when the edge's claim of this message took the lock already (`EdgeStore.claim_session`)."""
+        claimed = turn.open_turn(session_id)
+        if claimed is not None and not claimed.adopted:
+            claimed.adopted = True
+            return claimed.token
         token = secrets.token_hex(8)
         now = int(self.clock())
         try:

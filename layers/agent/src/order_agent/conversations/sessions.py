@@ -9,6 +9,7 @@ every later claim must present (knowing a session id is not enough to continue i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -18,7 +19,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from order_agent.conversations import turn
 from order_agent.conversations.table import (
+    STORE_ERRORS,
     conditional_failed,
     connection_key,
     dynamodb_client,
@@ -86,12 +89,44 @@ class EdgeStore:
     # -- sessions ------------------------------------------------------------------------------------
 
     def claim_session(
-        self, session_id: str, connection_id: str, principal: str, token: str | None = None, bind: bool = False
+        self,
+        session_id: str,
+        connection_id: str,
+        principal: str,
+        token: str | None = None,
+        bind: bool = False,
+        take_turn: bool = False,
     ) -> Claim:
         """Make this connection the session's; the first principal to use a session owns it. With
         `bind` (anonymous chat), the session is also bound to a secret: the first claim issues it (and
         returns it, once), and a claim from any other connection than the session's current one must
-        present it as `token`. One conditional UpdateItem."""
+        present it as `token`. One conditional UpdateItem.
+
+        With `take_turn` (a customer message), the same request also takes the session lock when it
+        is free, and opens the turn (turn.py) that `SessionLock.acquire` then adopts without a request
+        of its own; `end_turn` releases it if no turn ran. When the session is busy (or not this
+        principal's), the claim is made again without the lock: the agent then finds it busy."""
+        if take_turn:
+            try:
+                return self._claim(session_id, connection_id, principal, token, bind, take_turn=True)
+            except SessionOwnedByAnother:
+                pass  # or busy: the claim alone tells which
+        return self._claim(session_id, connection_id, principal, token, bind, take_turn=False)
+
+    def end_turn(self, session_id: str) -> None:
+        """Release the lock a `take_turn` claim took if no turn adopted it (a repeated or refused message)."""
+        current = turn_of(session_id)
+        if current is None:
+            return
+        turn.current.set(None)
+        if current.state == "open" and not current.adopted:
+            # Lost (expired and taken over): theirs now. Failed: the lease expires on its own.
+            with contextlib.suppress(*STORE_ERRORS):
+                current.commit([])
+
+    def _claim(
+        self, session_id: str, connection_id: str, principal: str, token: str | None, bind: bool, take_turn: bool
+    ) -> Claim:
         issued = secrets.token_urlsafe(32) if bind else None
         update = (
             "SET connection_id = :c, principal = if_not_exists(principal, :p), "
@@ -105,6 +140,16 @@ class EdgeStore:
             condition += " AND (attribute_not_exists(token_hash) OR token_hash = :presented OR connection_id = :c)"
             values[":issued"] = {"S": token_hash(issued)}
             values[":presented"] = {"S": token_hash(token) if token else "-"}
+        lock_token = secrets.token_hex(8)
+        if take_turn:
+            now = int(time.time())
+            update += ", lock_token = :lock, lock_expires = :expires"
+            condition += " AND (attribute_not_exists(lock_expires) OR lock_expires < :now)"
+            values |= {
+                ":lock": {"S": lock_token},
+                ":expires": {"N": str(now + self.stale_after)},
+                ":now": {"N": str(now)},
+            }
         try:
             result = self.client.update_item(
                 TableName=self.table,
@@ -120,6 +165,18 @@ class EdgeStore:
                 raise SessionOwnedByAnother(session_id) from exc
             raise
         item = result["Attributes"]
+        if take_turn:
+            turn.current.set(
+                turn.OpenTurn(
+                    session_id=session_id,
+                    token=lock_token,
+                    table=self.table,
+                    client=self.client,
+                    last_seq=int(item["last_seq"]["N"]),
+                    pointer=turn.read_pointer(item),
+                    adopted=False,  # until the agent's acquire takes it
+                )
+            )
         return Claim(
             last_seq=int(item["last_seq"]["N"]),
             turns=int(item.get("turns", {}).get("N", 0)),

@@ -48,6 +48,7 @@ class OpenTurn:
     last_seq: int
     pointer: dict[str, Any] | None  # the latest checkpoint's keys, from the lock's UpdateItem
     state: str = "open"  # open -> committed | lost
+    adopted: bool = True  # False while a turn opened by the edge's claim waits for the agent's acquire
     pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # checkpointer items by key
     checkpoints: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)  # (ns, id) -> keys
     prefetched: dict[tuple[str, str], dict[str, Any]] | None = None
