@@ -49,11 +49,10 @@ class _TurnClient:
         return getattr(self.real, name)
 
     def put_item(self, **request: Any) -> dict[str, Any]:
-        keeping = turn.capturing_turn()
-        if keeping is None:
-            return self.real.put_item(**request)
-        keeping.keep(request["Item"])  # its condition (do not overwrite) is dropped: same content, same turn
-        return {}
+        # Kept, its condition (do not overwrite) dropped: the same key in a turn is the same content.
+        if turn.keep_if_capturing(request["Item"]):
+            return {}
+        return self.real.put_item(**request)
 
     def get_item(self, **request: Any) -> dict[str, Any]:
         prefetched = self._prefetched()

@@ -56,22 +56,19 @@ class OpenTurn:
 
     # -- the checkpointer's side ---------------------------------------------------------------------
 
-    def keep(self, item: dict[str, Any]) -> None:
-        with self.guard:
-            self.pending[_item_key(item)] = item
-
     @contextlib.contextmanager
     def capturing(self, ns: str, checkpoint_id: str) -> Iterator[None]:
-        """The checkpointer's puts within are kept, and counted as items of checkpoint (ns, id)."""
-        before = set(self.pending)
-        token = _capturing.set(self)
+        """The checkpointer's puts within (in this context: LangGraph may write from several threads
+        at once) are kept, as items of checkpoint (ns, id)."""
+        captured: list[tuple[str, str]] = []
+        token = _capturing.set((self, captured))
         try:
             yield
         finally:
             _capturing.reset(token)
             with self.guard:
                 keys = self.checkpoints.setdefault((ns, checkpoint_id), [])
-                keys.extend(k for k in self.pending if k not in before and k not in keys)
+                keys.extend(k for k in captured if k not in keys)
 
     # -- the commit -------------------------------------------------------------------------------------
 
@@ -211,8 +208,10 @@ def read_pointer(item: dict[str, Any]) -> dict[str, Any] | None:
 
 # The open turn of this context (set by SessionLock.acquire, cleared by release).
 current: contextvars.ContextVar[OpenTurn | None] = contextvars.ContextVar("open_turn", default=None)
-# The turn whose checkpoint writes are being kept (within OpenTurn.capturing).
-_capturing: contextvars.ContextVar[OpenTurn | None] = contextvars.ContextVar("capturing_turn", default=None)
+# The turn whose checkpoint writes are being kept, and the keys kept in this context (OpenTurn.capturing).
+_capturing: contextvars.ContextVar[tuple[OpenTurn, list[tuple[str, str]]] | None] = contextvars.ContextVar(
+    "capturing_turn", default=None
+)
 
 
 def open_turn(session_id: str) -> OpenTurn | None:
@@ -227,5 +226,14 @@ def turn_of(session_id: str) -> OpenTurn | None:
     return turn if turn is not None and turn.session_id == session_id else None
 
 
-def capturing_turn() -> OpenTurn | None:
-    return _capturing.get()
+def keep_if_capturing(item: dict[str, Any]) -> bool:
+    """Keep a checkpointer's item for its turn's transaction, when a capture is on in this context."""
+    capture = _capturing.get()
+    if capture is None:
+        return False
+    kept_by, captured = capture
+    key = _item_key(item)
+    with kept_by.guard:
+        kept_by.pending[key] = item
+    captured.append(key)
+    return True
