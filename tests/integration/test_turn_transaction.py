@@ -1,82 +1,24 @@
-"""DynamoDB requests per turn: the lock reads the seq and the checkpoint pointer, the checkpoint
-comes in one BatchGetItem, and the turn's writes and the lock's release go in one transaction
-(conversations/turn.py), with the same guarantees: a lost lease writes nothing, and a turn too big
-for one transaction still saves everything."""
+"""A turn's DynamoDB writes and the lock's release go in one transaction (conversations/turn.py),
+with the same guarantees as separate writes: a turn whose lease was lost writes nothing, and a turn
+too big for one transaction still saves everything. (test_edge.py counts a turn's requests.)"""
 
 from __future__ import annotations
 
-import contextvars
 import json
 import threading
 import uuid
 
 import pytest
-from websockets.sync.client import connect
 
 from order_agent.agent.service import Agent
 from order_agent.conversations import EdgeStore, SessionLock, turn
 from order_agent.conversations.table import LockLost
-from order_agent.edge import handlers
 from order_agent.edge.handlers import TurnStream
 from order_agent.tools import ToolRunner
 from order_agent_dev.providers.scripted import ScriptedProvider
 
 from .support.clock import FakeClock
 from .support.conversations import CANCEL_PROPOSAL, EMAIL, IDENTIFY, PENDING, REPORT, order_status
-from .support.edge import send, until, wait_idle
-
-_TURN: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("counted_turn", default=None)
-
-
-def _count(client):
-    """Each request of this client, in the list of the invocation that made it."""
-
-    def record(model, **_):  # returns None: anything else would stand in for the response
-        calls = _TURN.get()
-        if calls is not None:
-            calls.append(model.name)
-
-    client.meta.events.register("before-call.dynamodb", record)
-
-
-def test_a_turn_makes_at_most_five_dynamodb_requests(edge, tau_fresh):
-    # A cancellation through the edge: the first turn (no checkpoint yet), the proposal (an
-    # interrupt: the checkpoint has pending writes) and the confirmed write resumed from it.
-    gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT])
-    shared = handlers._edge()
-    # as deployed: each message counted against the rate limits (the tests' settings turn them off)
-    shared.settings = shared.settings.model_copy(update={"max_messages_per_connection": 1000})
-    turns: list[list[str]] = []
-    for client in {id(c): c for c in (shared.store.client, shared.agent.lock.client,
-                                      shared.agent.graph.checkpointer.client.real)}.values():  # fmt: skip
-        _count(client)
-    original = shared.message
-
-    def counted(event):
-        calls: list[str] = []
-        turns.append(calls)
-        _TURN.set(calls)  # the invocation's context; LangGraph's workers run in copies of it
-        return original(event)
-
-    shared.message = counted
-    session = f"requests-{uuid.uuid4()}"
-    try:
-        with connect(gateway.url) as ws:
-            send(ws, session, "I want to cancel an order")
-            until(ws)
-            send(ws, session, f"{EMAIL} {PENDING}")
-            proposal = until(ws)[-2]
-            send(ws, session, "Yes", confirmHash=proposal["quickReplies"][0]["confirmHash"])
-            assert until(ws)[-2]["text"] == REPORT["text"]
-        wait_idle(gateway)
-    finally:
-        shared.message = original
-    assert order_status(tau_fresh, PENDING) == "cancelled"
-    assert len(turns) == 3
-    assert all(len(calls) <= 5 for calls in turns), turns
-    # the rate count, the claim with the lock (and the seq and checkpoint pointer), the message's
-    # mark, the checkpoint's items, and one write of everything the turn leaves
-    assert turns[2] == ["UpdateItem", "UpdateItem", "PutItem", "BatchGetItem", "TransactWriteItems"], turns
 
 
 class _Poster:
