@@ -418,7 +418,7 @@ def instrumented_edge(edge: Any, recorder: Recorder) -> Iterator[dict[str, Any]]
     for method in ("acquire", "release", "held"):
         recorder.wrap(agent.lock, method, SESSION_LOCK)
     for method in ("count_message", "claim_session", "last_seq", "record_frames", "frames_after", "begin_message",
-                   "finish_message", "forget_message", "session_connection"):  # fmt: skip
+                   "finish_message", "forget_message", "session_connection", "end_turn"):  # fmt: skip
         recorder.wrap(edge.store, method, EDGE_STORE)
     instrument_runner(agent.runner, recorder)
     saver = agent.graph.checkpointer

@@ -3,6 +3,7 @@ handler files in lambdas/, the agent, PostgreSQL with the τ data and DynamoDB i
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
@@ -15,6 +16,7 @@ from websockets.sync.client import connect
 
 from order_agent.agent.service import Agent
 from order_agent.conversations import SessionLock
+from order_agent.edge import handlers
 from order_agent.edge.auth import authorize
 from order_agent.tools import ToolRunner
 from order_agent_dev.local.stack import start_gateway
@@ -333,3 +335,57 @@ def test_a_turn_that_crashes_can_be_retried_with_the_same_message_id(edge):
             retry.append(json.loads(ws.recv(timeout=10)))
     assert retry[0]["duplicate"] is False  # the crashed attempt did not count as processed
     assert [f["text"] for f in retry if f["type"] == "message"] == ["The answer after the crash."]
+
+
+_TURN: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("counted_turn", default=None)
+
+
+def _count(client):
+    """Each request of this client, in the list of the invocation that made it."""
+
+    def record(model, **_):  # returns None: anything else would stand in for the response
+        calls = _TURN.get()
+        if calls is not None:
+            calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb", record)
+
+
+def test_a_turn_makes_at_most_five_dynamodb_requests(edge, tau_fresh):
+    # A cancellation through the edge: the first turn (no checkpoint yet), the proposal (an
+    # interrupt: the checkpoint has pending writes) and the confirmed write resumed from it.
+    gateway, _ = edge([*IDENTIFY, *CANCEL_PROPOSAL, REPORT])
+    shared = handlers._edge()
+    # as deployed: each message counted against the rate limits (the tests' settings turn them off)
+    shared.settings = shared.settings.model_copy(update={"max_messages_per_connection": 1000})
+    turns: list[list[str]] = []
+    for client in {id(c): c for c in (shared.store.client, shared.agent.lock.client,
+                                      shared.agent.graph.checkpointer.client.real)}.values():  # fmt: skip
+        _count(client)
+    original = shared.message
+
+    def counted(event):
+        calls: list[str] = []
+        turns.append(calls)
+        _TURN.set(calls)  # the invocation's context; LangGraph's workers run in copies of it
+        return original(event)
+
+    shared.message = counted
+    session = f"requests-{uuid.uuid4()}"
+    try:
+        with connect(gateway.url) as ws:
+            send(ws, session, "I want to cancel an order")
+            until(ws)
+            send(ws, session, f"{EMAIL} {PENDING}")
+            proposal = until(ws)[-2]
+            send(ws, session, "Yes", confirmHash=proposal["quickReplies"][0]["confirmHash"])
+            assert until(ws)[-2]["text"] == REPORT["text"]
+        wait_idle(gateway)
+    finally:
+        shared.message = original
+    assert order_status(tau_fresh, PENDING) == "cancelled"
+    assert len(turns) == 3
+    assert all(len(calls) <= 5 for calls in turns), turns
+    # the rate count, the claim with the lock (and the seq and checkpoint pointer), the message's
+    # mark, the checkpoint's items, and one write of everything the turn leaves
+    assert turns[2] == ["UpdateItem", "UpdateItem", "PutItem", "BatchGetItem", "TransactWriteItems"], turns

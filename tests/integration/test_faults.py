@@ -208,7 +208,7 @@ def test_dynamodb_throttling_is_retried_and_then_reported(agent_settings, tau_fr
 
 def test_a_throttled_session_lock_is_a_clear_retryable_error(agent_settings, tau_fresh, few_aws_retries):
     chat = Chat(agent_settings, tau_fresh, [{"text": "Hello! How can I help?"}])
-    throttle = _Throttle(chat.agent.lock.client, "PutItem", left=100, code="ThrottlingException")
+    throttle = _Throttle(chat.agent.lock.client, "UpdateItem", left=100, code="ThrottlingException")
     failed = chat.say("hi")
     assert (failed.error.code, failed.error.retryable) == ("unavailable", True) and chat.model.calls == []
     throttle.left = 0

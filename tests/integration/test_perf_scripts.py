@@ -42,11 +42,11 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
     assert {"checkpointer reads", "checkpointer writes", "tools/SQL", "frame posting", "graph and the rest"} <= set(
         split
     )
-    # every turn reads its checkpoint and writes one; the edge's own records are DynamoDB items too
+    # every turn reads its checkpoint; its write goes with the edge's records in one transaction
+    # (conversations/turn.py), at most 5 requests a turn
     dynamodb = turns["dynamodb_requests_per_turn"]
-    assert dynamodb["min"] >= 2 and {"checkpointer reads", "checkpointer writes", "edge store"} <= set(
-        dynamodb["by_origin_mean"]
-    )
+    assert 2 <= dynamodb["min"] <= dynamodb["max"] <= 5
+    assert {"checkpointer reads", "edge store"} <= set(dynamodb["by_origin_mean"])
     sql = turns["sql_round_trips_per_tool_call"]
     assert sql["find_user_id_by_email"]["min"] == 1  # a read: one statement in autocommit
     # the budgets: a write at most 5 round trips (BEGIN and COMMIT included), its dry run at most 3

@@ -9,6 +9,7 @@ every later claim must present (knowing a session id is not enough to continue i
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -18,7 +19,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from order_agent.conversations import turn
 from order_agent.conversations.table import (
+    STORE_ERRORS,
     conditional_failed,
     connection_key,
     dynamodb_client,
@@ -29,6 +32,7 @@ from order_agent.conversations.table import (
     rate_key,
     session_key,
 )
+from order_agent.conversations.turn import open_turn, turn_of
 from order_agent.settings import Settings
 
 
@@ -85,12 +89,44 @@ class EdgeStore:
     # -- sessions ------------------------------------------------------------------------------------
 
     def claim_session(
-        self, session_id: str, connection_id: str, principal: str, token: str | None = None, bind: bool = False
+        self,
+        session_id: str,
+        connection_id: str,
+        principal: str,
+        token: str | None = None,
+        bind: bool = False,
+        take_turn: bool = False,
     ) -> Claim:
         """Make this connection the session's; the first principal to use a session owns it. With
         `bind` (anonymous chat), the session is also bound to a secret: the first claim issues it (and
         returns it, once), and a claim from any other connection than the session's current one must
-        present it as `token`. One conditional UpdateItem."""
+        present it as `token`. One conditional UpdateItem.
+
+        With `take_turn` (a customer message), the same request also takes the session lock when it
+        is free, and opens the turn (turn.py) that `SessionLock.acquire` then adopts without a request
+        of its own; `end_turn` releases it if no turn ran. When the session is busy (or not this
+        principal's), the claim is made again without the lock: the agent then finds it busy."""
+        if take_turn:
+            try:
+                return self._claim(session_id, connection_id, principal, token, bind, take_turn=True)
+            except SessionOwnedByAnother:
+                pass  # or busy: the claim alone tells which
+        return self._claim(session_id, connection_id, principal, token, bind, take_turn=False)
+
+    def end_turn(self, session_id: str) -> None:
+        """Release the lock a `take_turn` claim took if no turn adopted it (a repeated or refused message)."""
+        current = turn_of(session_id)
+        if current is None:
+            return
+        turn.current.set(None)
+        if current.state == "open" and not current.adopted:
+            # Lost (expired and taken over): theirs now. Failed: the lease expires on its own.
+            with contextlib.suppress(*STORE_ERRORS):
+                current.commit([])
+
+    def _claim(
+        self, session_id: str, connection_id: str, principal: str, token: str | None, bind: bool, take_turn: bool
+    ) -> Claim:
         issued = secrets.token_urlsafe(32) if bind else None
         update = (
             "SET connection_id = :c, principal = if_not_exists(principal, :p), "
@@ -104,6 +140,16 @@ class EdgeStore:
             condition += " AND (attribute_not_exists(token_hash) OR token_hash = :presented OR connection_id = :c)"
             values[":issued"] = {"S": token_hash(issued)}
             values[":presented"] = {"S": token_hash(token) if token else "-"}
+        lock_token = secrets.token_hex(8)
+        if take_turn:
+            now = int(time.time())
+            update += ", lock_token = :lock, lock_expires = :expires"
+            condition += " AND (attribute_not_exists(lock_expires) OR lock_expires < :now)"
+            values |= {
+                ":lock": {"S": lock_token},
+                ":expires": {"N": str(now + self.stale_after)},
+                ":now": {"N": str(now)},
+            }
         try:
             result = self.client.update_item(
                 TableName=self.table,
@@ -119,6 +165,18 @@ class EdgeStore:
                 raise SessionOwnedByAnother(session_id) from exc
             raise
         item = result["Attributes"]
+        if take_turn:
+            turn.current.set(
+                turn.OpenTurn(
+                    session_id=session_id,
+                    token=lock_token,
+                    table=self.table,
+                    client=self.client,
+                    last_seq=int(item["last_seq"]["N"]),
+                    pointer=turn.read_pointer(item),
+                    adopted=False,  # until the agent's acquire takes it
+                )
+            )
         return Claim(
             last_seq=int(item["last_seq"]["N"]),
             turns=int(item.get("turns", {}).get("N", 0)),
@@ -169,6 +227,10 @@ class EdgeStore:
         return item["connection_id"]["S"] if "connection_id" in item else None
 
     def last_seq(self, session_id: str) -> int:
+        """The session's last frame seq; in its turn, as the lock read it (no request)."""
+        current = open_turn(session_id)
+        if current is not None:
+            return current.last_seq
         item = self._session(session_id)
         return int(item["last_seq"]["N"]) if "last_seq" in item else 0
 
@@ -182,17 +244,23 @@ class EdgeStore:
     ) -> None:
         """Keep a turn's lasting frames for resume and move the session's seq forward; with
         `finished_message`, also mark that customer message done with these frames (what
-        `finish_message` does). Two requests: the items in one batch, then the seq (conditional),
-        so a seq a client sees always has its frames kept. Not a transaction: those cost twice
-        the write capacity (and moto copies the whole table for each one). With `tokens` (the turn
-        ended), the seq update also counts the turn and the model tokens it used, for the
-        conversation's limits."""
+        `finish_message` does). With `tokens` (the turn ended), the seq update also counts the
+        turn and the model tokens it used, for the conversation's limits.
+
+        In the session's turn (under its lock): one transaction with the turn's checkpoint that
+        also releases the lock (turn.py); LockLost if another turn took the session. Otherwise two
+        requests: the items in one batch, then the seq (conditional), so a seq a client sees
+        always has its frames kept."""
         ttl = self._ttl()
         items = [
             {**outbox_key(session_id, frame["seq"]), "frame": {"S": json.dumps(frame)}, "ttl": ttl} for frame in frames
         ]
         if finished_message is not None:
             items.append(self._done_item(session_id, finished_message, frames))
+        current = turn_of(session_id)
+        if current is not None and current.state != "committed":
+            current.commit(items, last_seq, tokens)  # LockLost when the turn was lost before
+            return
         self._batch_put(items)
         values = {":s": {"N": str(last_seq)}}
         update = "SET last_seq = :s"

@@ -11,8 +11,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from order_agent.settings import Settings
 
-# Failures of the conversation store (DynamoDB, S3 offload) that outlast botocore's retries.
-STORE_ERRORS = (ClientError, BotoCoreError)
+
+class LockLost(Exception):
+    """A turn's lease expired and another turn took the session: the turn's writes were dropped."""
+
+
+# Failures of the conversation store (DynamoDB, S3 offload) that outlast botocore's retries, and a
+# turn that lost its session to another (its writes were refused).
+STORE_ERRORS = (ClientError, BotoCoreError, LockLost)
 
 Key = dict[str, dict[str, str]]
 
@@ -28,10 +34,6 @@ def conditional_failed(exc: ClientError) -> bool:
 
 def _key(pk: str, sk: str) -> Key:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
-
-
-def lock_key(session_id: str) -> Key:
-    return _key(f"LOCK_{session_id}", "LOCK")
 
 
 def connection_key(connection_id: str) -> Key:

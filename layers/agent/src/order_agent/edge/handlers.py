@@ -240,7 +240,12 @@ class Edge:
             if message.action == "sendMessage":
                 self._count_message(event, context.connection_id, principal)
             claim = self.store.claim_session(
-                message.sessionId, context.connection_id, principal, token=message.sessionToken, bind=anonymous
+                message.sessionId,
+                context.connection_id,
+                principal,
+                token=message.sessionToken,
+                bind=anonymous,
+                take_turn=message.action == "sendMessage",  # the lock too: the agent's turn adopts it
             )
             if message.action == "resume":
                 self._resume(message, poster, claim)
@@ -278,6 +283,8 @@ class Edge:
                     sessionId=message.sessionId,
                 ).model_dump()
             )
+        finally:
+            self.store.end_turn(message.sessionId)  # the lock the claim took, when no turn ran
         return OK
 
     def _read(self, body: str) -> SendMessage | Resume | Any | ErrorFrame:

@@ -45,6 +45,7 @@ def _serial_moto_server(port: int) -> Any:
     thread-safe: under concurrent writes a Query or a TransactWriteItems (which deep-copies the
     table) iterates a dict that another request changes, fails with "dictionary changed size
     during iteration" and answers 500. One process serves all requests under the GIL anyway."""
+    _transactions_back_up_their_partitions()
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
@@ -65,6 +66,62 @@ def _serial_moto_server(port: int) -> Any:
             self._server.serve_forever()
 
     return SerialMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+def _transactions_back_up_their_partitions() -> None:
+    """moto's TransactWriteItems deep-copies the whole table once per item of the transaction, to
+    restore it if one fails: with a turn's writes in one transaction (order_agent.conversations.turn)
+    that is most of a turn's time once the table holds a few hundred items. The server answers one
+    request at a time, so copying the partitions the transaction touches is enough to restore it."""
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    original = models.DynamoDBBackend.transact_write_items
+    if getattr(original, "backs_up_partitions", False):
+        return
+    missing = object()
+
+    class _TablesNotCopied:
+        """moto's `copy` module, minus the copy of whole tables (their partitions are backed up instead)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, *args: Any) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, *args)
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        backups = {}
+        for entry in transact_items:
+            operation = next(iter(entry.values()))
+            table = self.tables.get(operation.get("TableName"))
+            attributes = operation.get("Key") or operation.get("Item") or {}
+            if table is None or table.hash_key_attr not in attributes:
+                continue
+            partition = DynamoType(attributes[table.hash_key_attr])
+            if (table, partition) not in backups:
+                backups[table, partition] = (
+                    copy.deepcopy(table.items[partition]) if partition in table.items else missing
+                )
+        models.copy = _TablesNotCopied()
+        try:
+            original(self, transact_items)
+        except Exception:
+            for (table, partition), items in backups.items():
+                if items is missing:
+                    table.items.pop(partition, None)
+                else:
+                    table.items[partition] = items
+            raise
+        finally:
+            models.copy = copy
+
+    transact_write_items.backs_up_partitions = True  # type: ignore[attr-defined]
+    models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
 def create_conversation_store(settings: Settings) -> None:
