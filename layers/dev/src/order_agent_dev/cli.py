@@ -169,8 +169,8 @@ def _scenarios(args: argparse.Namespace) -> int:
         local = {"aws_endpoint_url": local_aws.url, "checkpoint_table": "eval-conversations", "checkpoint_bucket": None}
         settings = settings.model_copy(update=local)
         create_conversation_store(settings)
-    # The harness exports nothing per turn; the evaluation itself is logged below.
-    settings = settings.model_copy(update={"mlflow_tracking_uri": None})
+    # The harness hands off no trace per turn; the evaluation itself is logged below.
+    settings = settings.model_copy(update={"trace_queue_url": None})
     url = create_scratch_database(settings.database_url, prefix="order_agent_eval")
     scratch_settings = settings.model_copy(update={"database_url": url})
     db = Database(scratch_settings)
