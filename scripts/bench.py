@@ -57,11 +57,13 @@ from perf_common import (  # scripts/ is not a package: imported from its folder
     TRACE_BYTES,
     TRACING,
     Conversation,
+    Forwarded,
     InstrumentedModel,
     PerfStack,
     Recorder,
     counting_connection_class,
     estimated_tokens,
+    forward_traces,
     instrumented_edge,
     representative_conversations,
     scenario_conversations,
@@ -165,6 +167,7 @@ def run_conversations(
     turns: list[dict[str, Any]] = []
     per_conversation: dict[str, dict[str, Any]] = {}
     usage: dict[str, list[ConversationUsage]] = {}
+    forwarding: list[Forwarded] = []
     try:
         with instrumented_edge(handlers._shared_edge, recorder) as hooks, connect(gateway.url) as ws:
             for repetition in range(-1, repetitions):  # -1: the warm-up (imports, first connections)
@@ -180,10 +183,15 @@ def run_conversations(
                     seen = converse(ws, session, conversation, scripted, recorder)
                     if scripted.remaining:
                         raise BenchError(f"{conversation.name}: {scripted.remaining} scripted responses unused")
+                    # The forwarder's run over this conversation's traces (in AWS: the event source mapping's,
+                    # in another function), after the conversation and outside its turns' records.
+                    forwarded = forward_traces(settings) if hooks["tracing"] else None
                     if repetition < 0:
                         recorder.finished([client["message_id"] for client in seen])
                         recorder.turns.clear()
                         continue
+                    if forwarded is not None:
+                        forwarding.append(forwarded)
                     records = recorder.finished([client["message_id"] for client in seen])
                     for client in seen:
                         record = records[client["message_id"]]
@@ -212,7 +220,7 @@ def run_conversations(
                         reported_usage=dict(sum((Counter(t["usage"]) for t in turns[-len(seen) :]), Counter())),
                     )
                     usage.setdefault(conversation.name, []).append(
-                        conversation_usage([records[c["message_id"]] for c in seen], stats, hooks["tracing"])
+                        conversation_usage([records[c["message_id"]] for c in seen], stats, forwarded)
                     )
                     recorder.turns.clear()
                 recorder.turns.clear()
@@ -224,17 +232,21 @@ def run_conversations(
         "turns": turns,
         "conversations": per_conversation,
         "tracing": hooks["tracing"],
+        "forwarding": forwarding,
         "usage": {name: ConversationUsage.mean(runs) for name, runs in usage.items()},
     }
 
 
-def conversation_usage(records: list[Any], stats: dict[str, Any], tracing: bool) -> ConversationUsage:
-    """One run of a conversation as the cost model takes it: its turns' records and token estimates."""
+def conversation_usage(records: list[Any], stats: dict[str, Any], forwarded: Forwarded | None) -> ConversationUsage:
+    """One run of a conversation as the cost model takes it: its turns' records and token estimates, and
+    with tracing the forwarder's time over its traces."""
     total = sum((r.counts for r in records), Counter())
+    tracing = forwarded is not None
     return ConversationUsage(
         turns=len(records),
         handler_s=sum(r.total_s for r in records),
-        trace_export_s=sum(r.parts[TRACING] for r in records) if tracing else None,
+        trace_export_s=forwarded.seconds if tracing else None,
+        trace_handoff_s=sum(r.parts[TRACING] for r in records) if tracing else None,
         trace_bytes=total[TRACE_BYTES] if tracing else None,
         model_calls=stats["model_calls"],
         input_tokens=stats["estimated_input_tokens"],
@@ -246,6 +258,17 @@ def conversation_usage(records: list[Any], stats: dict[str, Any], tracing: bool)
         read_units=total[DYNAMODB_READ_UNITS],
         write_units=total[DYNAMODB_WRITE_UNITS],
     )
+
+
+def trace_forwarding(forwarding: list[Forwarded]) -> dict[str, Any]:
+    """The forwarder's runs (one per conversation): traces delivered to MLflow, failures, its time per trace."""
+    delivered = sum(f.delivered for f in forwarding)
+    seconds = sum(f.seconds for f in forwarding)
+    return {
+        "delivered": delivered,
+        "failed": sum(f.failed for f in forwarding),
+        "ms_per_trace_mean": round(seconds / delivered * 1000, 1) if delivered else None,
+    }
 
 
 def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
@@ -297,7 +320,8 @@ def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
             for kind, key in (("read", DYNAMODB_READ_UNITS), ("write", DYNAMODB_WRITE_UNITS))
         },
         "s3_requests_per_turn_mean": round(counts["s3"] / len(records), 2),
-        "trace_exports": {"turns": counts["trace exports"], "failed": counts["trace export errors"]},
+        "trace_handoffs": {"turns": counts["trace handoffs"], "failed": counts["trace handoff errors"]},
+        "trace_forwarding": trace_forwarding(run["forwarding"]) if run["tracing"] else None,
         "frames_posted_per_turn_mean": round(counts["frames posted"] / len(records), 2),
         "sql_round_trips_per_tool_call": {
             tool: {"mean": round(statistics.fmean(v), 2), "min": min(v), "max": max(v), "calls": len(v)}
@@ -553,8 +577,13 @@ def table(results: dict[str, Any]) -> str:
             add(f"DynamoDB {kind} request units per turn (mean)", f"{units['mean']}: {origins}")
         add("S3 requests per turn (mean)", str(t["s3_requests_per_turn_mean"]))
         if t["overhead_split_ms"][TRACING] != TRACING_OFF:
-            e = t["trace_exports"]
-            add("traces exported to MLflow (failed)", f"{e['turns']} ({e['failed']})", "one per turn, none failed")
+            e, f = t["trace_handoffs"], t["trace_forwarding"]
+            add("traces handed off to the queue (failed)", f"{e['turns']} ({e['failed']})", "one per turn, none failed")
+            add(
+                "traces the forwarder delivered to MLflow (failed)",
+                f"{f['delivered']} ({f['failed']}), {f['ms_per_trace_mean']} ms per trace",
+                "every one handed off, off the turn's path",
+            )
         add("frames posted per turn (mean)", str(t["frames_posted_per_turn_mean"]))
         for tool, s in t["sql_round_trips_per_tool_call"].items():
             add(f"SQL round trips: {tool}", f"{s['mean']} ({s['min']}-{s['max']}, {s['calls']} calls)")
