@@ -9,9 +9,11 @@ so read medians, and ratios measured in the same run.
 What it measures (docs/performance.md explains each figure):
 - turns: the conversations (the scenario suite's scripted transcripts by default; zero model latency)
   through the local gateway and the real handlers, PostgreSQL with the τ retail data, DynamoDB in
-  the emulator and traces exported to a local MLflow server; per turn the handler's time minus the
-  model's (orchestration overhead) and its split (tracing export included), DynamoDB requests, frames posted,
+  the emulator and each turn's trace handed off to a trace queue there; per turn the handler's time minus
+  the model's (orchestration overhead) and its split (the trace hand-off included), DynamoDB requests, frames posted,
   SQL round trips per tool call, model calls, tokens per conversation (estimated);
+- the trace forwarder's delivery of each conversation's traces to a local MLflow server, after the
+  conversation (off the turns' path, as in AWS): traces delivered, failed, its time per trace;
 - time to first text at the WebSocket client with a model that streams at a given pace, minus the
   model's own time to its first text;
 - cold start: importing each lambdas/*/handler.py vs `from langgraph.graph import StateGraph`,
@@ -128,8 +130,8 @@ def converse(
             seen.append(_turn(ws, session, text, confirm_hash))
         except BenchError as exc:
             raise BenchError(f"{conversation.name}, turn {len(seen) + 1}: {exc}") from exc
-        # The client has `done` before the handler returns (the trace is exported after the reply):
-        # a customer types for longer than that, so the next turn must not wait for this one's export.
+        # The client has `done` before the handler returns (the trace is handed off after the reply):
+        # a customer types for longer than that, so the next turn must not wait for this one's hand-off.
         recorder.finished([seen[-1]["message_id"]])
         message = next(f for f in seen[-1]["frames"] if f["type"] == "message")
         if message["stage"] in ENDED_STAGES or scripted.remaining <= 0:
@@ -669,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-tracing",
         dest="tracing",
         action="store_false",
-        help="no MLflow server and no trace export (default: tracing on, to a local MLflow server)",
+        help="no trace queue, forwarder or MLflow server (default: traces handed off to a queue, forwarded to MLflow)",
     )
     parser.add_argument("--repetitions", type=int, default=5, help="passes over the conversations (zero latency)")
     parser.add_argument("--ttft-repetitions", type=int, default=2, help="passes with the paced model")

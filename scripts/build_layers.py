@@ -28,7 +28,8 @@ The same inputs give the same bytes (Terraform then redeploys only on real chang
 
 --check-imports (only where this machine can load the target's native code, i.e. --arch matches it) imports the
 handlers, mlflow tracing with LangGraph autolog, the SageMaker plugin and a JWT round trip with the target
-interpreter, the dropped packages installed beside the layers, and fails if any of them gets imported.
+interpreter, the dropped packages installed beside the layers, and fails if any of them gets imported; then each
+handler again with its own layers alone (the message function's without MLflow and cryptography).
 """
 
 from __future__ import annotations
@@ -697,8 +698,10 @@ for name, file in cfg["handlers"].items():
     step(f"handler {name}", lambda name=name, file=file: load_handler(name, file))
 for module in cfg["modules"]:
     step(module, lambda module=module: importlib.import_module(module))
-step("mlflow tracing", tracing)
-step("jwt", jwt_round_trip)
+if cfg.get("tracing", True):
+    step("mlflow tracing", tracing)
+if cfg.get("jwt", True):
+    step("jwt", jwt_round_trip)
 import zstandard
 files = {name: getattr(m, "__file__", None) for name, m in list(sys.modules.items())}
 print(json.dumps({"errors": errors, "files": files, "zstandard_backend": zstandard.backend}))
@@ -710,7 +713,7 @@ def check_imports(
     interpreter: Interpreter | None,
     arch: str,
     python: str,
-    layers: Sequence[Path],
+    layers: Mapping[str, Path],
     handlers: Mapping[str, Path],
     runtime_pins: Sequence[Pin],
     dropped_pins: Sequence[Pin],
@@ -726,7 +729,7 @@ def check_imports(
     install_deps(runtime_pins, arch, python, runtime_dir)
     install_deps(dropped_pins, arch, python, dropped_dir)
     config = {
-        "path": [*map(str, layers), str(runtime_dir), str(dropped_dir)],
+        "path": [*map(str, layers.values()), str(runtime_dir), str(dropped_dir)],
         "handlers": {name: str(path) for name, path in handlers.items()},
         "modules": _PROBE_MODULES,
         "tracking_uri": "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/probe",
@@ -738,13 +741,9 @@ def check_imports(
             "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false",
         },
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "MLFLOW_"))}
-    cmd = [interpreter.path, "-S", "-s", "-c", _IMPORT_PROBE, json.dumps(config)]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work, timeout=300)
-    if result.returncode != 0:
-        log(f"import check failed to run:\n{result.stderr[-3000:]}")
+    report = _probe(interpreter, config, work)
+    if report is None:
         return False
-    report = json.loads(result.stdout.strip().splitlines()[-1])
     files: dict[str, str | None] = report["files"]
     from_dropped = sorted(name for name, file in files.items() if file and file.startswith(str(dropped_dir)))
     from_runtime = sorted(
@@ -758,7 +757,39 @@ def check_imports(
         log(f"import check: FAILED, dropped packages were imported: {', '.join(from_dropped)}")
     else:
         log(f"import check: none of {', '.join(pin.name for pin in dropped_pins)} was imported")
-    return not from_dropped and not report["errors"]
+    alone = all(_handler_alone(interpreter, config, name, path, layers, work) for name, path in handlers.items())
+    return not from_dropped and not report["errors"] and alone
+
+
+def _handler_alone(
+    interpreter: Interpreter,
+    config: Mapping[str, Any],
+    name: str,
+    handler: Path,
+    layer_dirs: Mapping[str, Path],
+    work: Path,
+) -> bool:
+    """The handler imports with only its own layers (FUNCTION_LAYERS) and the runtime's packages: the message
+    function without MLflow and cryptography, for instance."""
+    own = [str(layer_dirs[layer]) for layer in function_layers(name)]
+    alone = {**config, "path": [*own, config["path"][-2]], "handlers": {name: str(handler)}, "modules": []}
+    checks = {"tracing": "tracing" in function_layers(name), "jwt": "auth" in function_layers(name)}
+    report = _probe(interpreter, {**alone, **checks}, work)
+    if report is None:
+        return False
+    for error in report["errors"]:
+        log(f"import check ({name} with {', '.join(function_layers(name))} alone): FAILED {error}")
+    return not report["errors"]
+
+
+def _probe(interpreter: Interpreter, config: Mapping[str, Any], work: Path) -> dict[str, Any] | None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "MLFLOW_"))}
+    cmd = [interpreter.path, "-S", "-s", "-c", _IMPORT_PROBE, json.dumps(config)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    if result.returncode != 0:
+        log(f"import check failed to run:\n{result.stderr[-3000:]}")
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # -- main ----------------------------------------------------------------------------------------------------
@@ -872,10 +903,9 @@ def build(args: argparse.Namespace) -> int:
 
     ok = print_report(artifacts, args.budget_mb, layers_of)
     if args.check_imports:
-        layer_paths = list(layers.values())
         with tempfile.TemporaryDirectory(dir=work) as probe_work:
             checked = check_imports(
-                interpreter, args.arch, args.python, layer_paths, handlers, runtime_pins, unused_pins, Path(probe_work)
+                interpreter, args.arch, args.python, layers, handlers, runtime_pins, unused_pins, Path(probe_work)
             )
         ok = ok and checked
     return 0 if ok else 1
