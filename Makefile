@@ -38,7 +38,7 @@ PROTOCOL_TS := $(WEB)/src/protocol.generated.ts
 PROTOCOL_SCHEMA = $(BIN)/python -c 'import json; from order_agent.edge.protocol import json_schemas; print(json.dumps(json_schemas(), indent=2, sort_keys=True))'
 CHROMIUM ?= chromium
 
-.PHONY: help setup dev test test-deployed lint format db-up db-down db-reset tau-replay eval eval-tau chat layers bench load init plan apply destroy lock clean \
+.PHONY: help setup dev test test-deployed lint format db-up db-down db-reset tau-replay eval eval-tau chat layers bench load init plan apply destroy lock clean trace-replay \
 	web web-test web-protocol chromium pgbouncer
 
 help: ## list the targets
@@ -157,6 +157,11 @@ apply: init ## apply the plan made by `make plan ENV=...` (state and lock in the
 
 destroy: init ## destroy everything of ENV (prod has deletion protection: turn it off in its tfvars first)
 	cd $(TF_DIR) && terraform destroy -input=false
+
+trace-replay: ## move the traces the forwarder could not deliver (ENV's dead-letter queue) back to the trace queue; needs AWS credentials
+	@dlq=$$(cd $(TF_DIR) && terraform output -raw trace_dead_letter_queue_arn) && [ -n "$$dlq" ] && \
+		aws sqs start-message-move-task --source-arn "$$dlq" && \
+		echo "moving $$dlq back to its source queue; progress: aws sqs list-message-move-tasks --source-arn $$dlq"
 
 lock: ## record provider checksums for every platform in TF_PLATFORMS in each root's .terraform.lock.hcl (needs the registry)
 	for dir in terraform/envs/dev terraform/envs/prod terraform/envs/local terraform/bootstrap; do \

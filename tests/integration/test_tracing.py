@@ -1,12 +1,15 @@
-"""Traces in a real MLflow tracking server (started here), read back through the MLflow client:
-one trace per turn with AGENT, TOOL and CHAT_MODEL spans, token usage and cost, session grouping,
-redaction of personal data — and conversations that go on when the server is down."""
+"""Traces in a real MLflow tracking server (started here), read back through the MLflow client, the
+way they travel in AWS: the message function hands each turn's trace to an SQS queue (the test
+emulator's), the trace forwarder (run here in-process, as its event source mapping would) rebuilds it
+in MLflow. One trace per turn with AGENT, TOOL and CHAT_MODEL spans, token usage and cost, session
+grouping, redaction of personal data — and conversations that go on, with no MLflow call, while the
+server is down, whose traces all arrive once it is back (through the dead-letter queue and a replay
+for those that kept failing)."""
 
 from __future__ import annotations
 
 import json
 import re
-import socket
 import uuid
 
 import pytest
@@ -17,8 +20,9 @@ from order_agent.agent.service import Agent
 from order_agent.model.base import Usage
 from order_agent.settings import Settings
 from order_agent.tools import ToolRunner
-from order_agent.tracing import Redactor, SpanRecord, user_key
-from order_agent_dev.local.aws import free_port
+from order_agent.trace_forwarder import TraceForwarder, replay_dead_letters
+from order_agent.tracing import SQS_BODY_LIMIT, Redactor, SpanRecord, trace_client, user_key
+from order_agent_dev.local.aws import create_trace_queue, free_port
 from order_agent_dev.providers.scripted import ScriptedProvider
 
 EMAIL = "aarav.anderson9752@example.com"
@@ -43,16 +47,30 @@ SCRIPT = [
 
 @pytest.fixture
 def traced(agent_settings, mlflow_server, tau_fresh):
-    """A conversation factory with tracing to the test server (its own experiment per test)."""
-    experiment = f"test-{uuid.uuid4().hex[:8]}"
+    """A conversation factory with tracing through a trace queue of its own (its own MLflow experiment
+    per test). Failed messages come back at once (visibility timeout 0) and go to the dead-letter
+    queue after their second receive."""
+    name = f"test-traces-{uuid.uuid4().hex[:8]}"
+    queue_url, dead_letter_url = create_trace_queue(agent_settings, name, max_receive_count=2, visibility_timeout_s=0)
+    options = {"trace_queue_url": queue_url, "mlflow_tracking_uri": mlflow_server.url, "mlflow_experiment_name": name}
 
     def make(**settings):
-        options = {"mlflow_tracking_uri": mlflow_server.url, "mlflow_experiment_name": experiment, **settings}
-        settings = agent_settings.model_copy(update=options)
+        settings = agent_settings.model_copy(update={**options, **settings})
         model = ScriptedProvider(SCRIPT, first_token_delay_s=0.005)
         return Agent(settings, model=model, runner=ToolRunner(tau_fresh, settings)), f"test-{uuid.uuid4()}"
 
+    make.queue_url, make.dead_letter_url, make.mlflow_url = queue_url, dead_letter_url, mlflow_server.url
     return make
+
+
+def _deliver(settings, queue_url, tracking_uri=None):
+    """The forwarder's run over the queue; the MLflow traces it delivered, in the order of their turns."""
+    if tracking_uri:
+        settings = settings.model_copy(update={"mlflow_tracking_uri": tracking_uri})
+    result = TraceForwarder(settings).drain(queue_url)
+    client = MlflowClient(tracking_uri=settings.mlflow_tracking_uri)
+    traces = [client.get_trace(trace_id) for trace_id in result.delivered]
+    return sorted(traces, key=lambda t: min(s.start_time_ns for s in t.data.spans)), result
 
 
 def _converse(agent, session):
@@ -60,6 +78,7 @@ def _converse(agent, session):
     for text in ["I'd like to cancel an order", f"It's {EMAIL}, order {PENDING}", "yes"]:
         outcome = agent.handle_message(session, text, lambda event: None)
         assert outcome.done is not None, outcome.error
+        assert outcome.handoff.error is None and outcome.handoff.message_id, outcome.handoff
         outcomes.append(outcome)
     return outcomes
 
@@ -71,10 +90,9 @@ def _spans(trace, span_type):
 def test_every_turn_is_one_trace_with_its_spans_usage_cost_and_session(traced, mlflow_server):
     agent, session = traced()
     outcomes = _converse(agent, session)
-    assert all(o.export.error is None and o.export.trace_id for o in outcomes)
-    client = MlflowClient(tracking_uri=mlflow_server.url)
-    traces = [client.get_trace(o.export.trace_id) for o in outcomes]
+    traces, _ = _deliver(agent.settings, traced.queue_url)
     assert len({t.info.trace_id for t in traces}) == 3
+    client = MlflowClient(tracking_uri=mlflow_server.url)
 
     # the session groups the conversation; the customer is named once verified
     experiment = client.get_experiment_by_name(agent.settings.mlflow_experiment_name)
@@ -140,7 +158,7 @@ def test_every_turn_is_one_trace_with_its_spans_usage_cost_and_session(traced, m
     visits = sorted((s for s in _spans(third, "AGENT") if s.parent_id is not None), key=lambda s: s.start_time_ns)
     assert [s.name for s in visits] == ["order_confirmation", "resolution", "call_model"]
     for outcome in outcomes:
-        print(f"trace export: {outcome.export.duration_ms:.0f} ms")
+        print(f"trace hand-off: {outcome.handoff.duration_ms:.0f} ms, {outcome.handoff.size_bytes} bytes")
 
 
 def _serialised(trace) -> str:
@@ -152,12 +170,12 @@ def _serialised(trace) -> str:
 PERSONAL = [EMAIL, "Aarav", "Anderson", "931 Maple Drive", "Philadelphia", "19031", GIFT_CARD, CUSTOMER]
 
 
-def test_personal_data_is_redacted_before_export(traced, mlflow_server):
+def test_personal_data_is_redacted_before_the_handoff(traced, mlflow_server):
     agent, session = traced()
     outcomes = _converse(agent, session)
-    client = MlflowClient(tracking_uri=mlflow_server.url)
-    traces = [client.get_trace(o.export.trace_id) for o in outcomes]
-    exported = "".join(_serialised(t) for t in traces)
+    queued = _peek(agent.settings, traced.queue_url)
+    traces, _ = _deliver(agent.settings, traced.queue_url)
+    exported = queued + "".join(_serialised(t) for t in traces)
     exported += json.dumps([[t.info.tags, t.info.trace_metadata] for t in traces], default=str)
     recorded = json.dumps([[s.inputs, s.outputs] for o in outcomes for s in o.trace.root.walk()], default=str)
     for value in PERSONAL:
@@ -168,11 +186,18 @@ def test_personal_data_is_redacted_before_export(traced, mlflow_server):
     assert PENDING in exported  # order ids are not personal data: the trace stays readable
 
 
+def _peek(settings, queue_url) -> str:
+    """The queue's message bodies, left on the queue (visibility timeout 0): what the hand-off sent."""
+    sqs = trace_client("sqs", settings.aws_region, settings.aws_endpoint_url)
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    return "".join(m["Body"] for m in received)
+
+
 def test_redaction_can_be_switched_off(traced, mlflow_server):
     agent, session = traced(trace_redact_pii=False)
-    outcomes = _converse(agent, session)
-    client = MlflowClient(tracking_uri=mlflow_server.url)
-    exported = "".join(_serialised(client.get_trace(o.export.trace_id)) for o in outcomes)
+    _converse(agent, session)
+    traces, _ = _deliver(agent.settings, traced.queue_url)
+    exported = "".join(_serialised(t) for t in traces)
     for value in PERSONAL:
         assert value in exported
 
@@ -218,35 +243,67 @@ def test_free_text_is_redacted_with_what_the_turn_revealed():
     assert len(redact(methods)["payment_methods"]) == 2  # two ids, two entries
 
 
-def _cancel_without_tracking_server(agent_settings, tau_fresh, uri, **options):
-    settings = agent_settings.model_copy(update={"mlflow_tracking_uri": uri, **options})
-    agent = Agent(settings, model=ScriptedProvider(SCRIPT), runner=ToolRunner(tau_fresh, settings))
-    outcomes = _converse(agent, f"test-{uuid.uuid4()}")
-    with tau_fresh.transaction() as cur:
+def test_while_mlflow_is_down_turns_make_no_mlflow_call_and_every_trace_arrives_later(traced, monkeypatch):
+    import mlflow
+    import requests
+
+    calls = []  # MLflow's REST client speaks through requests; nothing else in a turn does
+    for owner, name in [(requests.Session, "request"), (mlflow, "start_span_no_context")]:
+        original = getattr(owner, name)
+        monkeypatch.setattr(owner, name, lambda *a, _o=original, _n=name, **k: calls.append(_n) or _o(*a, **k))
+    agent, session = traced(mlflow_tracking_uri=f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    outcomes = _converse(agent, session)
+    with agent.runner.db.transaction() as cur:
         cur.execute("SELECT status FROM orders WHERE order_id = %s", (PENDING,))
         assert cur.fetchone()["status"] == "cancelled"
     assert outcomes[-1].final.stage == "resolution"
-    return outcomes
+    assert calls == []  # the turns handed their traces off and made no MLflow call
+
+    traces, down = _deliver(agent.settings, traced.queue_url)  # the forwarder, while MLflow is down
+    assert (traces, down.failed) == ([], 3)
+    monkeypatch.undo()
+    traces, back = _deliver(agent.settings, traced.queue_url, tracking_uri=traced.mlflow_url)
+    assert back.failed == 0 and len(traces) == 3
+    assert [t.info.trace_metadata["mlflow.trace.session"] for t in traces] == [session] * 3
+    assert [len(_spans(t, "TOOL")) for t in traces] == [0, 4, 1]
 
 
-def test_a_tracking_server_that_is_down_does_not_break_the_conversation(agent_settings, tau_fresh):
-    outcomes = _cancel_without_tracking_server(agent_settings, tau_fresh, f"http://127.0.0.1:{free_port()}")
-    assert all(o.export.trace_id is None and o.export.error for o in outcomes)
-    print("export to a closed port:", ", ".join(f"{o.export.duration_ms:.0f} ms" for o in outcomes))
+def test_traces_that_keep_failing_go_to_the_dead_letter_queue_and_a_replay_delivers_them(traced):
+    agent, session = traced(mlflow_tracking_uri=f"http://127.0.0.1:{free_port()}")
+    assert agent.handle_message(session, "I'd like to cancel an order", lambda event: None).handoff.message_id
+    for _ in range(2):  # maxReceiveCount 2: two failed deliveries
+        assert _deliver(agent.settings, traced.queue_url)[1].failed == 1
+    assert _deliver(agent.settings, traced.queue_url)[1].failed == 0  # the third receive moved it away
+    sqs = trace_client("sqs", agent.settings.aws_region, agent.settings.aws_endpoint_url)
+    assert replay_dead_letters(sqs, traced.dead_letter_url, traced.queue_url) == 1
+    traces, result = _deliver(agent.settings, traced.queue_url, tracking_uri=traced.mlflow_url)
+    assert len(traces) == 1 and result.failed == 0
+    assert traces[0].info.trace_metadata["mlflow.trace.session"] == session
 
 
-def test_an_unresponsive_tracking_server_costs_at_most_its_timeout(agent_settings, tau_fresh):
-    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(16)
-        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        outcomes = _cancel_without_tracking_server(agent_settings, tau_fresh, uri, trace_export_timeout_s=1)
-    assert all(o.export.trace_id is None and o.export.error for o in outcomes)
-    print("export to a silent server:", ", ".join(f"{o.export.duration_ms:.0f} ms" for o in outcomes))
+def test_a_batch_reports_only_the_messages_it_could_not_deliver(traced):
+    agent, session = traced()
+    agent.handle_message(session, "I'd like to cancel an order", lambda event: None)
+    sqs = trace_client("sqs", agent.settings.aws_region, agent.settings.aws_endpoint_url)
+    message = sqs.receive_message(QueueUrl=traced.queue_url)["Messages"][0]
+    event = {"Records": [{"messageId": "good", "body": message["Body"]}, {"messageId": "bad", "body": '{"format": 0}'}]}
+    assert TraceForwarder(agent.settings).handle_batch(event) == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+
+
+def test_a_trace_over_the_message_limit_travels_through_s3(traced, monkeypatch):
+    monkeypatch.setattr("order_agent.tracing.SQS_BODY_LIMIT", 100)
+    agent, session = traced(trace_bucket=f"test-traces-{uuid.uuid4().hex[:8]}")
+    create_trace_queue(agent.settings, "unused")  # creates the bucket
+    outcome = agent.handle_message(session, "I'd like to cancel an order", lambda event: None)
+    assert outcome.handoff.s3_key and outcome.handoff.size_bytes > 100
+    assert json.loads(_peek(agent.settings, traced.queue_url))["s3"]["key"] == outcome.handoff.s3_key
+    traces, _ = _deliver(agent.settings, traced.queue_url)
+    assert [t.info.trace_metadata["mlflow.trace.session"] for t in traces] == [session]
+    assert SQS_BODY_LIMIT == 256 * 1024
 
 
 def test_tracing_off_records_nothing(agent_settings, tau_fresh):
-    assert Settings().mlflow_tracking_uri is None  # the default: no tracing
+    assert Settings().trace_queue_url is None  # the default: no tracing
     agent = Agent(agent_settings, model=ScriptedProvider(SCRIPT[:1]), runner=ToolRunner(tau_fresh, agent_settings))
     outcome = agent.handle_message(f"test-{uuid.uuid4()}", "hello", lambda event: None)
-    assert outcome.trace is None and outcome.export is None
+    assert outcome.trace is None and outcome.handoff is None

@@ -14,7 +14,9 @@ NAMES = [
     "layer-deps",
     "layer-agent",
     "layer-dev-providers",
-    *(f"function-{f}" for f in ("authorizer", "connect", "disconnect", "message", "migrate")),
+    "layer-auth",
+    "layer-tracing",
+    *(f"function-{f}" for f in ("authorizer", "connect", "disconnect", "message", "migrate", "trace_forwarder")),
 ]
 
 

@@ -116,47 +116,76 @@ def test_package_reports_sizes_and_hash(tmp_path):
     assert artifact.sha256 == hashlib.sha256((tmp_path / "layer-x.zip").read_bytes()).hexdigest()
 
 
-def test_report_fails_over_budget(capsys):
-    mib = build_layers.MIB
-    layers = [build_layers.Artifact("layer-deps.zip", "layer", 60 * mib, 20 * mib, "a" * 64)]
-    layers.append(build_layers.Artifact("layer-agent.zip", "layer", 41 * mib, 1 * mib, "b" * 64))
-    function = build_layers.Artifact("function-message.zip", "function", 30 * mib, 1, "c" * 64)  # not in the budget
-    assert not build_layers.print_report([*layers, function], 100)
+def _artifact(name: str, kind: str, mib: float) -> build_layers.Artifact:
+    return build_layers.Artifact(name, kind, int(mib * build_layers.MIB), 1, "a" * 64)
+
+
+ARTIFACTS = [
+    _artifact("layer-deps.zip", "layer", 50),
+    _artifact("layer-auth.zip", "layer", 14),
+    _artifact("layer-tracing.zip", "layer", 21),
+    _artifact("layer-agent.zip", "layer", 1),
+    _artifact("function-message.zip", "function", 2),
+    _artifact("function-authorizer.zip", "function", 0),
+    _artifact("function-trace_forwarder.zip", "function", 0),
+]
+
+
+def test_each_function_counts_its_own_layers_and_the_message_function_has_the_budget(capsys):
+    sizes = build_layers.size_summary(ARTIFACTS, 60)
+    assert sizes["functions_mib"] == {"authorizer": 65, "message": 53, "trace_forwarder": 72}
+    assert sizes["message_function_mib"] == 53 and sizes["largest_function_with_layers_mib"] == 72
+    assert build_layers.print_report(ARTIFACTS, 53)  # the message function's 53 MiB, not the 86 of all layers
+    out = capsys.readouterr().out
+    assert "message                          53.0 MiB  deps, agent" in out
+    assert "trace_forwarder                  72.0 MiB  deps, tracing, agent" in out
+    assert not build_layers.print_report(ARTIFACTS, 52)
     assert "OVER BUDGET" in capsys.readouterr().out
-    assert build_layers.print_report([*layers, function], 101)
+
+
+def test_no_mlflow_and_no_cryptography_in_the_message_functions_layers():
+    assert build_layers.function_layers("message") == ("deps", "agent")
+    environment = build_layers.marker_environment("arm64", "3.13")
+    _, layers = build_layers.layer_requirements(environment)
+    deps = {p.name for p in layers["deps"]}
+    assert not deps & {"mlflow-tracing", "sagemaker-mlflow", "opentelemetry-sdk", "protobuf", "cryptography", "cffi"}
+    assert {"mlflow-tracing", "sagemaker-mlflow"} <= {p.name for p in layers["tracing"]}
+    assert {p.name for p in layers["auth"]} == {"cryptography", "cffi", "pycparser"}
+    assert "tracing" in build_layers.function_layers("trace_forwarder")
+    assert "auth" in build_layers.function_layers("authorizer")
 
 
 def test_the_development_layer_is_reported_outside_the_budget(capsys):
-    mib = build_layers.MIB
-    layers = [build_layers.Artifact("layer-deps.zip", "layer", 60 * mib, 20 * mib, "a" * 64)]
-    layers.append(build_layers.Artifact("layer-dev-providers.zip", "dev-layer", 50 * mib, 1 * mib, "d" * 64))
-    assert build_layers.print_report(layers, 100)
+    layers = [_artifact("layer-deps.zip", "layer", 60), _artifact("layer-dev-providers.zip", "dev-layer", 50)]
+    layers.append(_artifact("function-message.zip", "function", 0))
+    assert build_layers.print_report(layers, 60)
     out = capsys.readouterr().out
     assert "layer-dev-providers.zip" in out
-    assert "agent layers together: 60.0 MiB" in out
+    assert "message function + layers: 60.0 MiB" in out
     assert "development layer (the emulator's only, outside the budget): 50.00 MiB" in out
-    assert build_layers.size_summary(layers, 100)["dev_layers_mib"] == 50
+    assert build_layers.size_summary(layers, 60)["dev_layers_mib"] == 50
 
 
-def test_the_providers_layer_is_outside_the_budget_but_inside_the_lambda_limit(capsys):
-    mib = build_layers.MIB
-    layers = [build_layers.Artifact("layer-deps.zip", "layer", 92 * mib, 30 * mib, "a" * 64)]
-    layers.append(build_layers.Artifact("layer-providers.zip", "provider-layer", 15 * mib, 5 * mib, "e" * 64))
-    assert build_layers.print_report(layers, 100)  # the default deployment's budget holds
+def test_the_providers_layer_is_the_message_functions_outside_the_budget_but_inside_the_lambda_limit(capsys):
+    artifacts = [*ARTIFACTS, _artifact("layer-providers.zip", "provider-layer", 15)]
+    assert build_layers.print_report(artifacts, 53)  # the default deployment's budget holds
     assert "model providers' layer (selected by --providers, outside the budget): 15.0 MiB" in capsys.readouterr().out
-    assert build_layers.size_summary(layers, 100)["largest_function_with_layers_mib"] == 107
+    sizes = build_layers.size_summary(artifacts, 53)
+    assert sizes["message_function_mib"] == 53 and sizes["functions_mib"]["message"] == 68
+    assert sizes["largest_function_with_layers_mib"] == 72  # the trace forwarder's: the authorizer gets no SDK
 
 
 def test_a_manifest_without_kinds_reads_the_development_layer_by_its_name(tmp_path):
     artifact = {"unzipped": 1, "zipped": 1, "sha256": "0" * 64}
     names = ["layer-agent.zip", "layer-dev-providers.zip", "function-message.zip"]
     (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": dict.fromkeys(names, artifact)}))
-    _, artifacts = build_layers.read_manifest(tmp_path)
+    manifest, artifacts = build_layers.read_manifest(tmp_path)
     assert {a.name: a.kind for a in artifacts} == {
         "layer-agent.zip": "layer",
         "layer-dev-providers.zip": "dev-layer",
         "function-message.zip": "function",
     }
+    assert manifest["functions"] == {"message": ["agent"]}  # then every function had every layer
 
 
 # -- production apart from development -----------------------------------------------------------------------
@@ -248,7 +277,7 @@ def _imported_modules(path: Path) -> set[str]:
 PACKAGES = {  # distribution's pyproject -> (its import package, the locks its pins come from)
     "layers/agent/pyproject.toml": (
         "order_agent",
-        ["requirements/runtime.txt", "requirements/layer-extra.txt", "requirements/providers.txt"],
+        ["requirements/runtime.txt", "requirements/layer-tracing.txt", "requirements/providers.txt"],
     ),
     "layers/dev/pyproject.toml": ("order_agent_dev", ["requirements/runtime.txt", "requirements/dev.txt"]),
 }
@@ -337,6 +366,8 @@ def test_exclusions_match_any_spelling_of_a_name():
 def test_the_authorizers_crypto_is_never_excluded():
     excluded = {build_layers.canonical_name(n) for n in [*build_layers.RUNTIME_PROVIDED, *build_layers.NOT_IMPORTED]}
     assert not excluded & {"cryptography", "cffi", "pyjwt"}
+    _, layers = build_layers.layer_requirements(build_layers.marker_environment("arm64", "3.13"))
+    assert "pyjwt" in {p.name for p in layers["deps"]} and "cryptography" in {p.name for p in layers["auth"]}
 
 
 def test_markers_are_judged_for_the_target_not_this_host():

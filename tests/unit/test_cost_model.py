@@ -135,11 +135,11 @@ def test_a_geographic_inference_profile_costs_the_premium_over_the_global_price(
 
 def test_a_conversation_is_priced_line_by_line():
     assumptions = cost_model.Assumptions(model_first_token_s=1.0, model_output_tokens_per_s=60, think_time_s=20)
-    cost = cost_model.conversation_cost(usage(), BOOK, DEPLOYMENT, assumptions)
+    cost = cost_model.conversation_cost(usage(trace_handoff_s=0.02), BOOK, DEPLOYMENT, assumptions)
     lines = cost["lines_usd"]
-    # handler 1.0 s minus the 0.2 s export, plus the model: 2 calls x 1 s + 120 tokens at 60 a second
-    assert cost["quantities"]["message_function_s"] == pytest.approx(0.8 + 4.0)
-    assert lines["lambda_message_gb_seconds"] == pytest.approx(4.8 * 1 * GB_SECOND)
+    # handler 1.0 s minus the 0.02 s hand-off, plus the model: 2 calls x 1 s + 120 tokens at 60 a second
+    assert cost["quantities"]["message_function_s"] == pytest.approx(0.98 + 4.0)
+    assert lines["lambda_message_gb_seconds"] == pytest.approx(4.98 * 1 * GB_SECOND)
     assert lines["lambda_other_functions_gb_seconds"] == pytest.approx(3 * 0.05 * 0.25 * GB_SECOND)
     assert lines["lambda_requests"] == pytest.approx((2 + 3) * 0.20 / 1e6)
     assert lines["websocket_messages"] == pytest.approx(12 * 1.00 / 1e6)
@@ -147,8 +147,10 @@ def test_a_conversation_is_priced_line_by_line():
     assert cost["quantities"]["connection_minutes"] == 1
     assert lines["websocket_connection_minutes"] == pytest.approx(0.25 / 1e6)
     assert lines["dynamodb_request_units"] == pytest.approx(3 * 0.125 / 1e6 + (20 + 2) * 0.625 / 1e6)
-    # today's export: its share of the message function, and its bytes through the MLflow endpoint
-    assert lines["trace_pipeline"] == pytest.approx(0.2 * GB_SECOND + 4096 / 1024**3 * 0.01)
+    # the hand-off's share of the message function, the queue, the forwarder (0.2 s at 256 MB), the MLflow endpoint
+    sqs = 2 * (1 + 2 / 10) * 0.40 / 1e6
+    forwarder = 0.2 * 0.25 * GB_SECOND + 2 / 10 * 0.20 / 1e6
+    assert lines["trace_pipeline"] == pytest.approx(0.02 * GB_SECOND + sqs + forwarder + 4096 / 1024**3 * 0.01)
     assert cost["usd"] == pytest.approx(sum(lines.values()))
     assert cost["usd_without_prompt_caching"] > cost["usd"]
 
@@ -162,6 +164,10 @@ def test_the_trace_pipeline_is_a_switch():
     sync = cost_model.trace_pipeline_cost(usage(), BOOK, DEPLOYMENT, cost_model.Assumptions(), "sync-mlflow")
     queued = cost_model.trace_pipeline_cost(usage(), BOOK, DEPLOYMENT, cost_model.Assumptions(), "sqs-forwarder")
     assert sync["message_function_s"] == 0.2 and queued["message_function_s"] == pytest.approx(2 * 0.01)
+    measured = cost_model.trace_pipeline_cost(
+        usage(trace_handoff_s=0.006), BOOK, DEPLOYMENT, cost_model.Assumptions(), "sqs-forwarder"
+    )
+    assert measured["message_function_s"] == 0.006  # the bench's measured hand-off, when there is one
     # 2 SendMessage + 2 x (receive + delete) / batch of 10; the forwarder at 256 MB for the export's time
     sqs = 2 * (1 + 2 / 10) * 0.40 / 1e6
     forwarder = 0.2 * 0.25 * GB_SECOND + 2 / 10 * 0.20 / 1e6
@@ -184,9 +190,9 @@ def test_without_tracing_the_export_is_assumed():
 
 def test_sizing_spreads_each_conversation_over_its_length_and_names_what_binds_first():
     assumptions = cost_model.Assumptions(model_first_token_s=1.0, model_output_tokens_per_s=60, think_time_s=20)
-    sizing = cost_model.sizing({"a": usage()}, BOOK, DEPLOYMENT, assumptions, sizes=(10, 1000))
+    sizing = cost_model.sizing({"a": usage(trace_handoff_s=0.02)}, BOOK, DEPLOYMENT, assumptions, sizes=(10, 1000))
     seconds = 45.0  # as in test_a_conversation_is_priced_line_by_line
-    busy = 4.8 + 0.2  # the message function, today's export included
+    busy = 4.98 + 0.02  # the message function, the hand-off included
     assert sizing["conversation"]["seconds"] == seconds
     assert sizing["10"]["message_function_concurrency"]["value"] == pytest.approx(round(10 * busy / seconds, 2))
     assert sizing["1000"]["message_function_concurrency"]["utilization"] == pytest.approx(

@@ -95,15 +95,15 @@ def test_a_library_warning_in_the_message_handler_carries_that_invocations_corre
         from order_agent.edge import handlers
         from order_agent.settings import Settings
 
-        def down(settings):
-            raise RuntimeError("tracking server down")
+        def down(trace):
+            raise RuntimeError("trace queue down")
 
-        tracing._configure = down
+        tracing.serialize = down
 
         class Edge:
             def message(self, event):
-                exporter = tracing.TraceExporter(Settings(mlflow_tracking_uri="http://tracking.invalid"))
-                exporter.export(SimpleNamespace(session_id=event["body"]))
+                handoff = tracing.TraceHandoff(Settings(trace_queue_url="http://queue.invalid/traces"))
+                handoff.send(SimpleNamespace(session_id=event["body"]))
                 return {"statusCode": 200}
 
         handlers.use_edge(Edge())
@@ -116,7 +116,7 @@ def test_a_library_warning_in_the_message_handler_carries_that_invocations_corre
     warnings = [r for r in records if r["level"] == "WARNING"]
     assert [w["correlation_id"] for w in warnings] == ["apigw-request-1", "apigw-request-2"]
     assert all(w["service"] == "shop-assistant-dev" for w in warnings)
-    assert "not exported: tracking server down" in warnings[0]["message"]
+    assert "not handed off: trace queue down" in warnings[0]["message"]
     assert warnings[0]["function_name"] == "order-agent-test-fn" and "cold_start" in warnings[0]
 
 

@@ -17,3 +17,8 @@ output "handoff_event_bus_name" {
   description = "The EventBridge bus every handoff is published on: subscribe the helpdesk to it."
   value       = module.system.handoff_event_bus_name
 }
+
+output "trace_dead_letter_queue_arn" {
+  description = "The traces the forwarder could not deliver to MLflow (null: no tracking server): `make trace-replay ENV=...` moves them back to the trace queue."
+  value       = module.system.trace_dead_letter_queue_arn
+}

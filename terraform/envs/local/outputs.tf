@@ -42,3 +42,8 @@ output "handoff_inbox_queue_url" {
   description = "The queue every handoff event is delivered to (make dev prints what arrives)."
   value       = module.system.handoff_inbox_queue_url
 }
+
+output "trace_queue_url" {
+  description = "The trace queue (null: no local MLflow server): the emulator's event source mapping runs the forwarder on it."
+  value       = module.system.trace_queue_url
+}

@@ -40,6 +40,11 @@ locals {
 
   in_vpc = { for k in local.function_keys : k => var.subnet_ids != null && contains(var.vpc_function_names, k) }
 
+  # Each function's layers, in key order (a later layer wins on a path both contain): function_layers', else all.
+  function_layers = {
+    for k in local.function_keys : k => sort(lookup(var.function_layers, k, keys(var.layer_packages)))
+  }
+
   snap_start = var.snap_start_enabled && contains(["python3.12", "python3.13"], var.runtime)
 
   # The inference profiles among bedrock_model_arns: the only way to bedrock_profile_model_arns.
@@ -81,13 +86,14 @@ locals {
     DATABASE_NAME       = var.database_name
     # The proxy's certificate is verified against the CA bundle in the order_agent package.
     DATABASE_SSLMODE = var.database_host == null ? null : "verify-full"
-    # MLflow tracing (order_agent.tracing; unset URI: no tracing). The agent also sets the last two
-    # itself: export within the invocation, because Lambda freezes the process after it; no call
-    # to MLflow's telemetry host.
-    MLFLOW_TRACKING_URI               = var.mlflow_tracking_uri
-    MLFLOW_EXPERIMENT_ID              = var.mlflow_experiment_id
-    MLFLOW_ENABLE_ASYNC_TRACE_LOGGING = "false"
-    MLFLOW_DISABLE_TELEMETRY          = "true"
+    # Tracing (order_agent.tracing; unset queue: no tracing): each turn's trace is handed to the
+    # trace queue (the trace_pipeline module's forwarder takes it to MLflow); big ones go through
+    # the bucket. The MLflow location only names where a handoff's traces are (order_agent.handoff):
+    # this function never calls MLflow.
+    TRACE_QUEUE_URL      = var.trace_queue_url
+    TRACE_BUCKET         = var.trace_bucket
+    MLFLOW_TRACKING_URI  = var.mlflow_tracking_uri
+    MLFLOW_EXPERIMENT_ID = var.mlflow_experiment_id
     # Where handoffs are published for the support team (order_agent.handoff).
     HANDOFF_EVENT_BUS = local.handoff_event_bus
   }
@@ -427,7 +433,7 @@ resource "aws_lambda_function" "this" {
   handler          = var.handler
   runtime          = var.runtime
   architectures    = [var.architecture]
-  layers           = [for k in sort(keys(var.layer_packages)) : aws_lambda_layer_version.this[k].arn]
+  layers           = [for k in local.function_layers[each.key] : aws_lambda_layer_version.this[k].arn]
 
   memory_size                    = local.memory_sizes[each.key]
   timeout                        = local.timeouts[each.key]
@@ -473,6 +479,11 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = var.auth_mode != "jwt" || (var.jwt_jwks_url != null && var.jwt_issuer != null && var.jwt_audience != null)
       error_message = "auth_mode = \"jwt\" needs jwt_jwks_url, jwt_issuer and jwt_audience."
+    }
+
+    precondition {
+      condition     = alltrue([for layer in local.function_layers[each.key] : contains(keys(var.layer_packages), layer)])
+      error_message = "function_layers names a layer that layer_packages does not have."
     }
 
     precondition {

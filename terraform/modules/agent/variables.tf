@@ -27,9 +27,20 @@ variable "function_packages" {
   }
 }
 
+variable "function_layers" {
+  type        = map(list(string))
+  description = "The layer_packages keys each function gets, by function (connect, disconnect, message, authorizer); a function not named gets every layer. E.g. `{ authorizer = [\"agent\", \"auth\", \"deps\"], message = [\"agent\", \"deps\"] }`: the build's FUNCTION_LAYERS (scripts/build_layers.py)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for f, layers in var.function_layers : contains(["connect", "disconnect", "message", "authorizer"], f) && length(layers) <= 5])
+    error_message = "function_layers names connect, disconnect, message or authorizer, with at most 5 layers each."
+  }
+}
+
 variable "layer_packages" {
   type        = map(string)
-  description = "Path of the prebuilt zip of each layer (python/ at the zip's root), keyed by layer name, e.g. { agent = \"build/lambda/agent-layer.zip\", deps = \"build/lambda/deps-layer.zip\" }. Every function gets every layer, in key order (a later layer wins on a path both contain)."
+  description = "Path of the prebuilt zip of each layer (python/ at the zip's root), keyed by layer name, e.g. { agent = \"build/lambda/agent-layer.zip\", deps = \"build/lambda/deps-layer.zip\" }. Every function gets every layer (unless function_layers names its own), in key order (a later layer wins on a path both contain)."
   default     = {}
 
   validation {
@@ -321,7 +332,7 @@ variable "attach_extra_policy" {
 
 variable "extra_policy_json" {
   type        = string
-  description = "An additional IAM policy (JSON) for the message function's role when attach_extra_policy, e.g. the SageMaker managed MLflow permissions on the tracking server."
+  description = "An additional IAM policy (JSON) for the message function's role when attach_extra_policy, e.g. the trace pipeline's message_policy_json (send to its queue, put big traces)."
   default     = null
 
   validation {
@@ -417,7 +428,19 @@ variable "checkpoint_ttl_seconds" {
 
 variable "mlflow_tracking_uri" {
   type        = string
-  description = "MLFLOW_TRACKING_URI of the message function: the SageMaker managed MLflow tracking server's ARN. null: unset."
+  description = "MLFLOW_TRACKING_URI of the message function: where its traces end up (named in handoffs; it never calls MLflow). null: unset."
+  default     = null
+}
+
+variable "trace_queue_url" {
+  type        = string
+  description = "TRACE_QUEUE_URL of the message function: the trace pipeline's queue it hands each turn's trace to. null: no tracing."
+  default     = null
+}
+
+variable "trace_bucket" {
+  type        = string
+  description = "TRACE_BUCKET of the message function: the trace pipeline's bucket for traces over the SQS limit."
   default     = null
 }
 

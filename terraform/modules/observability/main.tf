@@ -289,6 +289,13 @@ locals {
       statistic   = "Sum", period = var.alarm_period_seconds, evaluation_periods = var.alarm_evaluation_periods
       comparison  = "GreaterThanOrEqualToThreshold", threshold = var.bedrock_throttles_alarm_threshold, missing = "notBreaching"
     }
+    "traces-dead-letters" = {
+      when        = var.trace_dead_letter_queue_name != null
+      description = "Traces the trace forwarder could not deliver to MLflow after every attempt wait in ${coalesce(var.trace_dead_letter_queue_name, "-")} (kept 14 days). Runbook: docs/runbook.md#traces-not-delivered."
+      namespace   = "AWS/SQS", metric_name = "ApproximateNumberOfMessagesVisible", dimensions = { QueueName = var.trace_dead_letter_queue_name }
+      statistic   = "Maximum", period = var.alarm_period_seconds, evaluation_periods = 1
+      comparison  = "GreaterThanOrEqualToThreshold", threshold = 1, missing = "notBreaching"
+    }
     "lambda-account-concurrency" = {
       when        = true
       description = "Lambda functions of the whole account and region ran ${var.account_concurrency_alarm_threshold} or more executions at once: near the account quota, when every unreserved function is throttled. Runbook: docs/runbook.md#lambda-account-concurrency."

@@ -92,6 +92,12 @@ variable "db_proxy_name" {
   default     = null
 }
 
+variable "trace_dead_letter_queue_name" {
+  type        = string
+  description = "The trace pipeline's dead-letter queue: an alarm when it holds a trace. null: no trace pipeline."
+  default     = null
+}
+
 variable "bedrock_model_id" {
   type        = string
   description = "The model or inference-profile id the agent calls, as the AWS/Bedrock metrics name it (dimension ModelId). null: no Bedrock alarm or widgets."

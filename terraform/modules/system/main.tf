@@ -15,11 +15,19 @@ locals {
     DATABASE_SSLMODE         = var.emulator.database.sslmode
   })
   mlflow_tracking_uri = var.emulator == null ? module.mlflow.tracking_server_arn : var.emulator.mlflow_tracking_uri
+  # Tracing: the trace pipeline exists when there is a tracking server (known at plan time, unlike its ARN).
+  tracing = var.enable_mlflow || try(var.emulator.mlflow_tracking_uri, null) != null
 
-  # The layers every function gets, the migrate function included; an emulator's development layers go to the
-  # agent's functions only.
+  # The layers the agent module deploys, and which function gets which (scripts/build_layers.py FUNCTION_LAYERS):
+  # deps and agent for all, the migrate function included; auth (cryptography) for the authorizer alone. The
+  # trace forwarder's own layer (tracing: MLflow) is the trace_pipeline module's. An emulator's development
+  # layers go to the agent's functions only.
   production_layers  = ["agent", "deps"]
+  agent_layers       = concat(local.production_layers, ["auth"])
   dev_layer_packages = try(var.emulator.dev_layer_packages, {})
+  function_layers = {
+    for f in local.functions : f => concat(f == "authorizer" ? local.agent_layers : local.production_layers, keys(local.dev_layer_packages))
+  }
 }
 
 module "network" {
@@ -67,9 +75,10 @@ module "agent" {
   function_packages = { for f in local.functions : f => "${var.build_dir}/function-${f}.zip" }
   # The emulator's development-providers layer comes after these in key order and shares no path with them.
   layer_packages = merge(
-    { for layer in local.production_layers : layer => "${var.build_dir}/layer-${layer}.zip" },
+    { for layer in local.agent_layers : layer => "${var.build_dir}/layer-${layer}.zip" },
     local.dev_layer_packages,
   )
+  function_layers                = local.function_layers
   subnet_ids                     = module.network.private_subnet_ids
   security_group_ids             = [module.network.lambda_security_group_id]
   reserved_concurrent_executions = var.reserved_concurrent_executions
@@ -84,8 +93,9 @@ module "agent" {
   database_secret_kms_key_arn = module.database.kms_key_arn
   database_host               = module.database.client_host
   database_name               = module.database.database_name
-  attach_extra_policy         = var.enable_mlflow
-  extra_policy_json           = module.mlflow.agent_policy_json
+  # The trace hand-off (send to the trace queue, put big traces); MLflow's own API is the forwarder's alone.
+  attach_extra_policy = local.tracing
+  extra_policy_json   = local.tracing ? module.trace_pipeline[0].message_policy_json : null
 
   model_provider      = var.model_provider
   bedrock_model_id    = var.bedrock_model_id
@@ -94,6 +104,8 @@ module "agent" {
   jwt_issuer          = try(var.jwt.issuer, null)
   jwt_audience        = try(var.jwt.audience, null)
   mlflow_tracking_uri = local.mlflow_tracking_uri
+  trace_queue_url     = local.tracing ? module.trace_pipeline[0].queue_url : null
+  trace_bucket        = local.tracing ? module.trace_pipeline[0].bucket : null
   environment         = local.emulator_environment
 
   handoff_event_bus_arn = module.handoff.event_bus_arn
@@ -102,6 +114,33 @@ module "agent" {
   bedrock_model_arns         = local.bedrock_model_arns
   bedrock_profile_model_arns = local.bedrock_profile_model_arns
 
+  log_retention_days  = var.log_retention_days
+  alarm_sns_topic_arn = module.observability.sns_topic_arn
+  tags                = local.tags
+}
+
+# Traces off the turn's path: the queue the message function hands each trace to, the forwarder that
+# takes them to MLflow, the dead-letter queue and the bucket for big traces.
+module "trace_pipeline" {
+  source = "../trace_pipeline"
+  count  = local.tracing ? 1 : 0
+
+  name                  = var.name
+  runtime               = var.runtime
+  architecture          = var.architecture
+  function_package      = "${var.build_dir}/function-trace_forwarder.zip"
+  tracing_layer_package = "${var.build_dir}/layer-tracing.zip"
+  shared_layer_arns     = { for layer in local.production_layers : layer => module.agent.layer_arns[layer] }
+  # In the private subnets, where the MLflow interface endpoint is (mlflow_vpc_endpoint).
+  subnet_ids         = module.network.private_subnet_ids
+  security_group_ids = [module.network.lambda_security_group_id]
+
+  mlflow_tracking_uri  = local.mlflow_tracking_uri
+  attach_mlflow_policy = var.enable_mlflow
+  mlflow_policy_json   = module.mlflow.agent_policy_json
+
+  force_destroy       = !var.deletion_protection
+  logging_bucket_name = local.access_logs_bucket_name
   log_retention_days  = var.log_retention_days
   alarm_sns_topic_arn = module.observability.sns_topic_arn
   tags                = local.tags
@@ -197,19 +236,25 @@ module "handoff" {
 module "observability" {
   source = "../observability"
 
-  name                   = var.name
-  create_sns_topic       = var.alarm_sns_topic_arn == null
-  sns_topic_arn          = var.alarm_sns_topic_arn
-  alarm_email_addresses  = var.alarm_email_addresses
-  websocket_api_id       = module.websocket_api.api_id
-  websocket_stage_name   = module.websocket_api.stage_name
-  function_names         = merge(module.agent.function_names, { migrate = module.database.migrate_function_name })
+  name                  = var.name
+  create_sns_topic      = var.alarm_sns_topic_arn == null
+  sns_topic_arn         = var.alarm_sns_topic_arn
+  alarm_email_addresses = var.alarm_email_addresses
+  websocket_api_id      = module.websocket_api.api_id
+  websocket_stage_name  = module.websocket_api.stage_name
+  function_names = merge(
+    module.agent.function_names,
+    { migrate = module.database.migrate_function_name },
+    local.tracing ? { trace_forwarder = module.trace_pipeline[0].function_name } : {},
+  )
   message_log_group_name = module.agent.log_group_names["message"]
   table_name             = module.conversation_store.table_name
   db_instance_id         = module.database.db_instance_id
   db_proxy_name          = module.database.proxy_name
   bedrock_model_id       = var.model_provider == "bedrock" ? var.bedrock_model_id : null
-  dashboard_alarm_arns   = values(module.agent.alarm_arns)
+  # The trace pipeline's dead-letter queue name, known at plan time (the module names it so).
+  trace_dead_letter_queue_name = local.tracing ? "${var.name}-traces-dlq" : null
+  dashboard_alarm_arns         = values(module.agent.alarm_arns)
 
   db_connections_alarm_threshold      = var.db_connections_alarm_threshold
   account_concurrency_alarm_threshold = var.account_concurrency_alarm_threshold

@@ -77,3 +77,13 @@ output "handoff_sns_topic_arn" {
   description = "The email topic of handoff events, or null (no handoff_notification_email)."
   value       = module.handoff.sns_topic_arn
 }
+
+output "trace_queue_url" {
+  description = "The queue the message function hands each turn's trace to, or null (no tracking server)."
+  value       = one(module.trace_pipeline[*].queue_url)
+}
+
+output "trace_dead_letter_queue_arn" {
+  description = "The traces the forwarder could not deliver to MLflow, or null (no tracking server): `make trace-replay` moves them back."
+  value       = one(module.trace_pipeline[*].dead_letter_queue_arn)
+}

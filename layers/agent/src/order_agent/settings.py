@@ -222,7 +222,8 @@ class Settings(BaseSettings):
     # -- tracing (MLflow) and cost ----------------------------------------------------------------------
     mlflow_tracking_uri: str | None = Field(
         default=None,
-        description="MLflow tracking server: a URL, or in AWS the SageMaker tracking server ARN. Unset: no tracing.",
+        description="MLflow tracking server the trace forwarder writes to: a URL, or in AWS the SageMaker tracking "
+        "server ARN.",
     )
     mlflow_experiment_name: str = Field(
         default="order-agent", description="The one MLflow experiment of the application's traces (created if absent)."
@@ -231,17 +232,27 @@ class Settings(BaseSettings):
         default=None,
         description="The experiment's id, when known (Terraform sets it): saves looking the name up per process.",
     )
+    trace_queue_url: str | None = Field(
+        default=None,
+        description="SQS queue the message function hands each turn's trace to (the trace forwarder sends it on to "
+        "MLflow). Unset: no tracing.",
+    )
+    trace_bucket: str | None = Field(
+        default=None, description="S3 bucket for a trace over the SQS message limit (256 KiB); the message names it."
+    )
     trace_redact_pii: bool = Field(
         default=True,
-        description="Replace emails, names, addresses, zip codes and payment method ids in traces before export.",
+        description="Replace emails, names, addresses, zip codes and payment method ids in traces before they "
+        "leave the message function.",
     )
     trace_export_timeout_s: PositiveInt = Field(
-        default=5, description="Limit of one request to the tracking server (MLFLOW_HTTP_REQUEST_TIMEOUT)."
+        default=5,
+        description="Limit of one request of the trace forwarder to the tracking server (MLFLOW_HTTP_REQUEST_TIMEOUT).",
     )
     trace_export_max_retries: NonNegativeInt = Field(
         default=0,
-        description="Retries of a failed request to the tracking server (MLFLOW_HTTP_REQUEST_MAX_RETRIES); "
-        "0: a lost trace costs the turn nothing more.",
+        description="Retries of a failed request of the trace forwarder (MLFLOW_HTTP_REQUEST_MAX_RETRIES); 0: the "
+        "queue retries instead (the message comes back after its visibility timeout; then the dead-letter queue).",
     )
     prompt_version: str | None = Field(
         default=None,

@@ -5,19 +5,19 @@
                   └─ resolution (AGENT) ...
 
 While a turn runs, its spans are only *recorded* here, in memory (`span()`, a few microseconds
-each, nothing when tracing is off). The trace goes to MLflow afterwards, in one piece:
-`TraceExporter.export()` replays the recorded spans with their real start and end times through
-`mlflow-tracing` with synchronous export (`MLFLOW_ENABLE_ASYNC_TRACE_LOGGING=false`). Why:
-- the customer never waits for MLflow: the agent exports after the reply was sent (in Lambda,
-  after the final frames were posted and before the handler returns, so a frozen process loses
-  nothing) — with live spans, synchronous export would send every span as it ends, mid-turn;
-- personal data is redacted knowing everything the turn revealed (a name typed by the customer
-  is recognised once a look-up tool has used it);
-- a tracking server that is down or slow costs at most its request timeout, and never an error:
-  every failure is logged and swallowed.
+each, nothing when tracing is off). When the turn is over, `TraceHandoff.send()` hands the whole
+trace off in one durable step — an SQS message on the trace queue (TRACE_QUEUE_URL), the trace in
+S3 (TRACE_BUCKET) when it is over the message limit — and the trace forwarder
+(order_agent.trace_forwarder, its own Lambda function) rebuilds it in MLflow later. Why:
+- the customer never waits for MLflow, and an MLflow outage or slowdown costs the turn nothing: the
+  hand-off is one SQS request, after the reply was sent and before the handler returns (a frozen
+  process loses nothing); the queue keeps the traces until MLflow takes them again;
+- personal data is redacted here, knowing everything the turn revealed (a name typed by the
+  customer is recognised once a look-up tool has used it), so no personal data enters the queue;
+- a failed hand-off is logged and swallowed, never an error of the turn.
 
-This module imports only the `mlflow-tracing` API (the Lambda layer has no full `mlflow`), and
-imports it only when a trace is exported, so a process with tracing off never loads it.
+This module never imports MLflow (the message function's layers have none): the serialized trace
+is plain JSON (`serialize()`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,8 @@ import copy
 import functools
 import hashlib
 import hmac
-import os
+import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -283,130 +282,113 @@ class Redactor:
         return value
 
 
-# -- export -------------------------------------------------------------------------------------------------
+# -- hand-off ------------------------------------------------------------------------------------------------
+
+FORMAT_VERSION = 1
+SQS_BODY_LIMIT = 256 * 1024  # bytes of one SQS message body
+# The body of a trace kept in S3 instead: {"format": ..., "s3": {"bucket": ..., "key": ...}}.
+S3_PREFIX = "traces/"
+
+
+def serialize(trace: TurnTrace) -> dict[str, Any]:
+    """The finished trace as plain JSON data, personal data already redacted, so that what leaves
+    the message function is what MLflow will show. `order_agent.trace_forwarder.rebuild` reads it:
+
+        {"format": 1, "tags": {...}, "metadata": {...},
+         "root": {"name", "span_type", "inputs", "outputs", "attributes", "start_ns", "end_ns", "error",
+                  "children": [<span>, ...]}}
+    """
+    records = list(trace.root.walk())
+    settings = trace.settings
+    pseudonym = functools.partial(user_key, settings)
+    clean = Redactor(records, pseudonym, [trace.customer_id]) if settings.trace_redact_pii else copy.deepcopy
+    end_ns = time.time_ns()
+
+    def to_json(record: SpanRecord) -> dict[str, Any]:
+        return {
+            "name": record.name,
+            "span_type": record.span_type,
+            "inputs": clean(record.inputs),
+            "outputs": clean(record.outputs),
+            "attributes": record.attributes,
+            "start_ns": record.start_ns,
+            "end_ns": record.end_ns or end_ns,
+            "error": record.error,
+            "children": [to_json(child) for child in record.children],
+        }
+
+    tags = {**trace.tags, **({"user_key": trace.user_key()} if trace.customer_id else {})}
+    return {"format": FORMAT_VERSION, "tags": tags, "metadata": trace.metadata(), "root": to_json(trace.root)}
+
+
+def encode(payload: dict[str, Any]) -> str:
+    """JSON text; values JSON has no type for (datetimes, decimals) as their str(), as MLflow would show them."""
+    return json.dumps(payload, default=str, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass
-class ExportResult:
-    trace_id: str | None  # None when nothing was sent
-    duration_ms: float  # time spent in export (a benchmark subtracts or reports it)
+class HandoffResult:
+    message_id: str | None  # the SQS message id; None when nothing was sent
+    duration_ms: float  # time spent handing off (the benchmark reports it)
+    size_bytes: int  # the serialized trace
     error: str | None = None
+    s3_key: str | None = None  # set when the trace was too big for a message
 
 
-class TraceExporter:
-    """Sends recorded turns to the tracking server of the settings (MLFLOW_TRACKING_URI)."""
+class TraceHandoff:
+    """Hands each finished trace to the trace queue (TRACE_QUEUE_URL): one SQS SendMessage, after one
+    S3 PutObject for a trace over the message limit. The trace forwarder sends it on to MLflow."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sqs: Any = None, s3: Any = None) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
+        self._sqs, self._s3 = sqs, s3
 
     @property
     def enabled(self) -> bool:
-        return bool(self.settings.mlflow_tracking_uri)
+        return bool(self.settings.trace_queue_url)
 
-    def start(self, session_id: str, text: str, message_id: str | None) -> TurnTrace | None:
-        return TurnTrace(self.settings, session_id, text, message_id) if self.enabled else None
+    def _client(self, service: str) -> Any:
+        cached = getattr(self, f"_{service}")
+        if cached is None:
+            cached = trace_client(service, self.settings.aws_region, self.settings.aws_endpoint_url)
+            setattr(self, f"_{service}", cached)
+        return cached
 
-    def export(self, trace: TurnTrace) -> ExportResult:
-        """Send the trace now (synchronously). Never raises: a failure is logged and returned."""
+    def send(self, trace: TurnTrace) -> HandoffResult:
+        """Hand the trace off now. Never raises: a failure is logged and returned (the reply is out)."""
         started = time.perf_counter()
+        size, key = 0, None
         try:
-            with self._lock:  # MLflow's tracking URI and experiment are process-wide
-                experiment_id = _configure(self.settings)
-                trace_id = self._send(trace, experiment_id)
-            return ExportResult(trace_id, (time.perf_counter() - started) * 1000)
+            body = encode(serialize(trace))
+            size = len(body.encode())
+            if size > SQS_BODY_LIMIT:
+                key = self._store(trace, body)
+                body = encode({"format": FORMAT_VERSION, "s3": {"bucket": self.settings.trace_bucket, "key": key}})
+            sent = self._client("sqs").send_message(QueueUrl=self.settings.trace_queue_url, MessageBody=body)
+            return HandoffResult(sent["MessageId"], _ms_since(started), size, s3_key=key)
         except Exception as exc:
-            logger.warning("trace of session %s not exported: %s", trace.session_id, exc)
-            return ExportResult(None, (time.perf_counter() - started) * 1000, f"{type(exc).__name__}: {exc}")
+            logger.warning("trace of session %s not handed off: %s", trace.session_id, exc)
+            return HandoffResult(None, _ms_since(started), size, f"{type(exc).__name__}: {exc}", key)
 
-    def _send(self, trace: TurnTrace, experiment_id: str) -> str:
-        import mlflow
-        from mlflow.entities import SpanEvent, SpanStatus, SpanStatusCode
-
-        records = list(trace.root.walk())
-        pseudonym = functools.partial(user_key, self.settings)
-        clean = Redactor(records, pseudonym, [trace.customer_id]) if self.settings.trace_redact_pii else copy.deepcopy
-
-        def status(record: SpanRecord) -> SpanStatus:
-            if record.error:
-                return SpanStatus(SpanStatusCode.ERROR, record.error)
-            return SpanStatus(SpanStatusCode.OK)
-
-        def finish(live: Any, record: SpanRecord) -> None:
-            if record.error:
-                live.add_event(SpanEvent("exception", attributes={"exception.message": record.error}))
-            live.end(
-                outputs=clean(record.outputs),
-                status=status(record),
-                end_time_ns=record.end_ns or time.time_ns(),
-            )
-
-        def replay(parent: Any, record: SpanRecord) -> None:
-            live = mlflow.start_span_no_context(
-                record.name,
-                span_type=record.span_type,
-                parent_span=parent,
-                inputs=clean(record.inputs),
-                attributes=record.attributes,
-                start_time_ns=record.start_ns,
-            )
-            for child in record.children:
-                replay(live, child)
-            finish(live, record)
-
-        root = trace.root
-        tags = {**trace.tags, **({"user_key": trace.user_key()} if trace.customer_id else {})}
-        live_root = mlflow.start_span_no_context(
-            root.name,
-            span_type=root.span_type,
-            inputs=clean(root.inputs),
-            attributes=root.attributes,
-            tags=tags,
-            metadata=trace.metadata(),
-            experiment_id=experiment_id,
-            start_time_ns=root.start_ns,
+    def _store(self, trace: TurnTrace, body: str) -> str:
+        if not self.settings.trace_bucket:
+            raise ValueError(f"a {len(body.encode())}-byte trace needs TRACE_BUCKET (over the SQS limit)")
+        key = f"{S3_PREFIX}{trace.session_id}/{time.time_ns()}.json"
+        self._client("s3").put_object(
+            Bucket=self.settings.trace_bucket, Key=key, Body=body.encode(), ContentType="application/json"
         )
-        for child in root.children:
-            replay(live_root, child)
-        finish(live_root, root)  # the root's end sends the trace (synchronously)
-        return live_root.trace_id
+        return key
 
 
-_configured: dict[tuple[str, str], str] = {}  # (tracking URI, experiment name) -> experiment id
-_tracking_uri: str | None = None  # what this module last gave mlflow.set_tracking_uri
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
-def set_tracking_uri(uri: str) -> None:
-    """`mlflow.set_tracking_uri`, without its side effect: MLflow also writes the URI to the
-    environment, where MLFLOW_TRACKING_URI is one of our settings (and would outlive the call)."""
-    import mlflow
+@functools.cache
+def trace_client(service: str, region: str, endpoint_url: str | None) -> Any:
+    """One SQS or S3 client per process, with short timeouts: the hand-off runs inside the turn's invocation."""
+    import boto3
+    from botocore.config import Config
 
-    ours = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    if ours is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = ours
-
-
-def _configure(settings: Settings) -> str:
-    """Point MLflow at the settings' server and experiment (once per process and pair)."""
-    uri, name = settings.mlflow_tracking_uri or "", settings.mlflow_experiment_name
-    # Read by MLflow when its exporter and HTTP sessions are made: set before the first span.
-    os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"  # export within the invocation
-    os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"  # no calls to MLflow's telemetry host
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(settings.trace_export_timeout_s)
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(settings.trace_export_max_retries)
-    import mlflow
-
-    global _tracking_uri
-    # Not mlflow.get_tracking_uri(): with no URI set it looks for ./mlruns through full mlflow's file store.
-    if _tracking_uri != uri:
-        set_tracking_uri(uri)
-        _tracking_uri = uri
-    if settings.mlflow_experiment_id:
-        return settings.mlflow_experiment_id
-    if (uri, name) not in _configured:
-        # One REST call per process (two when the experiment is new): set_experiment creates it.
-        _configured[(uri, name)] = mlflow.set_experiment(name).experiment_id
-    return _configured[(uri, name)]
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url, config=config)

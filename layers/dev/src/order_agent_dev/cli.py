@@ -169,9 +169,11 @@ def _eval_environment(settings: Settings, databases: int = 1) -> Iterator[tuple[
         local = {"aws_endpoint_url": local_aws.url, "checkpoint_table": "eval-conversations", "checkpoint_bucket": None}
         settings = settings.model_copy(update=local)
         create_conversation_store(settings)
-    # The harness exports nothing per turn (the evaluation itself is logged to MLflow), and its
+    # The harness hands off no trace per turn (the evaluation itself is logged to MLflow), and its
     # handoffs reach no helpdesk.
-    settings = settings.model_copy(update={"mlflow_tracking_uri": None, "handoff_event_bus": None})
+    settings = settings.model_copy(
+        update={"trace_queue_url": None, "mlflow_tracking_uri": None, "handoff_event_bus": None}
+    )
     data = read_dataset("tau-retail", settings)
     created: list[tuple[str, Database]] = []
     try:

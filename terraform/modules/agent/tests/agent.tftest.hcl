@@ -324,6 +324,40 @@ run "environment_wires_the_settings" {
   }
 }
 
+run "each_function_gets_its_own_layers_and_the_message_function_the_trace_queue" {
+  command = apply
+
+  variables {
+    layer_packages = {
+      agent = "tests/fixtures/package.txt"
+      auth  = "tests/fixtures/package.txt"
+      deps  = "tests/fixtures/package.txt"
+    }
+    function_layers = { authorizer = ["deps", "auth", "agent"], message = ["deps", "agent"] }
+    trace_queue_url = "https://sqs.us-east-1.amazonaws.com/123456789012/order-agent-traces"
+    trace_bucket    = "order-agent-traces-1"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this["authorizer"].layers) == 3 && length(aws_lambda_function.this["message"].layers) == 2
+    error_message = "The authorizer gets its auth layer; the message function only deps and agent."
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this["connect"].layers) == 3
+    error_message = "A function function_layers does not name gets every layer."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this["message"].environment[0].variables["TRACE_QUEUE_URL"] == var.trace_queue_url &&
+      aws_lambda_function.this["message"].environment[0].variables["TRACE_BUCKET"] == var.trace_bucket &&
+      !contains(keys(aws_lambda_function.this["message"].environment[0].variables), "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING")
+    )
+    error_message = "The message function hands traces to the queue and exports nothing itself."
+  }
+}
+
 run "vpc_reserved_concurrency_and_no_key" {
   command = apply
 

@@ -83,8 +83,34 @@ run "an_emulator_gives_the_development_layer_to_the_agents_functions" {
   }
 
   assert {
-    condition     = keys(module.agent.layer_arns) == ["agent", "deps", "dev-providers"] && output.model_provider == "offline"
+    condition     = keys(module.agent.layer_arns) == ["agent", "auth", "deps", "dev-providers"] && output.model_provider == "offline"
     error_message = "The agent's functions get the production layers and the emulator's development layer."
+  }
+}
+
+run "tracing_goes_through_the_trace_pipeline_and_the_message_function_carries_no_mlflow" {
+  command = plan
+
+  variables {
+    auth_mode            = "none"
+    allow_anonymous_chat = true
+    model_provider       = "offline"
+    emulator = {
+      endpoint_url        = "http://127.0.0.1:4566"
+      database            = { host = "127.0.0.1", port = 6432, username = "postgres", password = "local", sslmode = "disable", app_password = "local-app" }
+      mlflow_tracking_uri = "http://127.0.0.1:5000"
+      dev_layer_packages  = { dev-providers = "tests/fixtures/packages/layer-dev-providers.zip" }
+    }
+  }
+
+  assert {
+    condition     = length(module.trace_pipeline) == 1 && module.observability.alarm_arns != null
+    error_message = "A tracking server gets the trace pipeline."
+  }
+
+  assert {
+    condition     = join(",", local.function_layers["message"]) == "agent,deps,dev-providers" && join(",", local.function_layers["authorizer"]) == "agent,deps,auth,dev-providers"
+    error_message = "The message function gets neither the tracing nor the auth layer."
   }
 }
 
@@ -171,6 +197,11 @@ run "without_mlflow_and_with_a_model_without_profile" {
   assert {
     condition     = module.mlflow.tracking_server_arn == null
     error_message = "MLflow off must create no tracking server"
+  }
+
+  assert {
+    condition     = length(module.trace_pipeline) == 0
+    error_message = "Without a tracking server there is no trace pipeline (and no tracing)."
   }
 
   assert {

@@ -12,9 +12,10 @@ that fails stops at the step that failed; the next message for the session (norm
 client's retry) finishes it from there, and writes are idempotent, so a repeated "yes" never
 applies a change twice.
 
-Each turn is traced (order_agent.tracing) when MLFLOW_TRACKING_URI is set: recorded while it
-runs, exported after the reply was emitted and the session lock released, so neither the
-customer nor their next message waits for MLflow. `TurnOutcome.trace_export_ms` is that time.
+Each turn is traced (order_agent.tracing) when TRACE_QUEUE_URL is set: recorded while it runs,
+handed off to the trace queue (one SQS message) after the reply was emitted and the session lock
+released; the trace forwarder takes it to MLflow, so no turn waits for MLflow.
+`TurnOutcome.handoff` says how long the hand-off took.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from order_agent.logs import service_name
 from order_agent.model import ModelError, ModelProvider, make_provider
 from order_agent.settings import Settings, get_settings
 from order_agent.tools import ToolRunner
-from order_agent.tracing import ExportResult, TraceExporter, TurnTrace
+from order_agent.tracing import HandoffResult, TraceHandoff, TurnTrace
 
 logger = Logger(service=service_name(), child=True)
 
@@ -49,7 +50,7 @@ class TurnOutcome:
     cost_usd: float | None = None  # this turn's model cost (None: a model without a price)
     conversation_cost_usd: float | None = None  # the conversation's, this turn included
     trace: TurnTrace | None = None  # the recorded spans (tracing on, or record_traces)
-    export: ExportResult | None = None  # the trace's export to MLflow: id, duration, error
+    handoff: HandoffResult | None = None  # the trace's hand-off to the trace queue: message id, duration, error
     handoff_published: bool | None = None  # whether a handoff in this turn reached the event bus (None: none)
 
 
@@ -71,7 +72,7 @@ class Agent:
         self.runner = runner or ToolRunner(settings=self.settings)
         self.graph = build_graph().compile(checkpointer=saver or checkpointer(self.settings))
         self.lock = lock or SessionLock(self.settings)
-        self.traces = TraceExporter(self.settings)
+        self.traces = TraceHandoff(self.settings)
         self.record_traces = record_traces
 
     def state(self, session_id: str) -> dict[str, Any]:
@@ -117,10 +118,10 @@ class Agent:
                     trace.root.outputs = outcome.error.model_dump()
                     trace.root.error = f"{outcome.error.code}: {outcome.error.message}"
         finally:
-            # After the reply (and even after a crash, whose trace matters most): export now, in
+            # After the reply (and even after a crash, whose trace matters most): hand off now, in
             # this invocation, so a Lambda frozen after returning loses nothing.
-            export = self.traces.export(trace) if trace is not None and self.traces.enabled else None
-        outcome.trace, outcome.export = trace, export
+            handoff = self.traces.send(trace) if trace is not None and self.traces.enabled else None
+        outcome.trace, outcome.handoff = trace, handoff
         return outcome
 
     def _locked_turn(

@@ -41,7 +41,7 @@ from order_agent.model.base import Usage
 from order_agent.settings import Settings
 from order_agent.tools import ConversationContext, ToolRunner
 from order_agent.tools.registry import REGISTRY, ToolKind, kind_of
-from order_agent.tracing import set_tracking_uri
+from order_agent.trace_forwarder import set_tracking_uri
 from order_agent_dev.evals.tau_replay import _customer_of, _same_state, authenticates
 
 SCENARIO_DIR = Path("evals/scenarios")  # relative to the repository root, where `make eval` runs

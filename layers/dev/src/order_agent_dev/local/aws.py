@@ -164,3 +164,25 @@ def create_handoff_inbox(settings: Settings, queue_name: str) -> str:
     events.put_rule(Name=f"{bus}-inbox", EventBusName=bus, EventPattern=pattern)
     events.put_targets(Rule=f"{bus}-inbox", EventBusName=bus, Targets=[{"Id": "inbox", "Arn": queue_arn}])
     return queue_url
+
+
+def create_trace_queue(
+    settings: Settings, name: str, *, max_receive_count: int = 5, visibility_timeout_s: int = 60
+) -> tuple[str, str]:
+    """The trace queue with its dead-letter queue (redrive after `max_receive_count` receives) and the
+    bucket for big traces (TRACE_BUCKET, when set), as terraform/modules/trace_pipeline makes them, for
+    runs that have not applied Terraform. Returns the queue's and the dead-letter queue's URLs."""
+    options = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
+    sqs = boto3.client("sqs", **options)
+    dead_letter_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count})
+    attributes = {"RedrivePolicy": redrive, "VisibilityTimeout": str(visibility_timeout_s)}
+    queue_url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    if settings.trace_bucket:
+        s3 = boto3.client("s3", **options)
+        if settings.trace_bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=settings.trace_bucket)
+    return queue_url, dead_letter_url
