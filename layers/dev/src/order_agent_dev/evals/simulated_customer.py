@@ -491,7 +491,7 @@ def log_to_mlflow(report: SimulationReport, tracking_uri: str, experiment: str, 
     every conversation's transcript of both sides)."""
     import mlflow
 
-    from order_agent.tracing import set_tracking_uri
+    from order_agent.trace_forwarder import set_tracking_uri
 
     set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)
