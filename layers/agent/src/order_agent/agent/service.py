@@ -19,6 +19,7 @@ customer nor their next message waits for MLflow. `TurnOutcome.trace_export_ms` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -100,7 +101,10 @@ class Agent:
         *,
         message_id: str | None = None,
         confirm_hash: str | None = None,
+        on_locked: Callable[[], None] | None = None,
     ) -> TurnOutcome:
+        """`on_locked`: called once the session lock is held, before the checkpoint is read (the edge
+        starts reading the turn's first seq then, beside the model call)."""
         if not session_id or not text.strip():
             return self._fail(emit, "invalid_message", "A message needs a session id and some text.", False)
         text = text.strip()
@@ -112,7 +116,7 @@ class Agent:
         outcome: TurnOutcome | None = None
         try:
             with trace.recording() if trace else nullcontext():
-                outcome = self._locked_turn(session_id, text, emit, confirm_hash, trace)
+                outcome = self._locked_turn(session_id, text, emit, confirm_hash, trace, on_locked)
                 if trace is not None and outcome.error is not None:
                     trace.root.outputs = outcome.error.model_dump()
                     trace.root.error = f"{outcome.error.code}: {outcome.error.message}"
@@ -130,6 +134,7 @@ class Agent:
         emit: Emit,
         confirm_hash: str | None,
         trace: TurnTrace | None,
+        on_locked: Callable[[], None] | None = None,
     ) -> TurnOutcome:
         try:
             token = self.lock.acquire(session_id)
@@ -140,6 +145,8 @@ class Agent:
                 emit, "busy", "I'm still answering your previous message; please send this one again in a moment.", True
             )
         try:
+            if on_locked is not None:
+                on_locked()
             with reads_reused():  # the graph starts from the checkpoint _run reads: one read per turn
                 return self._run(session_id, text, emit, confirm_hash, trace)
         except STORE_ERRORS as exc:
