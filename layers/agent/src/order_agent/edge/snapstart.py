@@ -60,10 +60,10 @@ def warm() -> None:
 
     import order_agent.agent.service  # LangGraph, the tools, tracing: what Agent needs
     import order_agent.conversations.checkpoint_saver  # noqa: F401 (the DynamoDB saver)
-    from order_agent.agent.graph import build_graph, prompt, tool_specs
+    from order_agent.agent.graph import graph_builder, prompt, tool_specs
     from order_agent.edge.protocol import CLIENT_MESSAGE
 
-    build_graph().compile()
+    graph_builder().compile()
     for stage in ("entry_intent", "order_confirmation", "resolution"):
         prompt(stage)
     tool_specs()
