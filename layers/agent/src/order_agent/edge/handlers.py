@@ -66,7 +66,10 @@ def _management_client(endpoint_url: str, region: str) -> Any:
     return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, region_name=region)
 
 
-def in_background(function: Any, *args: Any) -> Future:
+SENDER_THREAD = "frame-sender"  # the name of a Poster's sender thread
+
+
+def in_background(function: Any, *args: Any, name: str | None = None) -> Future:
     """Run `function(*args)` in a new daemon thread, in a copy of this context (as LangGraph runs
     its own workers); the future has its result or exception."""
     future: Future = Future()
@@ -78,7 +81,7 @@ def in_background(function: Any, *args: Any) -> Future:
         except BaseException as exc:  # handed to whoever waits on the future
             future.set_exception(exc)
 
-    threading.Thread(target=run, daemon=True, name=getattr(function, "__name__", "background")).start()
+    threading.Thread(target=run, daemon=True, name=name or getattr(function, "__name__", None)).start()
     return future
 
 
@@ -106,7 +109,7 @@ class Poster:
     def post_soon(self, frame: dict[str, Any]) -> None:
         if self._queued is None:
             self._queued = queue.Queue()
-            self._sender = in_background(self._send_queued, self._queued)
+            self._sender = in_background(self._send_queued, self._queued, name=SENDER_THREAD)
         self._queued.put(frame)
 
     def _send_queued(self, queued: queue.Queue[dict[str, Any] | None]) -> None:
