@@ -75,8 +75,8 @@ from perf_common import (  # scripts/ is not a package: imported from its folder
 from order_agent.db.pool import Database
 from order_agent_dev.evals.scenarios import ENDED_STAGES
 
-TTFT_BUDGET_MS = 100
-COLD_START_BUDGET = 1.3
+TTFT_BUDGET_MS = 50
+COLD_START_BUDGET = 1.0
 TURN_TIMEOUT_S = 60
 TRACING_OFF = "n/a (tracing not enabled)"
 
@@ -406,6 +406,96 @@ def cold_start(repetitions: int) -> dict[str, Any]:
     }
 
 
+_FIRST_TURN_PROBE = """
+import importlib.util, json, os, sys, threading, time, uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+
+class Connections(BaseHTTPRequestHandler):  # API Gateway's @connections: every post arrives
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Connections)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+os.environ["WEBSOCKET_MANAGEMENT_URL"] = f"http://127.0.0.1:{server.server_port}/live"
+timings = {}
+
+def timed(name, step):
+    cpu, wall = time.process_time(), time.perf_counter()
+    step()
+    timings[name] = {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+
+module = {}
+def load():
+    spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+    module["handler"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module["handler"])
+
+timed("import", load)
+if sys.argv[2] == "warmed":
+    from order_agent.edge import snapstart
+    timed("warm", snapstart.warm)
+context = SimpleNamespace(function_name="message", memory_limit_in_mb=1024, aws_request_id="first-turn",
+                          invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:message")
+session = f"first-turn-{uuid.uuid4().hex[:8]}"
+for n, text in enumerate(sys.argv[3:], 1):
+    body = {"action": "sendMessage", "sessionId": session, "messageId": str(uuid.uuid4()), "text": text}
+    event = {"requestContext": {"routeKey": "sendMessage", "eventType": "MESSAGE", "messageDirection": "IN",
+                                "connectionId": "first-turn", "requestId": str(n), "domainName": "localhost",
+                                "stage": "live", "apiId": "local", "messageId": str(n), "extendedRequestId": str(n),
+                                "requestTime": "", "connectedAt": 0, "requestTimeEpoch": 0,
+                                "identity": {"sourceIp": "127.0.0.1"}},
+             "body": json.dumps(body), "isBase64Encoded": False}
+    timed(f"turn {n}", lambda: module["handler"].handler(event, context))
+print("FIRST-TURN " + json.dumps(timings))
+"""
+
+
+def first_turn(stack: PerfStack, repetitions: int) -> dict[str, Any]:
+    """A fresh message-handler process, as after a cold start: its import, then its first two
+    customer messages (offline model, tracing off, the stack's DynamoDB and PostgreSQL, a stand-in
+    @connections endpoint), with and without the SnapStart warm-up (snapstart.warm, which runs
+    before the snapshot) in between. Wall and CPU medians; the processes interleaved."""
+    from perf_common import EMAIL
+
+    values = {
+        k.upper(): json.dumps(v) if isinstance(v, (dict, list)) else str(v)
+        for k, v in stack.settings.model_dump().items()
+        if v is not None
+    }
+    env = {**os.environ, **values, "MODEL_PROVIDER": "offline", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    texts = ["I want to cancel an order", EMAIL]
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for _ in range(repetitions):
+        for variant in ("lazy", "warmed"):
+            out = subprocess.run(
+                [sys.executable, "-c", _FIRST_TURN_PROBE, str(LAMBDAS / "message/handler.py"), variant, *texts],
+                capture_output=True, text=True, env=env, check=True,
+            )  # fmt: skip
+            line = next(line for line in out.stdout.splitlines() if line.startswith("FIRST-TURN "))
+            runs[variant].append(json.loads(line.removeprefix("FIRST-TURN ")))
+
+    def median_ms(variant: str, step: str, clock: str) -> float:
+        return round(statistics.median(run[step][clock] for run in runs[variant]) * 1000, 1)
+
+    result: dict[str, Any] = {"repetitions": repetitions, "model": "offline", "tracing": "off", "messages": texts}
+    variants = {"lazy": ("import", "turn 1", "turn 2"), "warmed": ("import", "warm", "turn 1", "turn 2")}
+    for variant, steps in variants.items():
+        result[variant] = {
+            f"{step.replace(' ', '_')}_{clock}_ms": median_ms(variant, step, clock)
+            for step in steps
+            for clock in ("wall", "cpu")
+        }
+    return result
+
+
 # -- layer sizes ------------------------------------------------------------------------------------------
 
 
@@ -619,6 +709,20 @@ def table(results: dict[str, Any]) -> str:
                 f"{h['cpu_median_ms']:.0f} ms = {h['ratio']:.2f}x, {h['wall_median_ms']:.0f} ms",
                 f"<= {c['budget_ratio']}x: {verdict}",
             )
+    if "first_turn" in results:
+        f, lazy, warmed = results["first_turn"], results["first_turn"]["lazy"], results["first_turn"]["warmed"]
+        add(
+            f"fresh message-handler process, {f['model']} model, tracing {f['tracing']} (wall; median of "
+            f"{f['repetitions']}): import + first turn",
+            f"{lazy['import_wall_ms']:.0f} + {lazy['turn_1_wall_ms']:.0f} ms "
+            f"(second turn {lazy['turn_2_wall_ms']:.0f} ms)",
+        )
+        add(
+            "  after the SnapStart warm-up: import + warm-up (before the snapshot) + first turn",
+            f"{warmed['import_wall_ms']:.0f} + {warmed['warm_wall_ms']:.0f} + {warmed['turn_1_wall_ms']:.0f} ms "
+            f"(second turn {warmed['turn_2_wall_ms']:.0f} ms)",
+            "a restore pays the first turn only",
+        )
     if "layers" in results:
         layer = results["layers"]
         if "message_function_mib" in layer:
@@ -678,6 +782,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-token-ms", type=float, default=300, help="paced model: wait before the first text")
     parser.add_argument("--chunk-ms", type=float, default=20, help="paced model: wait between 16-character chunks")
     parser.add_argument("--cold-start-repetitions", type=int, default=7)
+    parser.add_argument("--first-turn-repetitions", type=int, default=3, help="fresh handler processes per variant")
     parser.add_argument("--db-calls", type=int, default=200, help="calls per tool and connection mode")
     parser.add_argument("--layers-dir", type=Path, default=ROOT / "build/lambda")
     parser.add_argument("--build-layers", action="store_true", help="build the layers now (network, minutes)")
@@ -698,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "build/bench/latest.json")
     args = parser.parse_args(argv)
-    for name in ("repetitions", "ttft_repetitions", "cold_start_repetitions", "db_calls"):
+    for name in ("repetitions", "ttft_repetitions", "cold_start_repetitions", "first_turn_repetitions", "db_calls"):
         if not 1 <= getattr(args, name) <= 1000:
             parser.error(f"--{name.replace('_', '-')} must be between 1 and 1000")
 
@@ -727,6 +832,8 @@ def main(argv: list[str] | None = None) -> int:
         results["ttft"] = summarise_ttft(paced, args.first_token_ms, args.chunk_ms)
         print(f"database: {args.db_calls} calls per tool and mode", file=sys.stderr, flush=True)
         results["database"] = database(stack, args.db_calls)
+        print(f"first turn of a fresh handler process: x {args.first_turn_repetitions}", file=sys.stderr, flush=True)
+        results["first_turn"] = first_turn(stack, args.first_turn_repetitions)
     print(f"cold start: x {args.cold_start_repetitions}", file=sys.stderr, flush=True)
     results["cold_start"] = cold_start(args.cold_start_repetitions)
     results["layers"] = layer_sizes(args.layers_dir, args.build_layers, args.layer_budget_mb)

@@ -31,7 +31,7 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
     code, table, results = _run(
         "bench.py", tmp_path / "bench.json", postgres_server_url,
         "--suite", "representative", "--conversations", "2", "--no-tracing", "--repetitions", "1", "--ttft-repetitions", "1", "--first-token-ms", "30",
-        "--chunk-ms", "1", "--cold-start-repetitions", "1", "--db-calls", "2", "--layers-dir", str(tmp_path / "none"),
+        "--chunk-ms", "1", "--cold-start-repetitions", "1", "--first-turn-repetitions", "1", "--db-calls", "2", "--layers-dir", str(tmp_path / "none"),
     )  # fmt: skip
     assert code == 0, table
     turns = results["turns"]
@@ -56,6 +56,8 @@ def test_bench_reports_every_figure(postgres_server_url, tmp_path):
     assert results["ttft"]["turns_with_streamed_text"] > 0 and results["ttft"]["client_minus_model_ms"]["n"] > 0
     assert set(results["cold_start"]["handlers"]) == {"authorizer", "connect", "disconnect", "message", "migrate",
                                                            "trace_forwarder"}  # fmt: skip
+    warmed = results["first_turn"]["warmed"]
+    assert {"import_cpu_ms", "warm_cpu_ms", "turn_1_wall_ms", "turn_2_wall_ms"} <= warmed.keys()
     assert results["layers"]["source"].startswith("not available")
     tools = results["database"]["tools"]
     assert {"pool", "new connection"} <= set(tools["get_order_details"]) and tools["get_order_details"][
@@ -100,7 +102,7 @@ def test_bench_runs_the_scenario_suite_with_traces_handed_off_and_forwarded_to_m
     code, table, results = _run(
         "bench.py", tmp_path / "bench.json", postgres_server_url,
         "--conversations", "2", "--repetitions", "1", "--ttft-repetitions", "1", "--first-token-ms", "10",
-        "--chunk-ms", "1", "--cold-start-repetitions", "1", "--db-calls", "1", "--layers-dir", str(tmp_path / "none"),
+        "--chunk-ms", "1", "--cold-start-repetitions", "1", "--first-turn-repetitions", "1", "--db-calls", "1", "--layers-dir", str(tmp_path / "none"),
     )  # fmt: skip
     assert code == 0, table
     ci = [s for s in load_scenarios([ROOT / "evals/scenarios"]) if s.ci and provider_for(s, "scripted") == "scripted"]

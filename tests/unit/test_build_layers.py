@@ -316,6 +316,10 @@ def test_declared_ranges_admit_the_locked_pins(pyproject):
         assert req.specifier.contains(pins[name], prereleases=True), f"{pyproject}: {req} excludes {pins[name]}"
 
 
+# Modules the Lambda Python runtimes provide, imported only when present (SnapStart's runtime hooks).
+LAMBDA_RUNTIME_MODULES = {"snapshot_restore_py"}
+
+
 @pytest.mark.parametrize("pyproject", sorted(PACKAGES))
 def test_every_imported_distribution_is_declared(pyproject):
     """Each third-party package the code imports comes from a declared distribution (the development package may
@@ -329,7 +333,11 @@ def test_every_imported_distribution_is_declared(pyproject):
     distributions = importlib.metadata.packages_distributions()
     source = ROOT / next(p for p in PACKAGES if PACKAGES[p][0] == package).replace("pyproject.toml", "src") / package
     imported = {m.split(".", 1)[0] for path in source.rglob("*.py") for m in _imported_modules(path)}
-    third_party = sorted(m for m in imported if m not in sys.stdlib_module_names and not m.startswith("order_agent"))
+    third_party = sorted(
+        m
+        for m in imported
+        if m not in sys.stdlib_module_names and not m.startswith("order_agent") and m not in LAMBDA_RUNTIME_MODULES
+    )
     assert third_party
     for module in third_party:
         providers = {build_layers.canonical_name(d) for d in distributions.get(module, [])}

@@ -559,3 +559,10 @@ def build_graph() -> StateGraph:
     for node in ("close", "tool_limit", "conversation_closed", "handed_off"):
         graph.add_edge(node, END)
     return graph
+
+
+@cache
+def graph_builder() -> StateGraph:
+    """The graph, built once per process (building evaluates every routing function's type hints,
+    most of the cost); each Agent compiles it with its own checkpointer."""
+    return build_graph()

@@ -29,7 +29,7 @@ from langgraph.types import Command
 
 from order_agent.agent.confirmation import pending_confirmation
 from order_agent.agent.events import Done, Emit, ErrorEvent, FinalMessage, SessionSnapshot
-from order_agent.agent.graph import ENTRY_STAGE, Dependencies, Turn, build_graph, new_message
+from order_agent.agent.graph import ENTRY_STAGE, Dependencies, Turn, graph_builder, new_message
 from order_agent.conversations import STORE_ERRORS, SessionLock, checkpointer, reads_reused
 from order_agent.logs import service_name
 from order_agent.model import ModelError, ModelProvider, make_provider
@@ -70,7 +70,7 @@ class Agent:
         self.settings = settings or get_settings()
         self.model = model or make_provider(self.settings)
         self.runner = runner or ToolRunner(settings=self.settings)
-        self.graph = build_graph().compile(checkpointer=saver or checkpointer(self.settings))
+        self.graph = graph_builder().compile(checkpointer=saver or checkpointer(self.settings))
         self.lock = lock or SessionLock(self.settings)
         self.traces = TraceHandoff(self.settings)
         self.record_traces = record_traces

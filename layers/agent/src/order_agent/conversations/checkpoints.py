@@ -34,12 +34,19 @@ def reads_reused() -> Iterator[None]:
 def checkpointer(settings: Settings) -> DynamoDBSaver:
     # Imported here: it loads LangGraph, which the $connect/$disconnect functions (users of this
     # package through the edge) never need.
+    import boto3
+
     from order_agent.conversations.checkpoint_saver import TurnDynamoDBSaver
 
+    # boto3's default session, which boto3.client() uses too: one loader for every client's models
+    # (the SnapStart warm-up fills it), instead of a session of the saver's own per client.
+    if boto3.DEFAULT_SESSION is None:
+        boto3.setup_default_session()
     offload = None
     if settings.checkpoint_bucket:
         offload = {"bucket_name": settings.checkpoint_bucket, "endpoint_url": settings.aws_endpoint_url}
     return TurnDynamoDBSaver(
+        session=boto3.DEFAULT_SESSION,
         table_name=settings.checkpoint_table,
         region_name=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,

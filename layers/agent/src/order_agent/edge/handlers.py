@@ -6,17 +6,23 @@ streams the agent's events back as protocol frames — text coalesced to one pos
 DELTA_COALESCE_MS — and records the frames a client must not miss, so `resume` after a reconnect
 returns them. A client that disappears mid-stream does not stop the turn: it completes, and its
 frames wait in the outbox.
+
+Nothing on the way to the first token waits for a post: a turn's frames are posted in order by a
+sender thread (`Poster.post_soon`) while the turn goes on. The turn's first `seq` costs no request:
+the claim that took the session lock read it (`conversations/turn.py`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import queue
 import threading
 import time
+from concurrent.futures import Future
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.parser import parse
@@ -55,13 +61,39 @@ OK = {"statusCode": 200}
 
 @cache
 def _management_client(endpoint_url: str, region: str) -> Any:
+    import boto3  # here, not at import: created on the first post (after a SnapStart restore), then reused
+
     return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, region_name=region)
+
+
+SENDER_THREAD = "frame-sender"  # the name of a Poster's sender thread
+
+
+def in_background(function: Any, *args: Any, name: str | None = None) -> Future:
+    """Run `function(*args)` in a new daemon thread, in a copy of this context (as LangGraph runs
+    its own workers); the future has its result or exception."""
+    future: Future = Future()
+    context = contextvars.copy_context()
+
+    def run() -> None:
+        try:
+            future.set_result(context.run(function, *args))
+        except BaseException as exc:  # handed to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True, name=name or getattr(function, "__name__", None)).start()
+    return future
 
 
 class Poster:
     """Posts frames to the session's connection. On GoneException it looks up the session's
     current connection (the client may have reconnected and resumed) and carries on there; with
-    no connection left it stops posting, and the turn goes on."""
+    no connection left it stops posting, and the turn goes on.
+
+    `post_soon` queues a frame for a sender thread, which posts the queued frames in order while
+    the caller goes on; `post` and `drain` wait for the queued ones first, and a failure to post
+    is raised to the caller there, as `post` would have raised it. `close` before returning from
+    the invocation: Lambda freezes the process after that."""
 
     def __init__(self, endpoint_url: str, connection_id: str, store: EdgeStore, session_id: str | None) -> None:
         self.client = _management_client(endpoint_url, store.region)
@@ -70,8 +102,53 @@ class Poster:
         self.session_id = session_id
         self.gone = False
         self._lock = threading.Lock()
+        self._queued: queue.Queue[dict[str, Any] | None] | None = None
+        self._sender: Future | None = None
+        self._failure: Exception | None = None
+
+    def post_soon(self, frame: dict[str, Any]) -> None:
+        if self._queued is None:
+            self._queued = queue.Queue()
+            self._sender = in_background(self._send_queued, self._queued, name=SENDER_THREAD)
+        self._queued.put(frame)
+
+    def _send_queued(self, queued: queue.Queue[dict[str, Any] | None]) -> None:
+        while (frame := queued.get()) is not None:
+            try:
+                if self._failure is None:
+                    self._post_now(frame)
+            except Exception as exc:
+                self._failure = exc  # the frames after it are not posted; drain() and close() raise it
+            finally:
+                queued.task_done()
+        queued.task_done()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def drain(self) -> None:
+        """Wait until every queued frame is posted (raising the failure if one could not be)."""
+        if self._queued is not None:
+            self._queued.join()
+        self._raise_failure()
+
+    def close(self) -> None:
+        """Post what is queued and stop the sender."""
+        if self._queued is not None:
+            queued, sender = self._queued, self._sender
+            self._queued = self._sender = None
+            queued.put(None)
+            if sender is not None:
+                sender.result()
+        self._raise_failure()
 
     def post(self, frame: dict[str, Any]) -> bool:
+        self.drain()
+        return self._post_now(frame)
+
+    def _post_now(self, frame: dict[str, Any]) -> bool:
         with self._lock:
             for _ in range(2):
                 if self.gone:
@@ -127,7 +204,7 @@ class TurnStream:
             frame = turn_frame(TextDelta(text=self.buffer), self.session_id, self.turn_id, self._next_seq())
             self.buffer = ""
             self.last_post = time.monotonic()
-            self.poster.post(frame)
+            self.poster.post_soon(frame)
 
     def __call__(self, event: AgentEvent) -> None:
         if event.type == "delta":
@@ -139,7 +216,7 @@ class TurnStream:
         if event.type == "error" and self.seq is None:
             # The turn never started (busy, model unavailable before any text): nothing to number
             # or keep for resume — and no seq read outside the session lock.
-            self.poster.post(turn_frame(event, self.session_id, self.turn_id, None))
+            self.poster.post_soon(turn_frame(event, self.session_id, self.turn_id, None))
             return
         frame = turn_frame(event, self.session_id, self.turn_id, self._next_seq())
         self.lasting.append(frame)
@@ -157,11 +234,12 @@ class TurnStream:
                 tokens=tokens,
             )
             self.finished = finished
+            self.poster.drain()  # whether the client is gone is known once the frames before are posted
             if self.poster.gone and self.poster.reconnected():
                 for kept in self.lasting:  # a repeat of one that arrived is dropped by its seq
-                    self.poster.post(kept)
+                    self.poster.post_soon(kept)
                 return
-        self.poster.post(frame)
+        self.poster.post_soon(frame)
 
 
 def _with_required_fields(event: dict[str, Any]) -> dict[str, Any]:
@@ -284,7 +362,10 @@ class Edge:
                 ).model_dump()
             )
         finally:
-            self.store.end_turn(message.sessionId)  # the lock the claim took, when no turn ran
+            try:
+                poster.close()  # nothing queued outlives the invocation (Lambda freezes the process after it)
+            finally:
+                self.store.end_turn(message.sessionId)  # the lock the claim took, when no turn ran
         return OK
 
     def _read(self, body: str) -> SendMessage | Resume | Any | ErrorFrame:
@@ -388,14 +469,20 @@ class Edge:
             self.store.forget_message(session, turn_id)  # not run: a retry is refused the same way
             poster.post(refused.model_dump())
             return
-        poster.post(AckFrame(sessionId=session, messageId=turn_id, sessionToken=claim.issued_token).model_dump())
-        poster.post(TypingFrame(sessionId=session, turnId=turn_id).model_dump())
+        # Posted by the poster's sender thread while the agent takes the lock and reads the checkpoint.
+        poster.post_soon(AckFrame(sessionId=session, messageId=turn_id, sessionToken=claim.issued_token).model_dump())
+        poster.post_soon(TypingFrame(sessionId=session, turnId=turn_id).model_dump())
         stream = TurnStream(poster, self.store, session, turn_id, self.settings.delta_coalesce_ms)
         started = time.monotonic()
         try:
             outcome = self.agent.handle_message(
-                session, message.text, stream, message_id=turn_id, confirm_hash=message.confirmHash
+                session,
+                message.text,
+                stream,
+                message_id=turn_id,
+                confirm_hash=message.confirmHash,
             )
+            poster.close()  # the turn's frames are all posted before the invocation returns
         except Exception:
             self.store.forget_message(session, turn_id)  # a crash: let the client's retry run it
             raise
