@@ -33,6 +33,14 @@ class _Poster:
         self.frames.append(frame)
         return True
 
+    post_soon = post  # in order, at once: no sender thread here
+
+    def drain(self) -> None:
+        pass
+
+    def reconnected(self) -> bool:
+        return False
+
 
 def _say(agent, store, session, text, **options):
     """One turn as the edge runs it: frames numbered from the session's seq and kept with the checkpoint."""
