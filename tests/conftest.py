@@ -42,6 +42,8 @@ LONGEST_FIRST = [
     "tests/deployed/test_deployed_system.py",
     "tests/terraform/test_terraform.py::test_checkov_has_no_unjustified_failure",
     "tests/terraform/test_s3_bucket_moves.py",
+    "tests/integration/test_tau_conformance.py",
+    "tests/integration/test_perf_scripts.py",
     "tests/terraform/test_terraform.py::test_module_tests",
     "tests/terraform/test_terraform.py::test_example_tfvars_plan",
     "tests/terraform/test_emulator_plans.py",
