@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,7 +136,7 @@ def assembled_content(
     return [block for _, block in sorted(content.items()) if block is not None]
 
 
-class StreamingProvider:
+class StreamingProvider(ABC):
     """The frame of a provider that streams from an API: a client made on first use, and `converse`, which
     retries `_attempt` (one streamed call of the request `request_params` built) with `converse_with_retries`.
     `sleep` and `rand` are the backoff's, replaceable in tests."""
@@ -154,11 +155,13 @@ class StreamingProvider:
         self._sleep = sleep
         self._rand = rand
 
+    @abstractmethod
     def request_params(self, request: ModelRequest) -> dict[str, Any]:
-        raise NotImplementedError
+        """The provider's API request for this model request (its wire format)."""
 
+    @abstractmethod
     def _attempt(self, params: dict[str, Any], on_text: TextCallback, started: float) -> ModelResponse:
-        raise NotImplementedError
+        """One streamed call of `params`, its text forwarded to `on_text` as it arrives."""
 
     def converse(self, request: ModelRequest, on_text: TextCallback | None = None) -> ModelResponse:
         params = self.request_params(request)
