@@ -57,16 +57,7 @@ class SessionLock:
             if conditional_failed(exc):
                 return None
             raise
-        turn.current.set(
-            turn.OpenTurn(
-                session_id=session_id,
-                token=token,
-                table=self.table,
-                client=self.client,
-                last_seq=int(item.get("last_seq", {}).get("N", 0)),
-                pointer=turn.read_pointer(item),
-            )
-        )
+        turn.current.set(turn.OpenTurn.locked(item, session_id, token, self.table, self.client))
         return token
 
     def held(self, session_id: str) -> bool:

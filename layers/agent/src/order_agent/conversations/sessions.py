@@ -166,17 +166,8 @@ class EdgeStore:
             raise
         item = result["Attributes"]
         if take_turn:
-            turn.current.set(
-                turn.OpenTurn(
-                    session_id=session_id,
-                    token=lock_token,
-                    table=self.table,
-                    client=self.client,
-                    last_seq=int(item["last_seq"]["N"]),
-                    pointer=turn.read_pointer(item),
-                    adopted=False,  # until the agent's acquire takes it
-                )
-            )
+            # adopted=False: until the agent's acquire takes it
+            turn.current.set(turn.OpenTurn.locked(item, session_id, lock_token, self.table, self.client, adopted=False))
         return Claim(
             last_seq=int(item["last_seq"]["N"]),
             turns=int(item.get("turns", {}).get("N", 0)),

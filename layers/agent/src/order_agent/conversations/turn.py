@@ -54,6 +54,21 @@ class OpenTurn:
     prefetched: dict[tuple[str, str], dict[str, Any]] | None = None
     guard: threading.Lock = field(default_factory=threading.Lock)
 
+    @classmethod
+    def locked(
+        cls, item: dict[str, Any], session_id: str, token: str, table: str, client: Any, adopted: bool = True
+    ) -> OpenTurn:
+        """The turn a lock taken on the session item opens, from the item's new image (seq, checkpoint pointer)."""
+        return cls(
+            session_id=session_id,
+            token=token,
+            table=table,
+            client=client,
+            last_seq=int(item.get("last_seq", {}).get("N", 0)),
+            pointer=read_pointer(item),
+            adopted=adopted,
+        )
+
     # -- the checkpointer's side ---------------------------------------------------------------------
 
     @contextlib.contextmanager
