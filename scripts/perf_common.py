@@ -440,8 +440,8 @@ def instrumented_edge(edge: Any, recorder: Recorder) -> Iterator[dict[str, Any]]
     recorder.wrap(agent.graph.checkpointer, "put_writes", CHECKPOINT_WRITE)
     for method in ("acquire", "release", "held"):
         recorder.wrap(agent.lock, method, SESSION_LOCK)
-    for method in ("count_message", "claim_session", "last_seq", "record_frames", "frames_after", "begin_message",
-                   "finish_message", "forget_message", "session_connection", "end_turn"):  # fmt: skip
+    for method in ("count_message", "claim_session", "last_seq", "record_frames", "frames_after",
+                   "earlier_delivery", "finish_message", "session_connection", "end_turn"):  # fmt: skip
         recorder.wrap(edge.store, method, EDGE_STORE)
     instrument_runner(agent.runner, recorder)
     saver = agent.graph.checkpointer

@@ -124,3 +124,24 @@ def test_a_turn_fetches_its_checkpoint_once(agent_settings, tau_fresh, monkeypat
     assert per_turn == [1, 1, 1]
     assert outcome.final.text == report["text"] and order_status(tau_fresh, PENDING) == "cancelled"
     assert agent.state(session)["pending"] is None  # the next turn starts from what this one saved
+
+
+def test_only_a_session_nothing_was_written_for_is_new_to_its_first_claim(agent_settings):
+    # The claim that creates the session item tells its turn that no checkpoint exists, and the
+    # turn reads none; a checkpoint written outside any turn (a tool, a migration) makes the item.
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from order_agent.conversations import EdgeStore, checkpointer
+
+    store, saver = EdgeStore(agent_settings), checkpointer(agent_settings)
+    fresh, written = f"new-{uuid.uuid4()}", f"outside-{uuid.uuid4()}"
+    saver.put({"configurable": {"thread_id": written, "checkpoint_ns": ""}}, empty_checkpoint(), {}, {})
+    reads = []
+    saver.client.real.meta.events.register("before-call.dynamodb", lambda model, **_: reads.append(model.name))
+    for session, new in ((fresh, True), (written, False)):
+        claim = store.claim_session(session, "connection", "anonymous", message_id=f"m-{uuid.uuid4()}")
+        reads.clear()
+        found = saver.get_tuple({"configurable": {"thread_id": session, "checkpoint_ns": ""}})
+        assert (claim.new_session, found is None) == (new, new)
+        assert bool(reads) is not new  # a new session's turn asks DynamoDB nothing
+        store.end_turn(session)

@@ -216,25 +216,30 @@ def test_a_throttled_session_lock_is_a_clear_retryable_error(agent_settings, tau
     chat.script_done()
 
 
-def _is_message_mark(body):
-    return body.get("Item", {}).get("PK", {}).get("S", "").startswith("MSG_")
+def _reads_a_message_mark(body):
+    return any(key["PK"]["S"].startswith("MSG_") for table in body["RequestItems"].values() for key in table["Keys"])
 
 
 def test_a_throttled_edge_store_is_a_clear_retryable_error(few_aws_retries, edge, agent_settings, tau_fresh):
-    gateway, model = edge([{"text": "Hello! How can I help?"}])
+    gateway, model = edge([{"text": "Hello! How can I help?"}, {"text": "Your order is on its way."}])
     store_client = handlers._shared_edge.store.client
-    throttle = _Throttle(store_client, "PutItem", left=100, code="ThrottlingException", when=_is_message_mark)
     session = f"ws-{uuid.uuid4()}"
     with connect(gateway.url) as ws:
-        message_id = send(ws, session, "hi")
+        send(ws, session, "hi")
+        until(ws)
+        # The next message's claim takes the lock; reading its done mark (with the checkpoint) is throttled.
+        throttle = _Throttle(store_client, "BatchGetItem", left=100, code="ThrottlingException",
+                             when=_reads_a_message_mark)  # fmt: skip
+        message_id = send(ws, session, "where is my order?")
         failed = until(ws)
         unanswered = model.remaining
         throttle.left = 0  # the throttling is over: the client's retry of the same message runs it
-        send(ws, session, "hi", message_id=message_id)
+        send(ws, session, "where is my order?", message_id=message_id)
         retried = until(ws)
     assert throttle.hits == 3  # every attempt botocore made was throttled
     assert [(f["type"], f["code"], f["retryable"]) for f in failed] == [("error", "unavailable", True)]
     assert "send your message again" in failed[0]["message"] and unanswered == 1
+    # the failed attempt's lock was released: the retry is not refused as busy
     assert [f["type"] for f in retried if f["type"] in {"ack", "message", "done"}] == ["ack", "message", "done"]
     assert retried[0]["duplicate"] is False and model.remaining == 0
 

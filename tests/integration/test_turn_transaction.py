@@ -46,7 +46,6 @@ def _say(agent, store, session, text, **options):
     """One turn as the edge runs it: frames numbered from the session's seq and kept with the checkpoint."""
     poster = _Poster()
     turn_id = str(uuid.uuid4())
-    store.begin_message(session, turn_id)
     stream = TurnStream(poster, store, session, turn_id, coalesce_ms=0)
     outcome = agent.handle_message(session, text, stream, message_id=turn_id, **options)
     return outcome, poster.frames

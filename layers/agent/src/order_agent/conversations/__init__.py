@@ -4,16 +4,16 @@ item) that the agent and the edge share. Every item kind, with the module that w
     CHECKPOINT_* / WRITES_* / CHUNK_*     LangGraph's checkpoints of a session (checkpoints.py)
     CONN_<connectionId>  / CONN           who is connected (principal), for $disconnect and audits
     SESSION_<sessionId>  / META           owner principal, current connection, last frame seq, the
-                                          lease of the turn running (lock.py) and the keys of the
-                                          latest checkpoint's items (turn.py)
+                                          lease of the turn running and the message it answers
+                                          (lock.py) and the keys of the latest checkpoint's items (turn.py)
     OUTBOX_<sessionId>   / <seq, padded>  the frames a client must not miss (message, done, error)
-    MSG_<sessionId>      / <messageId>    a customer message seen: in progress or done, and its frames
+    MSG_<sessionId>      / <messageId>    a customer message answered: its frames, for a retry of it
     RATE_<principal key> / <window start> customer messages in one rate window: `total`, and one
                                           `c_<connectionId>` count per connection of that principal
 
-The last five are the edge's records (sessions.py); a turn's requests are folded into five
-(turn.py). Every key is built in table.py, so no two kinds can collide, and all items carry `ttl`,
-so the table's TTL removes them with the conversation.
+The last five are the edge's records (sessions.py); a turn's requests are folded into four, three
+in a new session (turn.py). Every key is built in table.py, so no two kinds can collide, and all
+items carry `ttl`, so the table's TTL removes them with the conversation.
 Nothing here loads LangGraph (the $connect and $disconnect functions import this package).
 """
 

@@ -22,15 +22,15 @@ Loaded lazily (by `checkpoints.checkpointer`): it imports LangGraph, which $conn
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
-from botocore.exceptions import ClientError
 from langgraph.checkpoint.base import CheckpointTuple, get_checkpoint_id
 from langgraph_checkpoint_aws import DynamoDBSaver
 
 from order_agent.conversations import turn
 from order_agent.conversations.checkpoints import checkpoint_reads as _reads
-from order_agent.conversations.table import conditional_failed, session_key
+from order_agent.conversations.table import session_key
 
 
 def _key(config: Any) -> tuple[str, str, str | None]:
@@ -90,6 +90,8 @@ class TurnDynamoDBSaver(DynamoDBSaver):
     def get_tuple(self, config: Any) -> CheckpointTuple | None:
         thread_id, ns, checkpoint_id = _key(config)
         current = turn.open_turn(thread_id)
+        if current is not None and current.new_session and not current.checkpoints:
+            return None  # the session began with this turn, which has not written one yet: none exists
         if current is not None and current.pointer and not checkpoint_id and ns == current.pointer["ns"]:
             current.prefetch()
         reads = _reads.get()
@@ -128,18 +130,24 @@ class TurnDynamoDBSaver(DynamoDBSaver):
         self._drop_pointer(thread_id)
 
     def _drop_pointer(self, thread_id: str) -> None:
-        """A checkpoint written outside a turn: the session's pointer no longer names the latest."""
-        try:
-            self.client.real.update_item(
-                TableName=self.table_name,
-                Key=session_key(thread_id),
-                UpdateExpression="REMOVE #ckpt",
-                ConditionExpression="attribute_exists(#ckpt)",
-                ExpressionAttributeNames={"#ckpt": turn.POINTER},
-            )
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
+        """A checkpoint written outside a turn: the session's pointer no longer names the latest, and
+        the session item exists (a claim that creates it takes the session for new: no checkpoint)."""
+        # The SET makes the item if it is missing (expiring with the checkpoint, with the library's TTL).
+        now = int(time.time())
+        update = "REMOVE #ckpt SET #written = :now"
+        names = {"#ckpt": turn.POINTER, "#written": "checkpoint_written_outside_turn"}
+        values = {":now": {"N": str(now)}}
+        if self.storage.ttl_seconds:
+            update += ", #ttl = if_not_exists(#ttl, :ttl)"
+            names["#ttl"] = "ttl"
+            values[":ttl"] = {"N": str(now + self.storage.ttl_seconds)}
+        self.client.real.update_item(
+            TableName=self.table_name,
+            Key=session_key(thread_id),
+            UpdateExpression=update,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
     @staticmethod
     def _forget(config: Any) -> None:

@@ -78,7 +78,7 @@ class SessionLock:
             self.client.update_item(
                 TableName=self.table,
                 Key=session_key(session_id),
-                UpdateExpression="REMOVE lock_token, lock_expires",
+                UpdateExpression="REMOVE lock_token, lock_expires, lock_message",
                 ConditionExpression="lock_token = :token",
                 ExpressionAttributeValues={":token": {"S": token}},
             )

@@ -53,6 +53,8 @@ class Claim:
     turns: int  # turns the conversation has run
     tokens: int  # model tokens it has used
     issued_token: str | None  # a session token issued by this claim (the client must keep it)
+    new_session: bool = False  # the claim created the session: it has no messages and no checkpoint yet
+    running_message: str | None = None  # the message whose turn holds the session, when the claim found it busy
 
 
 def token_hash(token: str) -> str:
@@ -95,26 +97,27 @@ class EdgeStore:
         principal: str,
         token: str | None = None,
         bind: bool = False,
-        take_turn: bool = False,
+        message_id: str | None = None,
     ) -> Claim:
         """Make this connection the session's; the first principal to use a session owns it. With
         `bind` (anonymous chat), the session is also bound to a secret: the first claim issues it (and
         returns it, once), and a claim from any other connection than the session's current one must
         present it as `token`. One conditional UpdateItem.
 
-        With `take_turn` (a customer message), the same request also takes the session lock when it
-        is free, and opens the turn (turn.py) that `SessionLock.acquire` then adopts without a request
-        of its own; `end_turn` releases it if no turn ran. When the session is busy (or not this
-        principal's), the claim is made again without the lock: the agent then finds it busy."""
-        if take_turn:
+        With a `message_id` (a customer message), the same request also takes the session lock for
+        that message's turn when the session is free, and opens the turn (turn.py) that
+        `SessionLock.acquire` then adopts without a request of its own; `end_turn` releases it if no
+        turn ran. When the session is busy (or not this principal's), the claim is made again without
+        the lock: it then says which message's turn holds the session, and the agent finds it busy."""
+        if message_id is not None:
             try:
-                return self._claim(session_id, connection_id, principal, token, bind, take_turn=True)
+                return self._claim(session_id, connection_id, principal, token, bind, message_id)
             except SessionOwnedByAnother:
                 pass  # or busy: the claim alone tells which
-        return self._claim(session_id, connection_id, principal, token, bind, take_turn=False)
+        return self._claim(session_id, connection_id, principal, token, bind, None)
 
     def end_turn(self, session_id: str) -> None:
-        """Release the lock a `take_turn` claim took if no turn adopted it (a repeated or refused message)."""
+        """Release the lock a message's claim took if no turn adopted it (a repeated or refused message)."""
         current = turn_of(session_id)
         if current is None:
             return
@@ -125,7 +128,13 @@ class EdgeStore:
                 current.commit([])
 
     def _claim(
-        self, session_id: str, connection_id: str, principal: str, token: str | None, bind: bool, take_turn: bool
+        self,
+        session_id: str,
+        connection_id: str,
+        principal: str,
+        token: str | None,
+        bind: bool,
+        message_id: str | None,
     ) -> Claim:
         issued = secrets.token_urlsafe(32) if bind else None
         update = (
@@ -141,16 +150,19 @@ class EdgeStore:
             values[":issued"] = {"S": token_hash(issued)}
             values[":presented"] = {"S": token_hash(token) if token else "-"}
         lock_token = secrets.token_hex(8)
-        if take_turn:
+        if message_id is not None:
             now = int(time.time())
-            update += ", lock_token = :lock, lock_expires = :expires"
+            # The lock names its message: a retry of it while its turn runs is known by the claim alone.
+            update += ", lock_token = :lock, lock_expires = :expires, lock_message = :message"
             condition += " AND (attribute_not_exists(lock_expires) OR lock_expires < :now)"
             values |= {
                 ":lock": {"S": lock_token},
                 ":expires": {"N": str(now + self.stale_after)},
                 ":now": {"N": str(now)},
+                ":message": {"S": message_id},
             }
         try:
+            # The item as it was: whether the session is new, and every value this update set is known here.
             result = self.client.update_item(
                 TableName=self.table,
                 Key=session_key(session_id),
@@ -158,21 +170,31 @@ class EdgeStore:
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#ttl": "ttl"},
                 ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
+                ReturnValues="ALL_OLD",
             )
         except ClientError as exc:
             if conditional_failed(exc):
                 raise SessionOwnedByAnother(session_id) from exc
             raise
-        item = result["Attributes"]
-        if take_turn:
+        before = result.get("Attributes", {})
+        new_session = not before
+        if message_id is not None:
             # adopted=False: until the agent's acquire takes it
-            turn.current.set(turn.OpenTurn.locked(item, session_id, lock_token, self.table, self.client, adopted=False))
+            turn.current.set(
+                turn.OpenTurn.locked(
+                    before, session_id, lock_token, self.table, self.client, adopted=False, new_session=new_session
+                )
+            )
+        running = None
+        if message_id is None and int(before.get("lock_expires", {}).get("N", 0)) >= int(time.time()):
+            running = before.get("lock_message", {}).get("S")
         return Claim(
-            last_seq=int(item["last_seq"]["N"]),
-            turns=int(item.get("turns", {}).get("N", 0)),
-            tokens=int(item.get("tokens", {}).get("N", 0)),
-            issued_token=issued if issued and item.get("token_hash", {}).get("S") == token_hash(issued) else None,
+            last_seq=int(before.get("last_seq", {}).get("N", 0)),
+            turns=int(before.get("turns", {}).get("N", 0)),
+            tokens=int(before.get("tokens", {}).get("N", 0)),
+            issued_token=issued if issued and "token_hash" not in before else None,
+            new_session=new_session,
+            running_message=running,
         )
 
     # -- message rate ----------------------------------------------------------------------------------
@@ -291,31 +313,29 @@ class EdgeStore:
 
     # -- customer messages (a retried messageId runs once) ---------------------------------------------
 
-    def begin_message(self, session_id: str, message_id: str) -> dict[str, Any] | None:
-        """None when this message is new (now marked in progress); otherwise what is known of it:
-        {"state": "in_progress"} or {"state": "done", "frames": [...]}. An in-progress mark older
-        than the session lock's lease belongs to a turn that died: it is taken over."""
-        now = int(time.time())
+    def earlier_delivery(self, session_id: str, message_id: str, claim: Claim) -> dict[str, Any] | None:
+        """None when this customer message is new; otherwise what is known of it:
+        {"state": "in_progress"} while its turn runs, {"state": "done", "frames": [...]} once answered.
+
+        Nothing is written: a message's turn holds the session lock, which names it (`lock_message`),
+        and an answered message has a done item, written in the same transaction as its turn's last
+        frames and the lock's release (turn.py). So a retry finds the answer, or the lock, or neither
+        (the turn died: its lease expired and this claim took the session over). When this claim took
+        the lock, the done item is read in the turn's checkpoint read (one BatchGetItem), and a new
+        session has neither; when it found the session busy, with one GetItem."""
         key = message_key(session_id, message_id)
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={**key, "state": {"S": "in_progress"}, "started_at": {"N": str(now)}, "ttl": self._ttl()},
-                ConditionExpression="attribute_not_exists(PK) OR (#state = :progress AND started_at < :stale)",
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues={
-                    ":progress": {"S": "in_progress"},
-                    ":stale": {"N": str(now - self.stale_after)},
-                },
-            )
-            return None
-        except ClientError as exc:
-            if not conditional_failed(exc):
-                raise
-        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
+        current = open_turn(session_id)
+        if current is not None and not current.adopted:  # the lock this claim took for the message
+            if claim.new_session:
+                return None
+            item = current.prefetch(also=key) or {}
+        else:
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item", {})
         if item.get("state", {}).get("S") == "done":
             return {"state": "done", "frames": json.loads(item["frames"]["S"])}
-        return {"state": "in_progress"}
+        if claim.running_message == message_id:
+            return {"state": "in_progress"}
+        return None
 
     def finish_message(self, session_id: str, message_id: str, frames: list[dict[str, Any]]) -> None:
         self.client.put_item(TableName=self.table, Item=self._done_item(session_id, message_id, frames))
@@ -327,7 +347,3 @@ class EdgeStore:
             "frames": {"S": json.dumps(frames)},
             "ttl": self._ttl(),
         }
-
-    def forget_message(self, session_id: str, message_id: str) -> None:
-        """The turn did not happen (busy, model unavailable): the client may send it again."""
-        self.client.delete_item(TableName=self.table, Key=message_key(session_id, message_id))

@@ -1,11 +1,14 @@
 """A turn's requests to the conversation table, folded: what the turn reads comes with its lock, and
 what it writes goes in one transaction with the lock's release.
 
-`SessionLock.acquire` takes the lease on the session item with a conditional UpdateItem that
+The edge's claim of a customer message (`EdgeStore.claim_session`), or `SessionLock.acquire` for
+the agent used alone, takes the lease on the session item with a conditional UpdateItem that
 returns the item: the session's `last_seq` (the edge numbers the turn's frames from it) and a
 pointer to its latest checkpoint (the keys of the checkpoint's items: metadata, payload chunk,
-pending writes and their chunks). The checkpointer then fetches them in one BatchGetItem instead of
-querying for the latest one, its chunk and its writes (checkpoint_saver.py).
+pending writes and their chunks). The turn then fetches them in one BatchGetItem instead of
+querying for the latest one, its chunk and its writes (checkpoint_saver.py), with the customer
+message's done mark in the same request (was it answered before?). When the claim created the
+session item, the session is new: nothing is read at all.
 
 While the turn runs, the checkpointer's writes are kept here instead of sent. When the edge records
 the turn's lasting frames (`EdgeStore.record_frames`), or when the lock is released without them
@@ -52,13 +55,22 @@ class OpenTurn:
     pending: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # checkpointer items by key
     checkpoints: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)  # (ns, id) -> keys
     prefetched: dict[tuple[str, str], dict[str, Any]] | None = None
+    new_session: bool = False  # the lock created the session item: no checkpoint of it exists
     guard: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def locked(
-        cls, item: dict[str, Any], session_id: str, token: str, table: str, client: Any, adopted: bool = True
+        cls,
+        item: dict[str, Any],
+        session_id: str,
+        token: str,
+        table: str,
+        client: Any,
+        adopted: bool = True,
+        new_session: bool = False,
     ) -> OpenTurn:
-        """The turn a lock taken on the session item opens, from the item's new image (seq, checkpoint pointer)."""
+        """The turn a lock taken on the session item opens, from the item (seq, checkpoint pointer),
+        which taking the lock left unchanged."""
         return cls(
             session_id=session_id,
             token=token,
@@ -67,6 +79,7 @@ class OpenTurn:
             last_seq=int(item.get("last_seq", {}).get("N", 0)),
             pointer=read_pointer(item),
             adopted=adopted,
+            new_session=new_session,
         )
 
     # -- the checkpointer's side ---------------------------------------------------------------------
@@ -107,7 +120,7 @@ class OpenTurn:
         self.state = "committed"
 
     def _session_update(self, last_seq: int | None, tokens: int | None) -> dict[str, Any]:
-        sets, removes, adds = [], ["lock_token", "lock_expires"], []
+        sets, removes, adds = [], ["lock_token", "lock_expires", "lock_message"], []
         values: dict[str, Any] = {":token": {"S": self.token}}
         names: dict[str, str] = {}
         if last_seq is not None:
@@ -186,16 +199,28 @@ class OpenTurn:
 
     # -- reads ------------------------------------------------------------------------------------------
 
-    def prefetch(self) -> None:
-        """The latest checkpoint's items, in one BatchGetItem (up to 100 keys)."""
-        if self.prefetched is not None or not self.pointer or len(self.pointer["keys"]) > 100:
-            return
-        keys = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in self.pointer["keys"]]
+    def prefetch(self, also: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The latest checkpoint's items, in one BatchGetItem (up to 100 keys), once; with `also`, the
+        item of that key too, in the same request (None if it does not exist)."""
+        checkpoint_keys = []
+        if self.prefetched is None and self.pointer and len(self.pointer["keys"]) < 100:
+            checkpoint_keys = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in self.pointer["keys"]]
+        keys = checkpoint_keys + ([also] if also is not None else [])
+        if not keys:
+            return None
         answer = self.client.batch_get_item(RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}})
-        if answer.get("UnprocessedKeys"):
-            self.prefetched = {}  # throttled: read the library's way
-            return
-        self.prefetched = {_item_key(item): item for item in answer["Responses"].get(self.table, [])}
+        items = {_item_key(item): item for item in answer["Responses"].get(self.table, [])}
+        unprocessed = {_item_key(key) for key in answer.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])}
+        extra = None
+        if also is not None:
+            wanted = _item_key(also)
+            extra = items.pop(wanted, None)
+            if wanted in unprocessed:  # throttled: asked again on its own
+                unprocessed.discard(wanted)
+                extra = self.client.get_item(TableName=self.table, Key=also, ConsistentRead=True).get("Item")
+        if checkpoint_keys:
+            self.prefetched = {} if unprocessed else items  # throttled: read the library's way
+        return extra
 
 
 def _item_key(item: dict[str, Any]) -> tuple[str, str]:

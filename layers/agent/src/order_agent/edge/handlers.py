@@ -323,7 +323,8 @@ class Edge:
                 principal,
                 token=message.sessionToken,
                 bind=anonymous,
-                take_turn=message.action == "sendMessage",  # the lock too: the agent's turn adopts it
+                # a customer message: the lock too, for its turn (the agent adopts it)
+                message_id=message.messageId if message.action == "sendMessage" else None,
             )
             if message.action == "resume":
                 self._resume(message, poster, claim)
@@ -349,9 +350,9 @@ class Edge:
             )
             poster.post(_error("forbidden", text, message.sessionId))
         except STORE_ERRORS as exc:
-            # The edge's own records (session, message marks, outbox) could not be read or written
-            # even after botocore's retries. Nothing was answered: an in-progress mark left behind
-            # is taken over once stale, so the client's retry with the same messageId runs the turn.
+            # The edge's own records (session, done marks, outbox) could not be read or written even
+            # after botocore's retries. Nothing was answered: a lock left behind expires with its
+            # lease, and then the client's retry with the same messageId runs the turn.
             logger.warning("conversation store failed", extra={"session_id": message.sessionId, "error": str(exc)})
             poster.post(
                 ErrorFrame(
@@ -454,7 +455,7 @@ class Edge:
 
     def _send(self, message: SendMessage, poster: Poster, claim: Claim) -> None:
         session, turn_id = message.sessionId, message.messageId
-        earlier = self.store.begin_message(session, turn_id)
+        earlier = self.store.earlier_delivery(session, turn_id, claim)
         if earlier is not None:  # a retry: acknowledge, and repeat the answer if there is one
             poster.post(
                 AckFrame(
@@ -465,8 +466,7 @@ class Edge:
                 poster.post(frame)
             return
         refused = self._over_limit(claim, message)
-        if refused is not None:
-            self.store.forget_message(session, turn_id)  # not run: a retry is refused the same way
+        if refused is not None:  # not run, nor marked done: a retry is refused the same way
             poster.post(refused.model_dump())
             return
         # Posted by the poster's sender thread while the agent takes the lock and reads the checkpoint.
@@ -474,28 +474,25 @@ class Edge:
         poster.post_soon(TypingFrame(sessionId=session, turnId=turn_id).model_dump())
         stream = TurnStream(poster, self.store, session, turn_id, self.settings.delta_coalesce_ms)
         started = time.monotonic()
-        try:
-            outcome = self.agent.handle_message(
-                session,
-                message.text,
-                stream,
-                message_id=turn_id,
-                confirm_hash=message.confirmHash,
-            )
-            poster.close()  # the turn's frames are all posted before the invocation returns
-        except Exception:
-            self.store.forget_message(session, turn_id)  # a crash: let the client's retry run it
-            raise
+        # A crash, or a retryable error (nothing happened), leaves no done mark: the client's retry
+        # with the same messageId runs the turn.
+        outcome = self.agent.handle_message(
+            session,
+            message.text,
+            stream,
+            message_id=turn_id,
+            confirm_hash=message.confirmHash,
+        )
+        poster.close()  # the turn's frames are all posted before the invocation returns
         # One structured record per turn: the observability module's metric filters and dashboard read it.
         logger.info("turn", extra=turn_record(session, turn_id, outcome, (time.monotonic() - started) * 1000))
-        if outcome.error is not None and outcome.error.retryable:
-            self.store.forget_message(session, turn_id)  # nothing happened: the same messageId may come again
-        elif not stream.finished:  # a turn refused before it started (nothing recorded yet)
+        retryable = outcome.error is not None and outcome.error.retryable
+        if not retryable and not stream.finished:  # a turn refused before it started (nothing recorded yet)
             try:
                 self.store.finish_message(session, turn_id, stream.lasting)
             except STORE_ERRORS as exc:
-                # The answer reached the client; only the duplicate-delivery record is missing,
-                # and its in-progress mark expires with the lock's lease.
+                # The answer reached the client; only the duplicate-delivery record is missing, so
+                # a retry is refused again (the turn did nothing) instead of being repeated.
                 logger.warning(
                     "could not record the answered message", extra={"session_id": session, "error": str(exc)}
                 )
