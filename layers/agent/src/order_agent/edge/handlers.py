@@ -87,8 +87,11 @@ def in_background(function: Any, *args: Any, name: str | None = None) -> Future:
 
 class Poster:
     """Posts frames to the session's connection. On GoneException it looks up the session's
-    current connection (the client may have reconnected and resumed) and carries on there; with
-    no connection left it stops posting, and the turn goes on.
+    current connection (the client may have reconnected and resumed) and carries on there, first
+    posting again the numbered frames other than deltas it posted before (a post to a closing
+    connection can succeed and still be lost; a client keeps the highest seq it saw and drops what
+    comes below it, so a later frame must not reach it first); with no connection left it stops
+    posting, and the turn goes on.
 
     `post_soon` queues a frame for a sender thread, which posts the queued frames in order while
     the caller goes on; `post` and `drain` wait for the queued ones first, and a failure to post
@@ -105,6 +108,8 @@ class Poster:
         self._queued: queue.Queue[dict[str, Any] | None] | None = None
         self._sender: Future | None = None
         self._failure: Exception | None = None
+        self._posted_numbered: list[dict[str, Any]] = []  # frames with a seq, deltas left out
+        self._unsent: list[dict[str, Any]] = []  # of those, what the connection switched to has not had
 
     def post_soon(self, frame: dict[str, Any]) -> None:
         if self._queued is None:
@@ -154,7 +159,12 @@ class Poster:
                 if self.gone:
                     return False
                 try:
-                    self.client.post_to_connection(ConnectionId=self.connection_id, Data=json.dumps(frame).encode())
+                    while self._unsent:  # in seq order, before the frame that found the connection gone
+                        self._send(self._unsent[0])
+                        self._unsent.pop(0)
+                    self._send(frame)
+                    if frame.get("seq") is not None and frame.get("type") != "delta":
+                        self._posted_numbered.append(frame)
                     return True
                 except self.client.exceptions.GoneException:
                     current = self.store.session_connection(self.session_id) if self.session_id else None
@@ -163,7 +173,11 @@ class Poster:
                         logger.info("client gone", extra={"connection_id": self.connection_id})
                         return False
                     self.connection_id = current
+                    self._unsent = list(self._posted_numbered)
             return False
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        self.client.post_to_connection(ConnectionId=self.connection_id, Data=json.dumps(frame).encode())
 
     def reconnected(self) -> bool:
         """After posting stopped (the client was gone), whether the session has a new connection
