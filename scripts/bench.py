@@ -3,15 +3,17 @@ written as JSON (build/bench/latest.json). Nothing is asserted: timings on share
 so read medians, and ratios measured in the same run.
 
     .venv/bin/python scripts/bench.py [--suite ci|all|representative] [--no-tracing] [--repetitions 5]
+        [--emulator ministack|moto]
         [--first-token-ms 300] [--chunk-ms 20]
         [--cold-start-repetitions 7] [--db-calls 200] [--build-layers] [--out build/bench/latest.json]
 
 What it measures (docs/performance.md explains each figure):
 - turns: the conversations (the scenario suite's scripted transcripts by default; zero model latency)
   through the local gateway and the real handlers, PostgreSQL with the τ retail data, DynamoDB in
-  the emulator and each turn's trace handed off to a trace queue there; per turn the handler's time minus
-  the model's (orchestration overhead) and its split (the trace hand-off included), DynamoDB requests, frames posted,
-  SQL round trips per tool call, model calls, tokens per conversation (estimated);
+  the AWS emulator (ministack, in its own process, unless --emulator moto) and each turn's trace
+  handed off to a trace queue there; per turn the handler's time minus the model's (orchestration
+  overhead) and its split (the trace hand-off included), DynamoDB requests, frames posted, SQL round
+  trips per tool call, model calls, tokens per conversation (estimated);
 - the trace forwarder's delivery of each conversation's traces to a local MLflow server, after the
   conversation (off the turns' path, as in AWS): traces delivered, failed, its time per trace;
 - time to first text at the WebSocket client with a model that streams at a given pace, minus the
@@ -50,6 +52,7 @@ from perf_common import (  # scripts/ is not a package: imported from its folder
     BYTES_OUT,
     DYNAMODB_READ_UNITS,
     DYNAMODB_WRITE_UNITS,
+    EMULATORS,
     LAMBDAS,
     MESSAGES_IN,
     MESSAGES_OUT,
@@ -646,6 +649,8 @@ def _ms(summary: dict[str, Any] | str, keys: tuple[str, ...] = ("p50", "p95", "p
 def table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str]] = []
     add = lambda metric, value, budget="": rows.append((metric, value, budget))  # noqa: E731
+    if "aws_emulator" in results:
+        add("AWS emulator (DynamoDB, SQS, S3)", results["aws_emulator"])
     if "turns" in results:
         t = results["turns"]
         add(
@@ -792,7 +797,11 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("DATABASE_URL"),
         help="a PostgreSQL server to make the scratch database on (default: an embedded one)",
     )
-    parser.add_argument("--aws-endpoint", default=None, help="a running emulator (default: a moto server of its own)")
+    parser.add_argument("--aws-endpoint", default=None, help="a running AWS emulator (default: one of its own)")
+    parser.add_argument(
+        "--emulator", choices=EMULATORS, default="ministack",
+        help="the AWS emulator to start: ministack, the one make dev runs (in its own process), or moto (in this one)",
+    )  # fmt: skip
     parser.add_argument(
         "--think-time-s", type=float, default=cost_model.Assumptions.think_time_s,
         help="cost and sizing: the customer's time between a reply and the next message",
@@ -810,8 +819,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, Any] = {"machine": machine()}
     tracing = "on: a local MLflow server" if args.tracing else "off (--no-tracing)"
-    print(f"stack: PostgreSQL, DynamoDB emulator, tracing {tracing}", file=sys.stderr, flush=True)
-    with PerfStack(args.database_url, args.aws_endpoint, prefix="bench", tracing=args.tracing) as stack:
+    stack = PerfStack(
+        args.database_url, args.aws_endpoint, prefix="bench", tracing=args.tracing, emulator=args.emulator
+    )
+    print(f"stack: PostgreSQL, AWS emulator {stack.emulator}, tracing {tracing}", file=sys.stderr, flush=True)
+    results["aws_emulator"] = stack.emulator
+    with stack:
         if args.suite == "representative":
             conversations = representative_conversations()
         else:

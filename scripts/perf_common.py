@@ -66,18 +66,32 @@ def summary_ms(seconds: list[float]) -> dict[str, float | int | None]:
 # -- the local stack ----------------------------------------------------------------------------------------
 
 
+EMULATORS = ("ministack", "moto")
+
+
 class PerfStack:
     """PostgreSQL with the τ retail data in a scratch database (an embedded server unless a server
-    URL is given), and the AWS emulator with the conversation table; with `tracing`, a trace queue
-    on the emulator (TRACE_QUEUE_URL) and a real MLflow tracking server for the forwarder (the
-    settings' MLFLOW_TRACKING_URI, experiment "bench"); all removed on exit."""
+    URL is given), and an AWS emulator with the conversation table: the one at `aws_endpoint`, else
+    one of its own, `emulator`: ministack (in its own process, as `make dev` runs it) or moto (a
+    server in this process); with `tracing`, a trace queue on the emulator (TRACE_QUEUE_URL) and a
+    real MLflow tracking server for the forwarder (the settings' MLFLOW_TRACKING_URI, experiment
+    "bench"); all removed on exit."""
 
     def __init__(
-        self, server_url: str | None = None, aws_endpoint: str | None = None, *, prefix: str, tracing: bool = False
+        self,
+        server_url: str | None = None,
+        aws_endpoint: str | None = None,
+        *,
+        prefix: str,
+        tracing: bool = False,
+        emulator: str = "moto",
     ) -> None:
+        if emulator not in EMULATORS:
+            raise ValueError(f"emulator must be one of {EMULATORS}, not {emulator!r}")
         self._server_url = server_url
         self._aws_endpoint = aws_endpoint
         self._tracing = tracing
+        self.emulator = f"at {aws_endpoint}" if aws_endpoint else emulator
         self.prefix = prefix
         self._stack = contextlib.ExitStack()
         self.settings: Any = None
@@ -89,6 +103,7 @@ class PerfStack:
         from order_agent.db.pool import Database
         from order_agent.settings import Settings
         from order_agent_dev.local.aws import LocalAws, create_conversation_store, create_trace_queue
+        from order_agent_dev.local.emulator import Ministack
         from order_agent_dev.local.mlflow_server import MlflowServer
         from order_agent_dev.local.postgres import EmbeddedPostgres
         from order_agent_dev.scratch import create_scratch_database, drop_database
@@ -114,7 +129,16 @@ class PerfStack:
             url = create_scratch_database(server_url, prefix=self.prefix.replace("-", "_"))
             self._stack.callback(drop_database, url)
             endpoint = self._aws_endpoint
-            if endpoint is None:
+            if endpoint is None and self.emulator == "ministack":
+                state = self._stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{self.prefix}-ministack-"))
+                ministack = Ministack.start(
+                    venv_dir=ROOT / ".cache" / "ministack",
+                    requirements=ROOT / "requirements" / "emulator.txt",
+                    state_dir=Path(state),
+                )
+                self._stack.callback(ministack.stop)  # before its state directory is removed
+                endpoint = ministack.url
+            elif endpoint is None:
                 aws = LocalAws()
                 self._stack.callback(aws.stop)
                 endpoint = aws.url

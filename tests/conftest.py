@@ -12,7 +12,6 @@ modules start first.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import uuid
 from collections.abc import Iterator
@@ -80,12 +79,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 @pytest.fixture(scope="session")
 def ministack_venv() -> Path:
-    """The emulator's virtualenv (.cache/ministack), made once: xdist workers wait here for the one making it."""
-    venv_dir = ROOT / ".cache" / "ministack"
-    venv_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv_dir.parent / "ministack.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return ensure_venv(venv_dir, ROOT / "requirements" / "emulator.txt")
+    """The emulator's virtualenv (.cache/ministack), made once: xdist workers wait for the one making it."""
+    return ensure_venv(ROOT / ".cache" / "ministack", ROOT / "requirements" / "emulator.txt")
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ start (`restored` says whether there was anything to load), so what Terraform ap
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import shutil
@@ -62,8 +63,16 @@ def _interpreter() -> str:
 
 
 def ensure_venv(venv_dir: Path, requirements: Path) -> Path:
-    """The emulator's virtualenv with the pinned requirements; made (or remade when the lock changed)."""
+    """The emulator's virtualenv with the pinned requirements; made (or remade when the lock changed).
+    Processes that need it at once (test workers, a bench beside them) wait for the one making it."""
     venv_dir = Path(venv_dir).resolve()
+    venv_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv_dir.parent / f"{venv_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _made_venv(venv_dir, requirements)
+
+
+def _made_venv(venv_dir: Path, requirements: Path) -> Path:
     stamp = venv_dir / ".installed"
     wanted = Path(requirements).read_text()
     if stamp.exists() and stamp.read_text() == wanted:
