@@ -75,11 +75,15 @@ locals {
   }
 
   message_environment = {
-    CHECKPOINT_BUCKET = local.bucket_name
-    MODEL_PROVIDER    = var.model_provider
-    BEDROCK_MODEL_ID  = var.bedrock_model_id
-    BEDROCK_REGION    = coalesce(var.bedrock_region, local.region)
-    DATABASE_URL      = var.database_url
+    # A turn's session lock must outlast the turn: a turn cannot run past the function's timeout,
+    # and one still running when its lease expires loses its writes to the next message's turn.
+    # The 10 s cover the whole-second lease times and the clocks of two hosts.
+    SESSION_LOCK_SECONDS = tostring(local.timeouts["message"] + 10)
+    CHECKPOINT_BUCKET    = local.bucket_name
+    MODEL_PROVIDER       = var.model_provider
+    BEDROCK_MODEL_ID     = var.bedrock_model_id
+    BEDROCK_REGION       = coalesce(var.bedrock_region, local.region)
+    DATABASE_URL         = var.database_url
     # With DATABASE_HOST set, the app reads user and password from this secret instead of DATABASE_URL.
     DATABASE_SECRET_ARN = var.database_secret_arn
     DATABASE_HOST       = var.database_host

@@ -284,6 +284,12 @@ run "environment_wires_the_settings" {
 
   variables {
     environment = { MAX_MESSAGE_CHARS = "2000" }
+    timeouts    = { message = 90 }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["message"].environment[0].variables["SESSION_LOCK_SECONDS"] == "100"
+    error_message = "A turn's session lock must outlast the message function's timeout (90 s here)."
   }
 
   assert {
