@@ -145,3 +145,39 @@ def test_only_a_session_nothing_was_written_for_is_new_to_its_first_claim(agent_
         assert (claim.new_session, found is None) == (new, new)
         assert bool(reads) is not new  # a new session's turn asks DynamoDB nothing
         store.end_turn(session)
+
+
+def test_a_checkpointer_leaves_the_offload_buckets_lifecycle_alone_and_still_expires_what_it_writes(agent_settings):
+    # The bucket's lifecycle is Terraform's; the library, given a TTL, would add a rule of its own
+    # each time a saver is made (and in AWS be refused it). Items and offloaded objects keep their TTL.
+    import boto3
+    from botocore.exceptions import ClientError
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    from order_agent.conversations import checkpointer
+
+    bucket = f"lifecycle-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3", region_name=agent_settings.aws_region, endpoint_url=agent_settings.aws_endpoint_url)
+    s3.create_bucket(Bucket=bucket)
+    saver = checkpointer(agent_settings.model_copy(update={"checkpoint_bucket": bucket}))
+    try:
+        s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+        raise AssertionError("the checkpointer gave the bucket a lifecycle configuration")
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "NoSuchLifecycleConfiguration"
+    session = f"ttl-{uuid.uuid4()}"
+    checkpoint = empty_checkpoint()
+    checkpoint["channel_values"] = {"notes": os.urandom(400_000).hex()}  # over the 350 KB an item may hold
+    saver.put({"configurable": {"thread_id": session, "checkpoint_ns": ""}}, checkpoint, {}, {"notes": 1})
+    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    tags = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    assert tags == [{"Key": "ttl-days", "Value": str(-(-agent_settings.checkpoint_ttl_seconds // 86400))}]
+    items = saver.client.real.query(
+        TableName=agent_settings.checkpoint_table, KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"CHECKPOINT_{session}"}},
+    )["Items"]  # fmt: skip
+    assert items and all("ttl" in item for item in items)
+    assert (
+        saver.get_tuple({"configurable": {"thread_id": session, "checkpoint_ns": ""}}).checkpoint["id"]
+        == checkpoint["id"]
+    )

@@ -83,8 +83,13 @@ class _TurnClient:
 
 
 class TurnDynamoDBSaver(DynamoDBSaver):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, ttl_seconds: int | None = None, **kwargs: Any) -> None:
+        # Made without its TTL, which is then given to the parts that stamp it on items and objects:
+        # given one, the library reads (and may rewrite) the offload bucket's lifecycle rules each
+        # time a saver is made — on a process's first turn, with a permission the message function
+        # does not have, on rules that are Terraform's (modules/conversation_store).
         super().__init__(*args, **kwargs)
+        self.repo.ttl_seconds = self.storage.ttl_seconds = ttl_seconds
         self.client = self.repo.dynamodb_client = self.storage.dynamodb_client = _TurnClient(self.client)
 
     def get_tuple(self, config: Any) -> CheckpointTuple | None:
