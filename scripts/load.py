@@ -33,6 +33,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -85,9 +86,13 @@ class _Paced:
 
 
 @contextlib.contextmanager
-def child(args: list[str], env: dict[str, str], ready: str, timeout: float = 60):
-    """A child process that prints a JSON line with `ready` when it serves; stopped on exit."""
+def child(args: list[str], env: dict[str, str], ready: str, timeout: float = 60, log: Path | None = None):
+    """A child process that prints a JSON line with `ready` when it serves; stopped on exit. What it
+    prints after that (the handlers' log records) goes to `log`, or is dropped: it is read as it
+    comes, since a child whose output pipe is full blocks in its next print (a handler logging its
+    turn would hang with it)."""
     process = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    drained: threading.Thread | None = None
     try:
         deadline = time.monotonic() + timeout
         line = ""
@@ -95,6 +100,8 @@ def child(args: list[str], env: dict[str, str], ready: str, timeout: float = 60)
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{args[1:3]} did not start (exit {process.poll()})")
             line = process.stdout.readline()
+        drained = threading.Thread(target=_copy_lines, args=(process.stdout, log), daemon=True)
+        drained.start()
         yield json.loads(line)
     finally:
         with contextlib.suppress(OSError):
@@ -104,6 +111,14 @@ def child(args: list[str], env: dict[str, str], ready: str, timeout: float = 60)
         except subprocess.TimeoutExpired:
             process.terminate()
             process.wait(10)
+        if drained is not None:
+            drained.join(10)  # the pipe ends with the process
+
+
+def _copy_lines(stream: Any, log: Path | None) -> None:
+    with open(log or os.devnull, "w") as sink:
+        for line in stream:
+            sink.write(line)
 
 
 @contextlib.contextmanager
@@ -454,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--turns 1-20, --workers 1-64, --time-limit up to 3600 s")
 
     started = time.monotonic()
+    args.out.parent.mkdir(parents=True, exist_ok=True)  # the gateway's log goes beside the results
     with moto_server() as aws_url, PerfStack(args.database_url, aws_url, prefix="load") as stack:
         settings = stack.settings.model_copy(update={"model_provider": "offline"})
         env = {
@@ -482,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
             "--model-delay-ms",
             str(args.model_delay_ms),
         ]
-        with child(serve_args, env, "url") as ready:
+        with child(serve_args, env, "url", log=args.out.with_suffix(".server.log")) as ready:
             print(f"{len(targets)} sessions x {args.turns} turns against {ready['url']}", file=sys.stderr, flush=True)
             sessions, wall = asyncio.run(
                 run_clients(ready["url"], targets, args.turns, args.resume_every, args.ramp_s, args.time_limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,20 @@ def test_frame_check_after_a_resume_allows_lost_deltas_but_not_lost_kept_frames(
     assert load.check_frames(_session(frames, resumed=True), [frames[2], done], 1)["problems"] == []
     lost = load.check_frames(_session(frames[:3], resumed=True), [frames[2], done], 1)["problems"]
     assert any("kept frames not received" in p for p in lost)
+
+
+def test_a_served_childs_output_after_ready_is_read_so_it_never_blocks(tmp_path):
+    # The load test's gateway logs a record per turn: once the pipe's buffer (64 KiB) was full, its
+    # handlers blocked in their next log line and every session timed out. One that prints 1 MiB
+    # after it is ready must get to its end while the parent only waits.
+    done, log = tmp_path / "done", tmp_path / "child.log"
+    code = (
+        "import json, sys\nprint(json.dumps({'url': 'x'}), flush=True)\n"
+        f"for _ in range(1024): print('x' * 1023, flush=True)\nopen({str(done)!r}, 'w').close()\nsys.stdin.read()\n"
+    )
+    with load.child([sys.executable, "-c", code], {}, "url", log=log) as ready:
+        deadline = time.monotonic() + 30
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready == {"url": "x"} and done.exists()
+    assert log.stat().st_size == 1024 * 1024  # all of it kept, in order
