@@ -203,7 +203,7 @@ class OpenTurn:
         """The latest checkpoint's items, in one BatchGetItem (up to 100 keys), once; with `also`, the
         item of that key too, in the same request (None if it does not exist)."""
         checkpoint_keys = []
-        if self.prefetched is None and self.pointer and len(self.pointer["keys"]) < 100:
+        if self.prefetched is None and self.pointer and len(self.pointer["keys"]) + (also is not None) <= 100:
             checkpoint_keys = [{"PK": {"S": pk}, "SK": {"S": sk}} for pk, sk in self.pointer["keys"]]
         keys = checkpoint_keys + ([also] if also is not None else [])
         if not keys:

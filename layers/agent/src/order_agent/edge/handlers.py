@@ -87,11 +87,12 @@ def in_background(function: Any, *args: Any, name: str | None = None) -> Future:
 
 class Poster:
     """Posts frames to the session's connection. On GoneException it looks up the session's
-    current connection (the client may have reconnected and resumed) and carries on there, first
-    posting again the numbered frames other than deltas it posted before (a post to a closing
-    connection can succeed and still be lost; a client keeps the highest seq it saw and drops what
-    comes below it, so a later frame must not reach it first); with no connection left it stops
-    posting, and the turn goes on.
+    current connection (the client may have reconnected and resumed) and carries on there; with
+    no connection left it stops posting, and the turn goes on. Whenever it moves to a new
+    connection, it first posts there the turn's numbered frames other than deltas it was given
+    before (a post to a closing connection can succeed and still be lost, and one skipped while the
+    client was gone was never sent; a client keeps the highest seq it saw and drops what comes
+    below it, so a later frame must not reach it first; a repeat is dropped by its seq).
 
     `post_soon` queues a frame for a sender thread, which posts the queued frames in order while
     the caller goes on; `post` and `drain` wait for the queued ones first, and a failure to post
@@ -108,8 +109,8 @@ class Poster:
         self._queued: queue.Queue[dict[str, Any] | None] | None = None
         self._sender: Future | None = None
         self._failure: Exception | None = None
-        self._posted_numbered: list[dict[str, Any]] = []  # frames with a seq, deltas left out
-        self._unsent: list[dict[str, Any]] = []  # of those, what the connection switched to has not had
+        self._numbered: list[dict[str, Any]] = []  # the frames with a seq it was given, deltas left out
+        self._unsent: list[dict[str, Any]] = []  # of those, what the connection moved to has not had
 
     def post_soon(self, frame: dict[str, Any]) -> None:
         if self._queued is None:
@@ -155,41 +156,50 @@ class Poster:
 
     def _post_now(self, frame: dict[str, Any]) -> bool:
         with self._lock:
-            for _ in range(2):
-                if self.gone:
+            try:
+                return self._deliver(frame)
+            finally:
+                if frame.get("seq") is not None and frame.get("type") != "delta":
+                    self._numbered.append(frame)
+
+    def _deliver(self, frame: dict[str, Any]) -> bool:
+        for _ in range(2):
+            if self.gone:
+                return False
+            try:
+                while self._unsent:  # in seq order, before this frame
+                    self._send(self._unsent[0])
+                    self._unsent.pop(0)
+                self._send(frame)
+                return True
+            except self.client.exceptions.GoneException:
+                current = self.store.session_connection(self.session_id) if self.session_id else None
+                if current is None or current == self.connection_id:
+                    self.gone = True
+                    logger.info("client gone", extra={"connection_id": self.connection_id})
                     return False
-                try:
-                    while self._unsent:  # in seq order, before the frame that found the connection gone
-                        self._send(self._unsent[0])
-                        self._unsent.pop(0)
-                    self._send(frame)
-                    if frame.get("seq") is not None and frame.get("type") != "delta":
-                        self._posted_numbered.append(frame)
-                    return True
-                except self.client.exceptions.GoneException:
-                    current = self.store.session_connection(self.session_id) if self.session_id else None
-                    if current is None or current == self.connection_id:
-                        self.gone = True
-                        logger.info("client gone", extra={"connection_id": self.connection_id})
-                        return False
-                    self.connection_id = current
-                    self._unsent = list(self._posted_numbered)
-            return False
+                self._move_to(current)
+        return False
 
     def _send(self, frame: dict[str, Any]) -> None:
         self.client.post_to_connection(ConnectionId=self.connection_id, Data=json.dumps(frame).encode())
 
+    def _move_to(self, connection_id: str) -> None:
+        self.connection_id, self.gone = connection_id, False
+        self._unsent = list(self._numbered)
+
     def reconnected(self) -> bool:
         """After posting stopped (the client was gone), whether the session has a new connection
-        now, which then becomes this poster's. A turn asks once its lasting frames are recorded:
-        a `resume` that read the outbox before that missed them, and gets them this way."""
+        now, which then becomes this poster's (its next post sends the turn's numbered frames there
+        first). A turn asks once its lasting frames are recorded: a `resume` that read the outbox
+        before that missed them, and gets them this way."""
         with self._lock:
             if not self.gone or self.session_id is None:
                 return False
             current = self.store.session_connection(self.session_id)
             if current is None or current == self.connection_id:
                 return False
-            self.connection_id, self.gone = current, False
+            self._move_to(current)
             return True
 
 
@@ -249,10 +259,8 @@ class TurnStream:
             )
             self.finished = finished
             self.poster.drain()  # whether the client is gone is known once the frames before are posted
-            if self.poster.gone and self.poster.reconnected():
-                for kept in self.lasting:  # a repeat of one that arrived is dropped by its seq
-                    self.poster.post_soon(kept)
-                return
+            if self.poster.gone:
+                self.poster.reconnected()  # then the frames it missed go to its new connection first
         self.poster.post_soon(frame)
 
 
